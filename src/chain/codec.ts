@@ -1,0 +1,193 @@
+/**
+ * The canonical codec: every signed or hashed structure of medchain is a msgpack array (a
+ * fixed-position tuple) of these wire types only:
+ *
+ * | wire type | msgpack encodings               | TypeScript        |
+ * | --------- | ------------------------------- | ----------------- |
+ * | uint32    | positive fixint, uint8/16/32    | number            |
+ * | uint64    | int64 (0xd3), always 9 bytes    | bigint on the wire, number (< 2^53) in types |
+ * | string    | fixstr, str8/16/32 (UTF-8)      | string            |
+ * | bytes     | bin8/16/32                      | Uint8Array        |
+ * | tuple     | fixarray, array16/32            | Wire[]            |
+ *
+ * No maps, no nil, no booleans, no floats, no negative integers, no extension types.
+ *
+ * `decodeCanonical` first walks the bytes (`scanWire`): it refuses any other type byte, and every
+ * length prefix larger than the remaining input or the limits, before msgpackr allocates anything.
+ * Then msgpackr decodes, re-encodes, and the bytes must be identical: one value has exactly one
+ * encoding, so one hash. All encoding goes through the one `packr` below.
+ */
+import { Packr } from 'msgpackr'
+import { MedchainError } from '../errors.js'
+
+export type Wire = number | bigint | string | Uint8Array | Wire[]
+
+export type CodecErrorType =
+  | { code: 'CODEC_TOO_LARGE', size: number, limit: number }
+  | { code: 'CODEC_MALFORMED', offset: number }
+  | { code: 'CODEC_FORBIDDEN_TYPE', offset: number, byte: number }
+  | { code: 'CODEC_TRAILING_BYTES', offset: number }
+  | { code: 'CODEC_NON_CANONICAL' }
+  | { code: 'CODEC_TOO_DEEP', depth: number }
+  | { code: 'CODEC_WRONG_SHAPE', field: string, reason: string }
+
+export class CodecError extends MedchainError<CodecErrorType> {}
+
+const packr = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  bundleStrings: false,
+  int64AsType: 'bigint'
+} as ConstructorParameters<typeof Packr>[0])
+
+export interface DecodeLimits {
+  /** Largest accepted input in bytes. */
+  maxBytes: number
+  /** Largest accepted array length anywhere in the value. */
+  maxItems: number
+  /** Deepest accepted nesting of arrays. */
+  maxDepth: number
+}
+
+export function encodeCanonical (value: Wire): Uint8Array {
+  const out = packr.pack(value)
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+}
+
+function malformed (offset: number): CodecError {
+  return new CodecError({ code: 'CODEC_MALFORMED', offset }, `The encoding is cut short or a length prefix is larger than the input at byte ${offset}.`)
+}
+
+/**
+ * Walks one msgpack value at `offset` and returns the offset just after it. Refuses every type not
+ * in the table above and every length that does not fit in the input or the limits.
+ */
+function scanValue (bytes: Uint8Array, offset: number, depth: number, limits: DecodeLimits): number {
+  if (offset >= bytes.length) throw malformed(offset)
+  const b = bytes[offset] as number
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const need = (n: number): void => { if (offset + n > bytes.length) throw malformed(offset) }
+  let count: number
+  let header: number
+  if (b <= 0x7f) return offset + 1
+  if (b >= 0xa0 && b <= 0xbf) { count = b & 0x1f; header = 1; need(header + count); return offset + header + count }
+  if (b >= 0x90 && b <= 0x9f) { count = b & 0x0f; header = 1 } else {
+    switch (b) {
+      case 0xcc: need(2); return offset + 2
+      case 0xcd: need(3); return offset + 3
+      case 0xce: need(5); return offset + 5
+      case 0xd3: need(9); return offset + 9
+      case 0xc4: case 0xd9: need(2); count = bytes[offset + 1] as number; header = 2; need(header + count); return offset + header + count
+      case 0xc5: case 0xda: need(3); count = view.getUint16(offset + 1); header = 3; need(header + count); return offset + header + count
+      case 0xc6: case 0xdb: need(5); count = view.getUint32(offset + 1); header = 5; need(header + count); return offset + header + count
+      case 0xdc: need(3); count = view.getUint16(offset + 1); header = 3; break
+      case 0xdd: need(5); count = view.getUint32(offset + 1); header = 5; break
+      default:
+        throw new CodecError({ code: 'CODEC_FORBIDDEN_TYPE', offset, byte: b }, `Byte ${offset} holds msgpack type 0x${b.toString(16)}, which medchain encodings never use.`)
+    }
+  }
+  // an array of `count` elements, each at least one byte long
+  if (depth + 1 > limits.maxDepth) {
+    throw new CodecError({ code: 'CODEC_TOO_DEEP', depth: depth + 1 }, `The encoding nests deeper than ${limits.maxDepth} levels.`)
+  }
+  if (count > limits.maxItems) {
+    throw new CodecError({ code: 'CODEC_TOO_LARGE', size: count, limit: limits.maxItems }, `An array of ${count} items is larger than the limit of ${limits.maxItems}.`)
+  }
+  let pos = offset + header
+  if (pos + count > bytes.length) throw malformed(offset)
+  for (let i = 0; i < count; i++) pos = scanValue(bytes, pos, depth + 1, limits)
+  return pos
+}
+
+/** Structural check only (no allocation): one value of allowed types spanning exactly `bytes`. */
+export function scanWire (bytes: Uint8Array, limits: DecodeLimits): void {
+  if (bytes.length > limits.maxBytes) {
+    throw new CodecError({ code: 'CODEC_TOO_LARGE', size: bytes.length, limit: limits.maxBytes }, `The input is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}.`)
+  }
+  const end = scanValue(bytes, 0, 0, limits)
+  if (end !== bytes.length) {
+    throw new CodecError({ code: 'CODEC_TRAILING_BYTES', offset: end }, `The input has ${bytes.length - end} bytes after the end of the encoded value.`)
+  }
+}
+
+/** Decodes `bytes` into a Wire value, refusing anything that is not the one canonical encoding. */
+export function decodeCanonical (bytes: Uint8Array, limits: DecodeLimits): Wire {
+  scanWire(bytes, limits)
+  let value: Wire
+  try {
+    value = packr.unpack(bytes) as Wire
+  } catch {
+    throw malformed(0)
+  }
+  const again = packr.pack(value)
+  if (!Buffer.from(again.buffer, again.byteOffset, again.byteLength).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
+    throw new CodecError({ code: 'CODEC_NON_CANONICAL' }, 'The input is not the canonical encoding of its value (for example an integer wider than needed or invalid UTF-8).')
+  }
+  return value
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field readers: turn a decoded Wire value into typed fields, or throw CODEC_WRONG_SHAPE.
+
+export const U32_MAX = 0xffffffff
+
+/** The error of a decoded value whose fields do not have the expected shape. */
+export function wrongShape (field: string, reason: string): CodecError {
+  return new CodecError({ code: 'CODEC_WRONG_SHAPE', field, reason }, `Field ${field} ${reason}.`)
+}
+
+export function readTuple (value: Wire | undefined, arity: number, field: string): Wire[] {
+  if (!Array.isArray(value)) throw wrongShape(field, 'must be a tuple')
+  if (value.length !== arity) throw wrongShape(field, `must have ${arity} elements, got ${value.length}`)
+  return value
+}
+
+export function readList (value: Wire | undefined, maxItems: number, field: string): Wire[] {
+  if (!Array.isArray(value)) throw wrongShape(field, 'must be a list')
+  if (value.length > maxItems) throw wrongShape(field, `has ${value.length} items, more than ${maxItems}`)
+  return value
+}
+
+export function readU32 (value: Wire | undefined, field: string, max = U32_MAX): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > U32_MAX) throw wrongShape(field, 'must be an unsigned 32-bit integer')
+  if (value > max) throw wrongShape(field, `must be at most ${max}`)
+  return value
+}
+
+export function readU64 (value: Wire | undefined, field: string): number {
+  if (typeof value !== 'bigint') throw wrongShape(field, 'must be a 64-bit unsigned integer')
+  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw wrongShape(field, 'is out of range')
+  return Number(value)
+}
+
+/** Encodes a 64-bit field (timestamps, heights, nonces): always the 9-byte int64 form. */
+export function u64 (n: number): bigint {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`not a non-negative safe integer: ${n}`)
+  return BigInt(n)
+}
+
+export function readBytes (value: Wire | undefined, field: string, length: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw wrongShape(field, 'must be bytes')
+  if (value.length !== length) throw wrongShape(field, `must be ${length} bytes, got ${value.length}`)
+  return new Uint8Array(value)
+}
+
+export function readBytesMax (value: Wire | undefined, field: string, maxLength: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw wrongShape(field, 'must be bytes')
+  if (value.length > maxLength) throw wrongShape(field, `must be at most ${maxLength} bytes, got ${value.length}`)
+  return new Uint8Array(value)
+}
+
+/** Bytes that are either empty (absent) or exactly `length` long. */
+export function readOptionalBytes (value: Wire | undefined, field: string, length: number): Uint8Array | undefined {
+  if (value instanceof Uint8Array && value.length === 0) return undefined
+  return readBytes(value, field, length)
+}
+
+export function readString (value: Wire | undefined, field: string, maxLength: number): string {
+  if (typeof value !== 'string') throw wrongShape(field, 'must be a string')
+  if (value.length > maxLength) throw wrongShape(field, `must be at most ${maxLength} characters`)
+  return value
+}
+
+export const EMPTY_BYTES = new Uint8Array(0)

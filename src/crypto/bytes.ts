@@ -1,0 +1,53 @@
+/** Small byte helpers shared by every module (no dependencies, no I/O). */
+
+export function toHex (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+/** Parses lower- or upper-case hex with an even number of digits; throws on anything else. */
+export function fromHex (hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new TypeError(`not a hex string: ${hex.length > 20 ? hex.slice(0, 20) + '…' : hex}`)
+  }
+  return new Uint8Array(Buffer.from(hex, 'hex'))
+}
+
+export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Lexicographic comparison, shorter first on a common prefix. */
+export function compareBytes (a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const d = (a[i] as number) - (b[i] as number)
+    if (d !== 0) return d
+  }
+  return a.length - b.length
+}
+
+export function concatBytes (...parts: Uint8Array[]): Uint8Array {
+  let total = 0
+  for (const p of parts) total += p.length
+  const out = new Uint8Array(total)
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
+  return out
+}
+
+const encoder = new TextEncoder()
+export function utf8 (text: string): Uint8Array {
+  return encoder.encode(text)
+}
+
+/** 8-byte big-endian encoding of a safe non-negative integer (heights, counters in keys). */
+export function u64be (n: number): Uint8Array {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, BigInt(n))
+  return out
+}

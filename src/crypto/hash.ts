@@ -1,0 +1,63 @@
+/**
+ * SHA-256 and domain separation.
+ *
+ * Every hash and signature in medchain is taken over `domain || 0x00 || chainId || 0x00 || body`
+ * (see `domainBytes`), so bytes signed or hashed for one purpose or one chain are never valid for
+ * another. Hashing uses node:crypto (OpenSSL), measured 2–3× faster than @noble/hashes here; a test
+ * checks the two agree.
+ */
+import { createHash, hash as oneShotHash } from 'node:crypto'
+import { concatBytes, utf8 } from './bytes.js'
+
+export const HASH_LENGTH = 32
+
+/** Domain tags: one per kind of signed or hashed object. Never reuse one for another purpose. */
+export const Domain = {
+  tx: 'medchain/tx/v1',
+  txId: 'medchain/txid/v1',
+  block: 'medchain/block/v1',
+  vote: 'medchain/vote/v1',
+  proposal: 'medchain/proposal/v1',
+  record: 'medchain/record/v1',
+  receipt: 'medchain/receipt/v1',
+  state: 'medchain/state/v1',
+  audit: 'medchain/audit/v1',
+  validators: 'medchain/validators/v1',
+  commit: 'medchain/commit/v1'
+} as const
+export type DomainTag = typeof Domain[keyof typeof Domain]
+
+const hasOneShot = typeof oneShotHash === 'function'
+
+export function sha256 (data: Uint8Array): Uint8Array {
+  if (hasOneShot) {
+    const out = oneShotHash('sha256', data, 'buffer') as unknown as Buffer
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+  }
+  return new Uint8Array(createHash('sha256').update(data).digest())
+}
+
+/** SHA-256 over the concatenation of `parts` without building the concatenation first. */
+export function sha256Parts (...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  return new Uint8Array(h.digest())
+}
+
+const prefixCache = new Map<string, Uint8Array>()
+
+/** `domain || 0x00 || chainId || 0x00`: the prefix of every domain-separated message. */
+export function domainBytes (domain: DomainTag, chainId: string): Uint8Array {
+  const key = domain + '\u0000' + chainId
+  let prefix = prefixCache.get(key)
+  if (prefix === undefined) {
+    prefix = concatBytes(utf8(domain), new Uint8Array([0]), utf8(chainId), new Uint8Array([0]))
+    prefixCache.set(key, prefix)
+  }
+  return prefix
+}
+
+/** sha256(domainBytes(domain, chainId) || body). */
+export function hashWithDomain (domain: DomainTag, chainId: string, body: Uint8Array): Uint8Array {
+  return sha256(concatBytes(domainBytes(domain, chainId), body))
+}

@@ -28,5 +28,9 @@ export type ChainErrorType =
   | { code: 'BLOCK_BAD_LAST_COMMIT', reason: string }
   | { code: 'BLOCK_DUPLICATE_TX', index: number }
   | { code: 'BLOCK_INVALID_TX', index: number, txCode: string, reason: string }
+  | { code: 'STORE_GENESIS_MISMATCH' }
+  | { code: 'STORE_STATE_MISMATCH', height: number }
+  | { code: 'STORE_CORRUPT', reason: string }
+  | { code: 'STORE_CLOSED' }
 
 export class ChainError extends MedchainError<ChainErrorType> {}

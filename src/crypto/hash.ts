@@ -44,6 +44,8 @@ export function sha256Parts (...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(h.digest())
 }
 
+/** Bounded: chain ids come from untrusted input (decodeTx hashes before the chain id is checked). */
+const PREFIX_CACHE_LIMIT = 1024
 const prefixCache = new Map<string, Uint8Array>()
 
 /** `domain || 0x00 || chainId || 0x00`: the prefix of every domain-separated message. */
@@ -52,6 +54,7 @@ export function domainBytes (domain: DomainTag, chainId: string): Uint8Array {
   let prefix = prefixCache.get(key)
   if (prefix === undefined) {
     prefix = concatBytes(utf8(domain), new Uint8Array([0]), utf8(chainId), new Uint8Array([0]))
+    if (prefixCache.size >= PREFIX_CACHE_LIMIT) prefixCache.clear()
     prefixCache.set(key, prefix)
   }
   return prefix

@@ -1,0 +1,444 @@
+/**
+ * The chain: blocks, receipts, state and indexes in one LevelDB database, and `importBlock`, the
+ * one function that changes them. Also the proposer's `buildBlock` and the read queries the RPC
+ * will serve.
+ *
+ * The committed state is held in memory (values, state tree, audit accumulator) and LevelDB is
+ * its durable copy: on open the node loads every state value, rebuilds the tree and refuses to
+ * start if the recomputed state root differs from the head block's. See README "Storage".
+ */
+import { EventEmitter } from 'node:events'
+import { Level } from 'level'
+import { equalBytes, fromHex, u64be } from '../crypto/bytes.js'
+import { verify } from '../crypto/ed25519.js'
+import { getValidatorSet, initGenesisState } from '../contracts/index.js'
+import {
+  blockHash, certificateHash, computeTxRoot, decodeBlock, decodeCertificate, encodeBlock,
+  encodeCertificate, EMPTY_COMMIT, validateBlockBasic, ZERO_HASH, type Block, type BlockHeader, type CommitCertificate
+} from './block.js'
+import { decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
+import { decodeCanonical, encodeCanonical, readBytes, readList, readTuple, readU32, readU64, u64 } from './codec.js'
+import { ChainError } from './errors.js'
+import { executeBlockTxs, type ExecutionOutput } from './execute.js'
+import { genesisHash, type Genesis } from './genesis.js'
+import { BLOCK_VERSION, MAX_BLOCK_TXS } from './limits.js'
+import { computeResultsRoot, decodeReceipt, encodeReceipt, RESULT_OK, type Receipt } from './receipt.js'
+import { buildCommittedState, computeStateRoot, StateOverlay, type CommittedState, type StateCommitment } from './stateOverlay.js'
+import type { StateBackend } from './state.js'
+import {
+  auditByPatientKey, auditEntryKey, Bucket, hashKey, heightKey, Meta, metaKey, prefixRange, recordByPatientKey, stateKey
+} from './store/buckets.js'
+import { txSignatureJob, type Tx } from './tx.js'
+import { validateBlock, type ChainView } from './validateBlock.js'
+import { verifyCommit } from '../consensus/commit.js'
+import { decodeValidatorSet, encodeValidatorSet, validatorSetHash, type ValidatorSet } from './validatorSet.js'
+
+type Db = Level<Uint8Array, Uint8Array>
+type BatchOp = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
+
+/** Verifies many signatures at once, e.g. a VerifyPool spreading them over worker threads. */
+export interface BatchVerifier {
+  verifyBatch: (jobs: ReadonlyArray<{ publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array }>) => Promise<boolean[]>
+}
+
+/** Remembers transaction hashes whose signature was verified (on mempool admission). */
+export interface VerifiedTxCache {
+  has: (txHash: Uint8Array) => boolean
+  add: (txHash: Uint8Array) => void
+}
+
+export interface ChainOptions {
+  /** Directory of the LevelDB database (created if missing). */
+  dir: string
+  genesis: Genesis
+  verifier?: BatchVerifier
+  verifiedTxs?: VerifiedTxCache
+  /** Clock for the block timestamp drift check; defaults to Date.now. */
+  now?: () => number
+  maxClockDriftMs?: number
+  /** fsync each block's batch (default true). Off only for benchmarks of other costs. */
+  syncWrites?: boolean
+}
+
+export interface ImportResult {
+  height: number
+  hash: Uint8Array
+  receipts: Receipt[]
+  stateRoot: Uint8Array
+}
+
+export interface BuiltBlock {
+  block: Block
+  receipts: Receipt[]
+  skipped: ExecutionOutput['skipped']
+}
+
+export interface TxLocation { height: number, index: number }
+
+export interface ChainEvents {
+  block: [{ block: Block, hash: Uint8Array, receipts: Receipt[] }]
+}
+
+const inlineVerifier: BatchVerifier = {
+  verifyBatch: async (jobs) => jobs.map((j) => verify(j.publicKey, j.message, j.signature))
+}
+
+export class Chain extends EventEmitter<ChainEvents> {
+  readonly chainId: string
+  private headHeightValue = 0
+  private headHashValue: Uint8Array = ZERO_HASH
+  private headTimestamp: number
+  private committed: CommittedState
+  private validatorSetValue: ValidatorSet
+  private headValidatorSet: ValidatorSet
+  private closed = false
+  /** Serialises imports: one block at a time. */
+  private importQueue: Promise<unknown> = Promise.resolve()
+
+  private constructor (
+    private readonly db: Db,
+    private readonly opts: ChainOptions,
+    committed: CommittedState
+  ) {
+    super()
+    this.chainId = opts.genesis.chainId
+    this.headTimestamp = opts.genesis.genesisTime
+    this.committed = committed
+    this.validatorSetValue = getValidatorSet(this.stateView)
+    this.headValidatorSet = this.validatorSetValue
+  }
+
+  /**
+   * Opens (or creates) the database. On a new database the genesis state is written; on an
+   * existing one the genesis must match and the recomputed state root must equal the head's.
+   */
+  static async open (opts: ChainOptions): Promise<Chain> {
+    const db: Db = new Level<Uint8Array, Uint8Array>(opts.dir, { keyEncoding: 'view', valueEncoding: 'view' })
+    await db.open()
+    try {
+      const gHash = genesisHash(opts.genesis)
+      const storedGenesis = await db.get(metaKey(Meta.genesisHash))
+      if (storedGenesis === undefined) {
+        await Chain.writeGenesis(db, opts.genesis, gHash)
+      } else if (!equalBytes(storedGenesis, gHash)) {
+        throw new ChainError({ code: 'STORE_GENESIS_MISMATCH' }, `The database in ${opts.dir} belongs to another genesis; point --home at the right node or move the data directory away.`)
+      }
+      const values = new Map<string, Uint8Array>()
+      const decoder = new TextDecoder()
+      for await (const [key, value] of db.iterator(prefixRange(new Uint8Array([Bucket.state])))) {
+        values.set(decoder.decode(key.subarray(1)), value)
+      }
+      const accBytes = await db.get(metaKey(Meta.auditAccumulator))
+      const audit = accBytes === undefined ? EMPTY_ACCUMULATOR : decodeAccumulator(accBytes)
+      const chain = new Chain(db, opts, buildCommittedState(values, audit))
+      await chain.loadHead()
+      return chain
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+  }
+
+  private static async writeGenesis (db: Db, genesis: Genesis, gHash: Uint8Array): Promise<void> {
+    const base = buildCommittedState(new Map(), EMPTY_ACCUMULATOR)
+    const overlay = new StateOverlay(base)
+    initGenesisState(overlay, genesis)
+    const commitment = overlay.commitment(genesis.chainId)
+    const ops: BatchOp[] = []
+    for (const [key, value] of overlay.writes) if (value !== null) ops.push({ type: 'put', key: stateKey(key), value })
+    ops.push({ type: 'put', key: heightKey(Bucket.validatorSetFrom, 1), value: encodeValidatorSet(getValidatorSet(overlay)) })
+    ops.push({ type: 'put', key: metaKey(Meta.genesisStateRoot), value: commitment.stateRoot })
+    ops.push({ type: 'put', key: metaKey(Meta.auditAccumulator), value: encodeAccumulator(commitment.audit) })
+    ops.push({ type: 'put', key: metaKey(Meta.head), value: encodeCanonical([u64(0), ZERO_HASH]) })
+    ops.push({ type: 'put', key: metaKey(Meta.genesisHash), value: gHash })
+    await db.batch(ops, { sync: true })
+  }
+
+  private async loadHead (): Promise<void> {
+    const headBytes = await this.db.get(metaKey(Meta.head))
+    if (headBytes === undefined) throw new ChainError({ code: 'STORE_CORRUPT', reason: 'no head' }, 'The database has a genesis but no head; move the data directory away and resync.')
+    const t = readTuple(decodeCanonical(headBytes, { maxBytes: 64, maxItems: 2, maxDepth: 1 }), 2, 'head')
+    const height = readU64(t[0], 'head.height')
+    const hash = readBytes(t[1], 'head.hash', 32)
+    let expectedRoot: Uint8Array | undefined
+    if (height === 0) {
+      expectedRoot = await this.db.get(metaKey(Meta.genesisStateRoot))
+    } else {
+      const block = await this.getBlock(height)
+      if (block === undefined || !equalBytes(blockHash(block.header), hash)) {
+        throw new ChainError({ code: 'STORE_CORRUPT', reason: 'head block missing' }, `The head block ${height} is missing or does not match the head hash; move the data directory away and resync.`)
+      }
+      expectedRoot = block.header.stateRoot
+      this.headTimestamp = block.header.timestamp
+    }
+    const root = computeStateRoot(this.chainId, this.committed.tree, this.committed.audit)
+    if (expectedRoot === undefined || !equalBytes(root, expectedRoot)) {
+      throw new ChainError({ code: 'STORE_STATE_MISMATCH', height }, `The stored state does not match the state root of block ${height}: the database is damaged; restore the data directory from a backup or move it away and resync from peers.`)
+    }
+    this.headHeightValue = height
+    this.headHashValue = hash
+    this.headValidatorSet = (await this.validatorSetAt(height)) ?? this.validatorSetValue
+  }
+
+  /** The validator set that validated block `height` (the latest change at or below it). */
+  async validatorSetAt (height: number): Promise<ValidatorSet | undefined> {
+    for await (const value of this.db.values({ gte: heightKey(Bucket.validatorSetFrom, 0), lte: heightKey(Bucket.validatorSetFrom, Math.max(height, 1)), reverse: true, limit: 1 })) {
+      return decodeValidatorSet(value)
+    }
+    return undefined
+  }
+
+  get head (): { height: number, hash: Uint8Array, timestamp: number } {
+    return { height: this.headHeightValue, hash: this.headHashValue, timestamp: this.headTimestamp }
+  }
+
+  get stateRoot (): Uint8Array {
+    return computeStateRoot(this.chainId, this.committed.tree, this.committed.audit)
+  }
+
+  /** The validator set that validates the next block. */
+  get validatorSet (): ValidatorSet {
+    return this.validatorSetValue
+  }
+
+  /** Read-only view of the committed state (for the mempool's nonce lookups and queries). */
+  get stateView (): StateBackend {
+    const values = (): ReadonlyMap<string, Uint8Array> => this.committed.values
+    const readOnly = (): never => { throw new TypeError('the committed state is read-only; write through importBlock') }
+    return { get: (key) => values().get(key), set: readOnly, delete: readOnly, appendAudit: readOnly }
+  }
+
+  /** The committed state tree, for state proofs. */
+  get stateTree (): CommittedState['tree'] {
+    return this.committed.tree
+  }
+
+  private view (): ChainView {
+    return {
+      chainId: this.chainId,
+      headHeight: this.headHeightValue,
+      headHash: this.headHashValue,
+      headTimestamp: this.headTimestamp,
+      validatorSet: this.validatorSetValue,
+      headValidatorSet: this.headValidatorSet
+    }
+  }
+
+  /**
+   * Builds the next block from candidate transactions (the proposer's side): executes them in an
+   * overlay, leaves out those that are not includable, and fills in every root. Persists nothing.
+   */
+  buildBlock (args: { txs: readonly Tx[], timestamp: number, proposer: Uint8Array, lastCommit?: CommitCertificate }): BuiltBlock {
+    const lastCommit = args.lastCommit ?? EMPTY_COMMIT
+    const height = this.headHeightValue + 1
+    const overlay = new StateOverlay(this.committed)
+    const out = executeBlockTxs(overlay, args.txs.slice(0, MAX_BLOCK_TXS), { chainId: this.chainId, height, timestamp: args.timestamp }, { onInvalidTx: 'skip-tx' })
+    const commitment = overlay.commitment(this.chainId)
+    const header: BlockHeader = {
+      version: BLOCK_VERSION,
+      chainId: this.chainId,
+      height,
+      timestamp: args.timestamp,
+      prevHash: this.headHashValue,
+      txRoot: computeTxRoot(out.included),
+      stateRoot: commitment.stateRoot,
+      resultsRoot: computeResultsRoot(out.receipts),
+      validatorsHash: validatorSetHash(this.chainId, this.validatorSetValue),
+      nextValidatorsHash: validatorSetHash(this.chainId, out.nextValidatorSet),
+      proposer: args.proposer,
+      lastCommitHash: certificateHash(this.chainId, lastCommit)
+    }
+    return { block: { header, txs: out.included, lastCommit }, receipts: out.receipts, skipped: out.skipped }
+  }
+
+  /**
+   * Imports the next block. The one function that changes the chain; in this order, so a crash
+   * at any point leaves either the old head or the new one, never a mix:
+   *
+   *  1. stateless checks (`validateBlockBasic`): sizes, chain id, tx root, last-commit hash;
+   *  2. chain checks (`validateBlock`): height, parent, time, validator set, proposer, last commit;
+   *  3. start verifying the signatures of transactions not verified before (worker threads),
+   *  4. meanwhile execute the transactions in an overlay (no writes to the committed state);
+   *  5. wait for the signatures: any bad one rejects the block and the overlay is dropped;
+   *  6. compare the execution's state root, results root and next validator set with the header;
+   *  7. verify the block's own commit certificate, when given (block sync, consensus);
+   *  8. write ONE atomic LevelDB batch: block, certificate, receipts, tx index, state changes,
+   *     audit entries and their patient index, the records-by-patient index, validator set
+   *     change, audit accumulator and the new head;
+   *  9. adopt the overlay as the committed in-memory state;
+   * 10. emit the 'block' event, last.
+   */
+  async importBlock (block: Block, opts: { commit?: CommitCertificate } = {}): Promise<ImportResult> {
+    const run = this.importQueue.then(async () => await this.importBlockNow(block, opts))
+    this.importQueue = run.catch(() => undefined)
+    return await run
+  }
+
+  private async importBlockNow (block: Block, opts: { commit?: CommitCertificate }): Promise<ImportResult> {
+    if (this.closed) throw new ChainError({ code: 'STORE_CLOSED' }, 'The chain database is closed.')
+    const h = block.header
+    // 1-2
+    validateBlockBasic(block, { chainId: this.chainId })
+    validateBlock(this.view(), block, (this.opts.now ?? Date.now)(), { maxClockDriftMs: this.opts.maxClockDriftMs ?? 10_000 })
+    // 3
+    const cache = this.opts.verifiedTxs
+    const toVerify = cache === undefined ? block.txs : block.txs.filter((tx) => !cache.has(tx.hash))
+    const verdicts = (this.opts.verifier ?? inlineVerifier).verifyBatch(toVerify.map(txSignatureJob))
+    // 4
+    const overlay = new StateOverlay(this.committed)
+    let executed: { out: ExecutionOutput, commitment: StateCommitment } | { error: unknown }
+    try {
+      const out = executeBlockTxs(overlay, block.txs, { chainId: this.chainId, height: h.height, timestamp: h.timestamp }, { onInvalidTx: 'reject-block' })
+      executed = { out, commitment: overlay.commitment(this.chainId) }
+    } catch (error) {
+      executed = { error }
+    }
+    // 5 (awaited even when execution failed, so no verification is left running unobserved)
+    const bad = (await verdicts).indexOf(false)
+    if (bad >= 0) {
+      const index = block.txs.indexOf(toVerify[bad] as Tx)
+      throw new ChainError({ code: 'BLOCK_INVALID_TX', index, txCode: 'TX_BAD_SIGNATURE', reason: 'bad signature' }, `Transaction ${index} has a bad signature; the block is refused.`)
+    }
+    if ('error' in executed) throw executed.error
+    const { out, commitment } = executed
+    // 6
+    if (!equalBytes(commitment.stateRoot, h.stateRoot)) throw new ChainError({ code: 'BLOCK_BAD_STATE_ROOT' }, `Block ${h.height}'s stateRoot differs from the state its transactions produce here.`)
+    if (!equalBytes(computeResultsRoot(out.receipts), h.resultsRoot)) throw new ChainError({ code: 'BLOCK_BAD_RESULTS_ROOT' }, `Block ${h.height}'s resultsRoot differs from the receipts its transactions produce here.`)
+    const nextSetHash = validatorSetHash(this.chainId, out.nextValidatorSet)
+    if (!equalBytes(nextSetHash, h.nextValidatorsHash)) throw new ChainError({ code: 'BLOCK_BAD_NEXT_VALIDATORS_HASH' }, `Block ${h.height}'s nextValidatorsHash differs from the validator set its transactions produce.`)
+    const hash = blockHash(h)
+    // 7
+    if (opts.commit !== undefined) {
+      verifyCommit(this.chainId, this.validatorSetValue, hash, h.height, opts.commit)
+    }
+    // 8
+    const ops = this.batchFor(block, hash, out, overlay, commitment, opts.commit)
+    await this.db.batch(ops, { sync: this.opts.syncWrites ?? true })
+    // 9
+    this.committed = overlay.applyTo(this.committed.values as Map<string, Uint8Array>, commitment)
+    this.headValidatorSet = this.validatorSetValue
+    this.validatorSetValue = out.nextValidatorSet
+    this.headHeightValue = h.height
+    this.headHashValue = hash
+    this.headTimestamp = h.timestamp
+    if (cache !== undefined) for (const tx of toVerify) cache.add(tx.hash)
+    // 10
+    this.emit('block', { block, hash, receipts: out.receipts })
+    return { height: h.height, hash, receipts: out.receipts, stateRoot: commitment.stateRoot }
+  }
+
+  private batchFor (block: Block, hash: Uint8Array, out: ExecutionOutput, overlay: StateOverlay, commitment: StateCommitment, commit?: CommitCertificate): BatchOp[] {
+    const height = block.header.height
+    const ops: BatchOp[] = [
+      { type: 'put', key: heightKey(Bucket.blockByHeight, height), value: encodeBlock(block) },
+      { type: 'put', key: hashKey(Bucket.heightByHash, hash), value: u64be(height) },
+      { type: 'put', key: heightKey(Bucket.receiptsByHeight, height), value: encodeCanonical(out.receipts.map(encodeReceipt)) }
+    ]
+    if (commit !== undefined) ops.push({ type: 'put', key: heightKey(Bucket.certificateByHeight, height), value: encodeCertificate(commit) })
+    // the previous block's certificate arrives in this block's lastCommit
+    if (height > 1) ops.push({ type: 'put', key: heightKey(Bucket.certificateByHeight, height - 1), value: encodeCertificate(block.lastCommit) })
+    block.txs.forEach((tx, index) => {
+      ops.push({ type: 'put', key: hashKey(Bucket.txLocation, tx.hash), value: encodeCanonical([u64(height), index]) })
+      const receipt = out.receipts[index] as Receipt
+      if (receipt.code !== RESULT_OK) return
+      for (const ev of receipt.events) {
+        if (ev.kind !== 'record.anchored') continue
+        const attr = new Map(ev.attributes)
+        const recordId = attr.get('recordId')
+        const patient = attr.get('patient')
+        if (recordId !== undefined && patient !== undefined) ops.push({ type: 'put', key: recordByPatientKey(fromHex(patient), height, index), value: fromHex(recordId) })
+      }
+    })
+    for (const [key, value] of overlay.writes) {
+      ops.push(value === null ? { type: 'del', key: stateKey(key) } : { type: 'put', key: stateKey(key), value })
+    }
+    let seq = overlay.firstAuditSeq
+    for (const a of overlay.appendedAudit) {
+      ops.push({ type: 'put', key: auditEntryKey(seq), value: a.entry })
+      ops.push({ type: 'put', key: auditByPatientKey(a.patient, seq), value: new Uint8Array(0) })
+      seq++
+    }
+    if (!equalBytes(validatorSetHash(this.chainId, out.nextValidatorSet), validatorSetHash(this.chainId, this.validatorSetValue))) {
+      ops.push({ type: 'put', key: heightKey(Bucket.validatorSetFrom, height + 1), value: encodeValidatorSet(out.nextValidatorSet) })
+    }
+    ops.push({ type: 'put', key: metaKey(Meta.auditAccumulator), value: encodeAccumulator(commitment.audit) })
+    ops.push({ type: 'put', key: metaKey(Meta.head), value: encodeCanonical([u64(height), hash]) })
+    return ops
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // queries
+
+  async getBlock (height: number): Promise<Block | undefined> {
+    const bytes = await this.db.get(heightKey(Bucket.blockByHeight, height))
+    return bytes === undefined ? undefined : decodeBlock(bytes)
+  }
+
+  async getBlockBytes (height: number): Promise<Uint8Array | undefined> {
+    return await this.db.get(heightKey(Bucket.blockByHeight, height))
+  }
+
+  async getHeader (height: number): Promise<BlockHeader | undefined> {
+    return (await this.getBlock(height))?.header
+  }
+
+  async getHeightByHash (hash: Uint8Array): Promise<number | undefined> {
+    const v = await this.db.get(hashKey(Bucket.heightByHash, hash))
+    return v === undefined ? undefined : Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0))
+  }
+
+  /** The certificate committing block `height`, once known (stored with block height+1 at the latest). */
+  async getCertificate (height: number): Promise<CommitCertificate | undefined> {
+    const v = await this.db.get(heightKey(Bucket.certificateByHeight, height))
+    return v === undefined ? undefined : decodeCertificate(v)
+  }
+
+  async getTxLocation (txHash: Uint8Array): Promise<TxLocation | undefined> {
+    const v = await this.db.get(hashKey(Bucket.txLocation, txHash))
+    if (v === undefined) return undefined
+    const t = readTuple(decodeCanonical(v, { maxBytes: 32, maxItems: 2, maxDepth: 1 }), 2, 'txLocation')
+    return { height: readU64(t[0], 'height'), index: readU32(t[1], 'index') }
+  }
+
+  async getReceipt (txHash: Uint8Array): Promise<(TxLocation & { receipt: Receipt }) | undefined> {
+    const loc = await this.getTxLocation(txHash)
+    if (loc === undefined) return undefined
+    const v = await this.db.get(heightKey(Bucket.receiptsByHeight, loc.height))
+    if (v === undefined) return undefined
+    const list = readList(decodeCanonical(v, { maxBytes: 64 * 1024 * 1024, maxItems: MAX_BLOCK_TXS, maxDepth: 2 }), MAX_BLOCK_TXS, 'receipts')
+    const item = list[loc.index]
+    if (!(item instanceof Uint8Array)) return undefined
+    return { ...loc, receipt: decodeReceipt(item) }
+  }
+
+  /** Record ids anchored for a patient, oldest first. */
+  async listRecordsByPatient (patient: Uint8Array, limit = 1000): Promise<Uint8Array[]> {
+    const prefix = new Uint8Array(33)
+    prefix[0] = Bucket.recordsByPatient
+    prefix.set(patient, 1)
+    const out: Uint8Array[] = []
+    for await (const value of this.db.values({ ...prefixRange(prefix), limit })) out.push(value)
+    return out
+  }
+
+  /** Encoded audit entries of a patient's trail, oldest first, with their global sequence numbers. */
+  async listAuditByPatient (patient: Uint8Array, limit = 1000): Promise<Array<{ seq: number, entry: Uint8Array }>> {
+    const prefix = new Uint8Array(33)
+    prefix[0] = Bucket.auditByPatient
+    prefix.set(patient, 1)
+    const out: Array<{ seq: number, entry: Uint8Array }> = []
+    for await (const key of this.db.keys({ ...prefixRange(prefix), limit })) {
+      const seq = Number(new DataView(key.buffer, key.byteOffset + 33, 8).getBigUint64(0))
+      const entry = await this.db.get(auditEntryKey(seq))
+      if (entry !== undefined) out.push({ seq, entry })
+    }
+    return out
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.importQueue
+    await this.db.close()
+  }
+}

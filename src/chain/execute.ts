@@ -1,0 +1,64 @@
+/**
+ * Block execution: the state transition of one block over a StateBackend. Pure: no disk, no clock.
+ *
+ * Per transaction: the sender must be a registered identity and the nonce must be exactly the
+ * sender's next nonce — otherwise the transaction is not includable at all (the block is invalid,
+ * or the proposer skips it). An includable transaction always bumps the nonce and gets a receipt,
+ * even when the contract refuses it (so refused attempts are on the audit trail). After the last
+ * transaction `endBlock` applies validator-set changes due at the next height.
+ */
+import { endBlock, executeTx, getSenderNonce, getValidatorSet, setSenderNonce, type BlockContext } from '../contracts/index.js'
+import { ChainError } from './errors.js'
+import type { Receipt } from './receipt.js'
+import type { StateBackend } from './state.js'
+import type { Tx } from './tx.js'
+import type { ValidatorSet } from './validatorSet.js'
+
+export interface ExecutionOutput {
+  /** The transactions executed, in order (all of them in 'reject-block' mode). */
+  included: Tx[]
+  receipts: Receipt[]
+  /** Transactions left out in 'skip-tx' mode, with the reason. */
+  skipped: Array<{ tx: Tx, error: ChainError }>
+  /** The validator set for the next height, after endBlock. */
+  nextValidatorSet: ValidatorSet
+}
+
+export interface ExecuteOptions {
+  /** 'reject-block' (validating a received block) throws on the first non-includable tx;
+   *  'skip-tx' (building a proposal) leaves it out. */
+  onInvalidTx: 'reject-block' | 'skip-tx'
+}
+
+/** The stateful includability check of one transaction: registered sender, exact next nonce. */
+export function checkSenderAndNonce (state: StateBackend, tx: Tx): number {
+  const nonce = getSenderNonce(state, tx.from)
+  if (nonce === undefined) {
+    throw new ChainError({ code: 'TX_UNKNOWN_SENDER' }, 'The sender is not a registered identity; ask a hospital or clinician to register the key first.')
+  }
+  if (tx.nonce < nonce) throw new ChainError({ code: 'TX_NONCE_TOO_LOW', expected: nonce, got: tx.nonce }, `Nonce ${tx.nonce} was already used; the sender's next nonce is ${nonce}.`)
+  if (tx.nonce > nonce) throw new ChainError({ code: 'TX_NONCE_TOO_HIGH', expected: nonce, got: tx.nonce }, `Nonce ${tx.nonce} is ahead of the sender's next nonce ${nonce}.`)
+  return nonce
+}
+
+export function executeBlockTxs (state: StateBackend, txs: readonly Tx[], ctx: BlockContext, opts: ExecuteOptions): ExecutionOutput {
+  const included: Tx[] = []
+  const receipts: Receipt[] = []
+  const skipped: Array<{ tx: Tx, error: ChainError }> = []
+  for (let i = 0; i < txs.length; i++) {
+    const tx = txs[i] as Tx
+    let nonce: number
+    try {
+      nonce = checkSenderAndNonce(state, tx)
+    } catch (err) {
+      if (!(err instanceof ChainError)) throw err
+      if (opts.onInvalidTx === 'skip-tx') { skipped.push({ tx, error: err }); continue }
+      throw new ChainError({ code: 'BLOCK_INVALID_TX', index: i, txCode: err.code, reason: err.message }, `Transaction ${i} cannot be included: ${err.message}`)
+    }
+    setSenderNonce(state, tx.from, nonce + 1)
+    receipts.push(executeTx(state, tx, { ...ctx, txIndex: included.length, txHash: tx.hash }))
+    included.push(tx)
+  }
+  endBlock(state, ctx)
+  return { included, receipts, skipped, nextValidatorSet: getValidatorSet(state) }
+}

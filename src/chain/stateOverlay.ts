@@ -1,0 +1,94 @@
+/**
+ * The committed state held in memory (values, state tree, audit accumulator) and the per-block
+ * overlay that execution writes into. Nothing here touches the disk: the store persists an
+ * overlay's changes in the block's atomic batch and then adopts the overlay's commitment.
+ */
+import { utf8, concatBytes } from '../crypto/bytes.js'
+import { Domain, hashWithDomain, sha256 } from '../crypto/hash.js'
+import { accumulatorRoot, appendEntries, type AuditAccumulator } from './auditLog.js'
+import { SparseMerkleTree, type TreeChange } from './smt.js'
+import type { StateBackend } from './state.js'
+
+export interface CommittedState {
+  readonly values: ReadonlyMap<string, Uint8Array>
+  readonly tree: SparseMerkleTree
+  readonly audit: AuditAccumulator
+}
+
+export function stateKeyHash (key: string): Uint8Array {
+  return sha256(utf8(key))
+}
+
+/** The state root of a block header: commits to the state tree and the audit accumulator. */
+export function computeStateRoot (chainId: string, tree: SparseMerkleTree, audit: AuditAccumulator): Uint8Array {
+  return hashWithDomain(Domain.state, chainId, concatBytes(tree.root, accumulatorRoot(audit)))
+}
+
+export function buildCommittedState (values: Map<string, Uint8Array>, audit: AuditAccumulator): CommittedState {
+  const leaves = [...values].map(([k, v]) => ({ keyHash: stateKeyHash(k), valueHash: sha256(v) }))
+  return { values, tree: SparseMerkleTree.fromLeaves(leaves), audit }
+}
+
+export interface AppendedAudit { patient: Uint8Array, entry: Uint8Array }
+
+export interface StateCommitment {
+  tree: SparseMerkleTree
+  audit: AuditAccumulator
+  stateRoot: Uint8Array
+}
+
+export class StateOverlay implements StateBackend {
+  /** key → new value, or null for a deletion; in first-write order. */
+  readonly writes = new Map<string, Uint8Array | null>()
+  readonly appendedAudit: AppendedAudit[] = []
+
+  constructor (readonly base: CommittedState) {}
+
+  get (key: string): Uint8Array | undefined {
+    const w = this.writes.get(key)
+    if (w !== undefined) return w ?? undefined
+    return this.base.values.get(key)
+  }
+
+  set (key: string, value: Uint8Array): void {
+    this.writes.set(key, value)
+  }
+
+  delete (key: string): void {
+    this.writes.set(key, null)
+  }
+
+  appendAudit (patient: Uint8Array, entry: Uint8Array): void {
+    this.appendedAudit.push({ patient, entry })
+  }
+
+  /** Sequence number the first audit entry of this overlay gets. */
+  get firstAuditSeq (): number {
+    return this.base.audit.count
+  }
+
+  /** The new tree, accumulator and state root if this overlay were committed. Pure. */
+  commitment (chainId: string): StateCommitment {
+    const changes: TreeChange[] = []
+    for (const [key, value] of this.writes) {
+      if (value === null && !this.base.values.has(key)) continue
+      changes.push({ keyHash: stateKeyHash(key), valueHash: value === null ? null : sha256(value) })
+    }
+    const tree = this.base.tree.update(changes)
+    const audit = appendEntries(this.base.audit, this.appendedAudit.map((a) => a.entry))
+    return { tree, audit, stateRoot: computeStateRoot(chainId, tree, audit) }
+  }
+
+  /**
+   * Writes this overlay into `values` (the committed map the base reads from, updated in place so
+   * a commit costs O(changes), not O(state)) and returns the committed state after it. Call only
+   * once the block's batch is on disk; the overlay must not be used afterwards.
+   */
+  applyTo (values: Map<string, Uint8Array>, commitment: StateCommitment): CommittedState {
+    for (const [key, value] of this.writes) {
+      if (value === null) values.delete(key)
+      else values.set(key, value)
+    }
+    return { values, tree: commitment.tree, audit: commitment.audit }
+  }
+}

@@ -1,0 +1,198 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Level } from 'level'
+import { ChainHarness, certify } from '../../utils/chainHarness.js'
+import { bytes32, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.js'
+import { Chain, type BatchVerifier } from '../../../src/chain/chain.js'
+import { ChainError } from '../../../src/chain/errors.js'
+import { blockHash, computeTxRoot, certificateHash, type Block } from '../../../src/chain/block.js'
+import { ClinicianRole, TxType, decodeTx, type Tx } from '../../../src/chain/tx.js'
+import { stateKey, Bucket } from '../../../src/chain/store/buckets.js'
+import { hasErrorCode } from '../../../src/errors.js'
+import { toHex } from '../../../src/crypto/bytes.js'
+import { verify } from '../../../src/crypto/ed25519.js'
+
+const hospital = makeKeys('hospital-a')
+const doctor = makeKeys('doctor-1')
+const patient = makeKeys('patient-1')
+
+function registerDoctor (nonce = 0): Tx {
+  return makeTx(hospital, nonce, { type: TxType.RegisterClinician, publicKey: doctor.publicKey, name: 'Dr. One', role: ClinicianRole.Doctor })
+}
+function enrol (nonce = 0): Tx {
+  return makeTx(doctor, nonce, { type: TxType.EnrolPatient, publicKey: patient.publicKey })
+}
+function anchor (nonce: number, label: string): Tx {
+  return makeTx(doctor, nonce, {
+    type: TxType.AnchorRecord,
+    patient: patient.publicKey,
+    resourceType: 'Observation',
+    contentHash: bytes32(label),
+    size: 1234,
+    blobRef: `blob:${label}`,
+    envelopes: [{ recipient: patient.publicKey, wrappedKey: new Uint8Array(48) }]
+  })
+}
+
+async function expectRefused (h: ChainHarness, block: Block, code: string, txCode?: string): Promise<void> {
+  const before = { head: h.chain.head, root: h.chain.stateRoot }
+  await assert.rejects(h.chain.importBlock(block), (err: unknown) => {
+    assert.ok(err instanceof ChainError, `expected ChainError, got ${String(err)}`)
+    assert.equal(err.code, code)
+    if (txCode !== undefined && err.type.code === 'BLOCK_INVALID_TX') assert.equal(err.type.txCode, txCode)
+    return true
+  })
+  assert.deepEqual(h.chain.head, before.head, 'head unchanged')
+  assert.deepEqual(h.chain.stateRoot, before.root, 'state root unchanged')
+}
+
+/** Rebuilds a header field and fixes nothing else: the block must be refused for that field. */
+function withHeader (block: Block, patch: Partial<Block['header']>): Block {
+  return { ...block, header: { ...block.header, ...patch } }
+}
+
+describe('importBlock', () => {
+  let h: ChainHarness
+  before(async () => { h = await ChainHarness.open() })
+  after(async () => { await h.close() })
+
+  it('imports blocks, stores receipts, and indexes records and the audit trail by patient', async () => {
+    const r1 = await h.commit([registerDoctor(0)])
+    assert.equal(r1.height, 1)
+    assert.equal(r1.receipts[0]?.code, 'OK')
+    const r2 = await h.commit([enrol(0), anchor(1, 'rec-a'), anchor(2, 'rec-b')])
+    assert.equal(r2.height, 2)
+    assert.deepEqual(r2.receipts.map((r) => r.code), ['OK', 'OK', 'OK'])
+    assert.equal(h.chain.head.height, 2)
+    assert.deepEqual(h.chain.head.hash, blockHash(r2.block.header))
+
+    const got = await h.chain.getReceipt((r2.block.txs[1] as Tx).hash)
+    assert.equal(got?.height, 2)
+    assert.equal(got?.index, 1)
+    assert.equal(got?.receipt.code, 'OK')
+    assert.equal((await h.chain.getBlock(2))?.txs.length, 3)
+    assert.equal(await h.chain.getHeightByHash(blockHash(r2.block.header)), 2)
+    // block 1's certificate arrived with block 2's lastCommit, block 2's with its import
+    assert.ok(await h.chain.getCertificate(1))
+    assert.ok(await h.chain.getCertificate(2))
+
+    const records = await h.chain.listRecordsByPatient(patient.publicKey)
+    assert.equal(records.length, 2)
+    const audit = await h.chain.listAuditByPatient(patient.publicKey)
+    assert.ok(audit.length >= 3, `enrolment and two anchors are audited, got ${audit.length}`)
+    assert.deepEqual(audit.map((a) => a.seq), [...audit.map((a) => a.seq)].sort((a, b) => a - b))
+  })
+
+  it('refuses a broken block with one code and changes nothing (malleate table)', async (t) => {
+    const good = h.build([anchor(3, 'rec-c')])
+    const other = makeKeys('not-a-validator')
+    const cases: Array<[string, Block, string, string?]> = [
+      ['height skips', withHeader({ ...good.block, lastCommit: { ...good.block.lastCommit, height: 8 } }, { height: 9, lastCommitHash: certificateHash(TEST_CHAIN_ID, { ...good.block.lastCommit, height: 8 }) }), 'BLOCK_BAD_HEIGHT'],
+      ['last commit for another height', withHeader(good.block, { height: 9 }), 'BLOCK_BAD_LAST_COMMIT'],
+      ['wrong parent', withHeader(good.block, { prevHash: bytes32('x') }), 'BLOCK_BAD_PREV_HASH'],
+      ['time not after parent', withHeader(good.block, { timestamp: h.chain.head.timestamp }), 'BLOCK_BAD_TIMESTAMP'],
+      ['wrong validator set', withHeader(good.block, { validatorsHash: bytes32('v') }), 'BLOCK_BAD_VALIDATORS_HASH'],
+      ['proposer not a validator', withHeader(good.block, { proposer: other.publicKey }), 'BLOCK_BAD_PROPOSER'],
+      ['wrong state root', withHeader(good.block, { stateRoot: bytes32('s') }), 'BLOCK_BAD_STATE_ROOT'],
+      ['wrong results root', withHeader(good.block, { resultsRoot: bytes32('r') }), 'BLOCK_BAD_RESULTS_ROOT'],
+      ['wrong next validators', withHeader(good.block, { nextValidatorsHash: bytes32('n') }), 'BLOCK_BAD_NEXT_VALIDATORS_HASH'],
+      ['wrong tx root', withHeader(good.block, { txRoot: bytes32('t') }), 'BLOCK_BAD_TX_ROOT'],
+      ['wrong chain', withHeader(good.block, { chainId: 'other-chain' }), 'BLOCK_WRONG_CHAIN']
+    ]
+    // a last commit without enough signatures
+    const emptyCert = { ...h.lastCommit, signatures: [] }
+    cases.push(['last commit without signatures', withHeader({ ...good.block, lastCommit: emptyCert }, { lastCommitHash: certificateHash(TEST_CHAIN_ID, emptyCert) }), 'BLOCK_BAD_LAST_COMMIT'])
+    // transactions that are not includable
+    const withTxs = (txs: Tx[]): Block => withHeader({ ...good.block, txs }, { txRoot: computeTxRoot(txs) })
+    const stranger = makeTx(other, 0, { type: TxType.EnrolPatient, publicKey: makeKeys('p-x').publicKey })
+    cases.push(['unknown sender', withTxs([stranger]), 'BLOCK_INVALID_TX', 'TX_UNKNOWN_SENDER'])
+    cases.push(['nonce reused', withTxs([anchor(2, 'again')]), 'BLOCK_INVALID_TX', 'TX_NONCE_TOO_LOW'])
+    cases.push(['nonce gap', withTxs([anchor(5, 'gap')]), 'BLOCK_INVALID_TX', 'TX_NONCE_TOO_HIGH'])
+    cases.push(['duplicate tx', withTxs([anchor(3, 'dup'), anchor(3, 'dup')]), 'BLOCK_DUPLICATE_TX'])
+    const real = anchor(3, 'bad-sig')
+    const tamperedBytes = new Uint8Array(real.bytes)
+    tamperedBytes.set(doctor.sign(new Uint8Array([1, 2, 3])), tamperedBytes.length - 64)
+    cases.push(['bad signature', withTxs([decodeTx(tamperedBytes)]), 'BLOCK_INVALID_TX', 'TX_BAD_SIGNATURE'])
+    for (const [name, block, code, txCode] of cases) {
+      await t.test(name, async () => { await expectRefused(h, block, code, txCode) })
+    }
+    // and the good block still imports afterwards
+    const result = await h.chain.importBlock(good.block, { commit: certify(TEST_CHAIN_ID, good.block, h.validators) })
+    h.lastCommit = certify(TEST_CHAIN_ID, good.block, h.validators)
+    assert.equal(result.height, 3)
+  })
+
+  it('refuses a block whose own commit certificate is short of 2/3', async () => {
+    const built = h.build([anchor(4, 'rec-d')])
+    const cert = { ...certify(TEST_CHAIN_ID, built.block, h.validators), signatures: [] }
+    const before = h.chain.head
+    await assert.rejects(h.chain.importBlock(built.block, { commit: cert }), (err: unknown) => hasErrorCode(err, 'COMMIT_INSUFFICIENT_POWER'))
+    assert.deepEqual(h.chain.head, before)
+  })
+})
+
+describe('chain store on disk', () => {
+  it('reopens at the same head and state root', async () => {
+    const h = await ChainHarness.open()
+    const dir = h.dir
+    await h.commit([registerDoctor(0)])
+    await h.commit([enrol(0), anchor(1, 'a')])
+    const head = h.chain.head
+    const root = h.chain.stateRoot
+    await h.chain.close()
+    const reopened = await Chain.open({ dir, genesis: h.genesis })
+    assert.deepEqual(reopened.head, head)
+    assert.deepEqual(reopened.stateRoot, root)
+    assert.deepEqual(reopened.stateRoot, (await reopened.getHeader(head.height))?.stateRoot)
+    await reopened.close()
+    await h.close()
+  })
+
+  it('refuses to start when a stored state value was altered, saying what to do', async () => {
+    const h = await ChainHarness.open()
+    await h.commit([registerDoctor(0)])
+    await h.chain.close()
+    const db = new Level<Uint8Array, Uint8Array>(h.dir, { keyEncoding: 'view', valueEncoding: 'view' })
+    let changed = 0
+    for await (const [key, value] of db.iterator({ gte: new Uint8Array([Bucket.state]), lt: new Uint8Array([Bucket.state + 1]) })) {
+      if (changed++ > 0) break
+      const altered = new Uint8Array(value)
+      altered[altered.length - 1] = (altered[altered.length - 1] as number) ^ 1
+      await db.put(key, altered)
+    }
+    await db.close()
+    await assert.rejects(Chain.open({ dir: h.dir, genesis: h.genesis }), (err: unknown) => {
+      assert.ok(hasErrorCode(err, 'STORE_STATE_MISMATCH'))
+      assert.match((err as Error).message, /backup|resync/)
+      return true
+    })
+    await h.close().catch(() => undefined)
+  })
+
+  it('refuses a database created for another genesis', async () => {
+    const h = await ChainHarness.open()
+    await h.chain.close()
+    await assert.rejects(Chain.open({ dir: h.dir, genesis: { ...h.genesis, chainId: 'another-chain' } }), (err: unknown) => hasErrorCode(err, 'STORE_GENESIS_MISMATCH'))
+    await h.close().catch(() => undefined)
+  })
+
+  it('skips signatures already verified on admission and verifies the rest (cold cache)', async () => {
+    let jobs = 0
+    const counting: BatchVerifier = { verifyBatch: async (list) => { jobs += list.length; return list.map((j) => verify(j.publicKey, j.message, j.signature)) } }
+    const verified = new Set<string>()
+    const cache = { has: (hash: Uint8Array) => verified.has(toHex(hash)), add: (hash: Uint8Array) => { verified.add(toHex(hash)) } }
+    const h = await ChainHarness.open({ verifier: counting, verifiedTxs: cache })
+    const t1 = registerDoctor(0)
+    cache.add(t1.hash)
+    await h.commit([t1])
+    assert.equal(jobs, 0, 'a cached tx is not verified again')
+    await h.commit([enrol(0), anchor(1, 'x')])
+    assert.equal(jobs, 2, 'uncached txs are verified')
+    assert.ok(cache.has(enrol(0).hash), 'imported txs are remembered')
+    await h.close()
+  })
+
+  it('keeps stateKey in the state bucket', () => {
+    assert.equal(stateKey('entity/x')[0], Bucket.state)
+  })
+})

@@ -115,7 +115,9 @@ export function decodeCanonical (bytes: Uint8Array, limits: DecodeLimits): Wire 
   scanWire(bytes, limits)
   let value: Wire
   try {
-    value = packr.unpack(bytes) as Wire
+    // msgpackr caches a `dataView` property on the array it reads: give it a fresh view (no copy)
+    // so that decoding never adds a property to the caller's bytes.
+    value = packr.unpack(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Wire
   } catch {
     throw malformed(0)
   }

@@ -26,7 +26,8 @@ export function encodeReceipt (r: Receipt): Uint8Array {
 }
 
 export function decodeReceipt (bytes: Uint8Array): Receipt {
-  const t = readTuple(decodeCanonical(bytes, { maxBytes: 64 * 1024, maxItems: 256, maxDepth: 4 }), 3, 'receipt')
+  // nesting: receipt > events > event > attributes > [key, value] = 5 levels
+  const t = readTuple(decodeCanonical(bytes, { maxBytes: 64 * 1024, maxItems: 256, maxDepth: 5 }), 3, 'receipt')
   return {
     code: readString(t[0], 'receipt.code', 64),
     log: readString(t[1], 'receipt.log', 1024),

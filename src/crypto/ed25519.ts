@@ -7,7 +7,8 @@
  *  1. `A` is 32 bytes and `R || S` is 64 bytes;
  *  2. `S < L` (the group order), read little-endian;
  *  3. `A` and `R` are canonical encodings (their y coordinate is < p = 2^255 - 19);
- *  4. `A` is not one of the 8 small-order points;
+ *  4. `A` is not one of the 8 small-order points (whatever its sign bit: x = 0 with the sign bit
+ *     set still decodes to a small-order point in OpenSSL);
  *  5. the cofactorless equation `[S]B = R + [SHA-512(R || A || M) mod L]A` holds, as computed by
  *     OpenSSL through node:crypto.
  *
@@ -82,8 +83,18 @@ function pointEncodingIsCanonical (bytes: Uint8Array, offset: number): boolean {
   return (bytes[offset] as number) < 0xed
 }
 
+/**
+ * True when `publicKey` encodes one of the 8 small-order points, with either sign bit: besides the
+ * 8 canonical encodings this catches the identity and (0, -1) written with x = 0 and the sign bit
+ * set, which OpenSSL decodes to those same points.
+ */
 function isSmallOrderEncoding (publicKey: Uint8Array): boolean {
-  for (const k of SMALL_ORDER_KEYS) if (k.equals(publicKey)) return true
+  if (publicKey.length !== PUBLIC_KEY_LENGTH) return false
+  for (const k of SMALL_ORDER_KEYS) {
+    let same = true
+    for (let i = 0; i < 31 && same; i++) same = k[i] === publicKey[i]
+    if (same && ((k[31] as number) & 0x7f) === ((publicKey[31] as number) & 0x7f)) return true
+  }
   return false
 }
 

@@ -4,7 +4,7 @@
  * hold the same file, which `genesisHash` identifies.
  */
 import { fromHex, toHex } from '../crypto/bytes.js'
-import { validatePublicKey } from '../crypto/ed25519.js'
+import { validatePublicKeyStrict } from '../crypto/ed25519.js'
 import { sha256 } from '../crypto/hash.js'
 import { MedchainError } from '../errors.js'
 import { MAX_CHAIN_ID_LENGTH, MAX_NAME_LENGTH, MAX_VALIDATORS } from './limits.js'
@@ -44,14 +44,14 @@ export function validateGenesis (g: Genesis): void {
   if (g.validators.length === 0 || g.validators.length > MAX_VALIDATORS) throw invalid(`between 1 and ${MAX_VALIDATORS} validators are needed`)
   const hospitals = new Set<string>()
   for (const h of g.hospitals) {
-    try { validatePublicKey(h.publicKey) } catch { throw invalid(`hospital "${h.name}" has an unusable public key`) }
+    try { validatePublicKeyStrict(h.publicKey) } catch { throw invalid(`hospital "${h.name}" has an unusable public key`) }
     if (h.name.length === 0 || h.name.length > MAX_NAME_LENGTH) throw invalid('hospital names must be 1-128 characters')
     const id = toHex(h.publicKey)
     if (hospitals.has(id)) throw invalid(`hospital ${id} is listed twice`)
     hospitals.add(id)
   }
   for (const v of g.validators) {
-    try { validatePublicKey(v.publicKey) } catch { throw invalid(`validator ${toHex(v.publicKey)} has an unusable public key`) }
+    try { validatePublicKeyStrict(v.publicKey) } catch { throw invalid(`validator ${toHex(v.publicKey)} has an unusable public key`) }
     if (!hospitals.has(toHex(v.hospital))) throw invalid(`validator ${toHex(v.publicKey)} names hospital ${toHex(v.hospital)}, which is not in the genesis`)
     if (hospitals.has(toHex(v.publicKey))) throw invalid('a validator key must differ from every hospital key')
     if (!Number.isInteger(v.power) || v.power < 1 || v.power > 0xffff) throw invalid('validator power must be an integer from 1 to 65535')

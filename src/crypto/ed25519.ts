@@ -15,11 +15,22 @@
  * Checks 2–4 are done here in plain byte comparisons before OpenSSL is called, so the verdict on
  * the edge cases that libraries disagree on (ZIP-215) is ours and does not move with an OpenSSL or
  * @noble/curves upgrade; `test/unit/crypto/ed25519.test.ts` pins it on RFC 8032 vectors and
- * crafted cases. Key admission (`validatePublicKey`) is stricter still: it also refuses keys with a
- * torsion component, so for every admitted key the cofactored and cofactorless equations agree.
+ * crafted cases.
  *
- * Why node:crypto: measured on this machine it verifies 5.8–7.2k signatures/s per core with a reused
- * KeyObject against 450–570/s for @noble/curves (see README, "Cryptography").
+ * ## Key admission
+ *
+ * `validatePublicKey` (every identity, at registration): right length, canonical encoding, not a
+ * small-order point. Byte comparisons only, so registering 2,500 patients in a block costs nothing
+ * next to their signatures.
+ * `validatePublicKeyStrict` (hospitals and validators: genesis, RegisterHospital, ProposeValidator)
+ * also decodes the point and refuses points off the curve or with a torsion component (~0.8 ms each
+ * with @noble/curves), so for every validator key the cofactored and cofactorless equations agree
+ * and a third party checking a commit certificate with any RFC 8032 library gets our verdict.
+ * An off-curve key admitted by the cheap rule can never produce a signature our `verify` accepts
+ * (OpenSSL fails to decode it), so it is a dead identity, not a risk.
+ *
+ * Why node:crypto: measured on this machine it verifies 10–13k signatures/s per core with a reused
+ * KeyObject against 450–850/s for @noble/curves (see README, "Cryptography").
  */
 import {
   createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject
@@ -76,8 +87,30 @@ function scalarIsCanonical (sig: Uint8Array): boolean {
   return false // equal to L
 }
 
-/** True when the y coordinate of an encoded point (sign bit ignored) is < p = 2^255 - 19. */
+/**
+ * True when the encoding is canonical: y < p = 2^255 - 19, and not x = 0 written with the sign
+ * bit set (y = 1 or y = p - 1 with the top bit: RFC 8032 decoding fails on those).
+ */
 function pointEncodingIsCanonical (bytes: Uint8Array, offset: number): boolean {
+  if (((bytes[offset + 31] as number) & 0x80) !== 0 && xIsZero(bytes, offset)) return false
+  return yIsBelowP(bytes, offset)
+}
+
+/** y = 1 or y = p - 1 (sign bit ignored): the two points whose x is 0. */
+function xIsZero (bytes: Uint8Array, offset: number): boolean {
+  const top = (bytes[offset + 31] as number) & 0x7f
+  if (top === 0 && bytes[offset] === 1) {
+    for (let i = 1; i < 31; i++) if (bytes[offset + i] !== 0) return false
+    return true
+  }
+  if (top === 0x7f && bytes[offset] === 0xec) {
+    for (let i = 1; i < 31; i++) if (bytes[offset + i] !== 0xff) return false
+    return true
+  }
+  return false
+}
+
+function yIsBelowP (bytes: Uint8Array, offset: number): boolean {
   if (((bytes[offset + 31] as number) & 0x7f) !== 0x7f) return true
   for (let i = 30; i >= 1; i--) if (bytes[offset + i] !== 0xff) return true
   return (bytes[offset] as number) < 0xed
@@ -128,29 +161,43 @@ export function verify (publicKey: Uint8Array, message: Uint8Array, signature: U
   }
 }
 
+function keyError (type: KeyErrorType, message: string): KeyError {
+  return new KeyError(type, message)
+}
+
 /**
- * Key admission: the check every identity passes once, when it is registered (or listed in the
- * genesis). Refuses wrong lengths, non-canonical encodings, points not on the curve, small-order
- * points and points with a torsion component. Throws KeyError; returns nothing when the key is fine.
+ * Key admission for every identity: right length, canonical encoding, not a small-order point.
+ * Throws KeyError; returns nothing when the key is fine. O(1): byte comparisons only.
  */
 export function validatePublicKey (publicKey: Uint8Array): void {
   if (publicKey.length !== PUBLIC_KEY_LENGTH) {
-    throw new KeyError({ code: 'KEY_BAD_LENGTH', length: publicKey.length }, `A public key must be ${PUBLIC_KEY_LENGTH} bytes, got ${publicKey.length}.`)
+    throw keyError({ code: 'KEY_BAD_LENGTH', length: publicKey.length }, `A public key must be ${PUBLIC_KEY_LENGTH} bytes, got ${publicKey.length}.`)
   }
   if (!pointEncodingIsCanonical(publicKey, 0)) {
-    throw new KeyError({ code: 'KEY_NON_CANONICAL' }, 'The public key is not a canonical ed25519 encoding; generate a new key with `medchain keys new`.')
+    throw keyError({ code: 'KEY_NON_CANONICAL' }, 'The public key is not a canonical ed25519 encoding; generate a new key with `medchain keys new`.')
   }
+  if (isSmallOrderEncoding(publicKey)) {
+    throw keyError({ code: 'KEY_SMALL_ORDER' }, 'The public key is a small-order point that anyone could sign for; generate a new key with `medchain keys new`.')
+  }
+}
+
+/**
+ * Key admission for hospitals and validators: `validatePublicKey`, plus the point must be on the
+ * curve and free of torsion. Throws KeyError.
+ */
+export function validatePublicKeyStrict (publicKey: Uint8Array): void {
+  validatePublicKey(publicKey)
   let point
   try {
     point = ed25519.Point.fromBytes(publicKey, false)
   } catch {
-    throw new KeyError({ code: 'KEY_NON_CANONICAL' }, 'The public key is not a point on the ed25519 curve; generate a new key with `medchain keys new`.')
+    throw keyError({ code: 'KEY_NON_CANONICAL' }, 'The public key is not a point on the ed25519 curve; generate a new key with `medchain keys new`.')
   }
-  if (point.isSmallOrder() || isSmallOrderEncoding(publicKey)) {
-    throw new KeyError({ code: 'KEY_SMALL_ORDER' }, 'The public key is a small-order point that anyone could sign for; generate a new key with `medchain keys new`.')
+  if (point.isSmallOrder()) {
+    throw keyError({ code: 'KEY_SMALL_ORDER' }, 'The public key is a small-order point that anyone could sign for; generate a new key with `medchain keys new`.')
   }
   if (!point.isTorsionFree()) {
-    throw new KeyError({ code: 'KEY_NOT_TORSION_FREE' }, 'The public key has a torsion component and is refused; generate a new key with `medchain keys new`.')
+    throw keyError({ code: 'KEY_NOT_TORSION_FREE' }, 'The public key has a torsion component and is refused; generate a new key with `medchain keys new`.')
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Pins the verdict of THE `verify` of src/crypto/ed25519.ts (rule in its module comment) and of
- * key admission (`validatePublicKey`).
+ * key admission (`validatePublicKey` for every identity, `validatePublicKeyStrict` for hospitals and
+ * validators).
  *
  * Where our verify and @noble/curves legitimately differ (asserted exactly below):
  *
@@ -16,16 +17,19 @@
  * Everything else — random valid signatures and their bit-flipped, S+L and swapped-key mutations —
  * gets the same verdict from all three (the differential test below). Ours is cofactorless
  * (OpenSSL) with byte checks in front; noble is always cofactored, and zip215:false only adds
- * canonical-encoding and small-order-A checks. Mixed-order keys never reach `verify` in practice:
- * `validatePublicKey` refuses them at registration, and for admitted keys the two equations agree
- * on every signature whose R is torsion-free (which every honest signer produces).
+ * canonical-encoding and small-order-A checks. Hospital and validator keys (whose signatures third
+ * parties check, e.g. commit certificates in a patient's proof) pass `validatePublicKeyStrict`,
+ * which refuses mixed-order keys, so for them the two equations agree on every signature whose R is
+ * torsion-free (which every honest signer produces). Other identities pass the O(1) rule only: a
+ * crafted mixed-order key can at worst make its owner's own signatures look invalid to a
+ * cofactored third-party verifier; every node uses this one verify, so consensus cannot split.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha512 } from '@noble/hashes/sha2.js'
 import {
-  createSigner, generateKeyPair, keyPairFromSeed, sign, validatePublicKey, verify, KeyError,
+  createSigner, generateKeyPair, keyPairFromSeed, sign, validatePublicKey, validatePublicKeyStrict, verify, KeyError,
   SMALL_ORDER_KEYS_HEX
 } from '../../../src/crypto/ed25519.js'
 import { concatBytes, fromHex, toHex } from '../../../src/crypto/bytes.js'
@@ -100,8 +104,8 @@ function flipBit (b: Uint8Array, bit: number): Uint8Array {
   return out
 }
 
-function expectKeyError (publicKey: Uint8Array, code: string): void {
-  assert.throws(() => validatePublicKey(publicKey), (err: unknown) => {
+function expectKeyError (publicKey: Uint8Array, code: string, validate: (pk: Uint8Array) => void = validatePublicKey): void {
+  assert.throws(() => validate(publicKey), (err: unknown) => {
     assert.ok(err instanceof KeyError, `expected KeyError, got ${String(err)}`)
     assert.equal(err.code, code, `key ${toHex(publicKey)}`)
     return true
@@ -275,9 +279,9 @@ void describe('ed25519: verdicts on crafted edge cases (ours / noble zip215 / no
     })
   }
 
-  void it('mixed-order keys are refused at admission with KEY_NOT_TORSION_FREE', () => {
+  void it('mixed-order keys are refused at strict admission with KEY_NOT_TORSION_FREE', () => {
     const { point } = ed25519.utils.getExtendedPublicKey(new Uint8Array(32).fill(7))
-    expectKeyError(point.add(T8).toBytes(), 'KEY_NOT_TORSION_FREE')
+    expectKeyError(point.add(T8).toBytes(), 'KEY_NOT_TORSION_FREE', validatePublicKeyStrict)
   })
 
   void it('verify never throws and refuses wrong lengths', () => {
@@ -341,10 +345,13 @@ void describe('ed25519: validatePublicKey (key admission)', () => {
     for (const pk of nonCanonical) expectKeyError(pk, 'KEY_NON_CANONICAL')
   })
 
-  void it('refuses a y that is not on the curve (KEY_NON_CANONICAL)', () => {
+  void it('strict admission refuses a y that is not on the curve (KEY_NON_CANONICAL); the O(1) rule leaves it to verify, which can never accept it', () => {
+    const m = utf8('off-curve')
     for (const y of [2n, 7n, 8n, 11n]) {
       assert.throws(() => Point.fromBytes(encodeY(y)), `y = ${y} is not on the curve`)
-      expectKeyError(encodeY(y), 'KEY_NON_CANONICAL')
+      expectKeyError(encodeY(y), 'KEY_NON_CANONICAL', validatePublicKeyStrict)
+      validatePublicKey(encodeY(y))
+      assert.equal(verify(encodeY(y), m, concatBytes(IDENTITY.toBytes(), new Uint8Array(32))), false)
     }
   })
 
@@ -357,13 +364,23 @@ void describe('ed25519: validatePublicKey (key admission)', () => {
     }
   })
 
-  void it('refuses mixed-order keys (valid key + each non-zero torsion point) with KEY_NOT_TORSION_FREE', () => {
+  void it('strict admission (hospitals, validators) refuses mixed-order keys (valid key + each non-zero torsion point) with KEY_NOT_TORSION_FREE', () => {
     const rng = makeRng(0x5eed0002)
     for (let i = 0; i < 5; i++) {
       const { point } = ed25519.utils.getExtendedPublicKey(rng.bytes(32))
-      validatePublicKey(point.toBytes())
-      for (let j = 1n; j < 8n; j++) expectKeyError(point.add(mul(T8, j)).toBytes(), 'KEY_NOT_TORSION_FREE')
+      validatePublicKeyStrict(point.toBytes())
+      for (let j = 1n; j < 8n; j++) {
+        expectKeyError(point.add(mul(T8, j)).toBytes(), 'KEY_NOT_TORSION_FREE', validatePublicKeyStrict)
+        // the O(1) rule for other identities does not decode the point
+        validatePublicKey(point.add(mul(T8, j)).toBytes())
+      }
     }
+  })
+
+  void it('strict admission applies every refusal of the O(1) rule', () => {
+    for (const hex of SMALL_ORDER_KEYS_HEX) expectKeyError(fromHex(hex), 'KEY_SMALL_ORDER', validatePublicKeyStrict)
+    expectKeyError(encodeY(P + 3n), 'KEY_NON_CANONICAL', validatePublicKeyStrict)
+    expectKeyError(new Uint8Array(31), 'KEY_BAD_LENGTH', validatePublicKeyStrict)
   })
 
   void it('createSigner refuses a seed of the wrong length with KEY_BAD_LENGTH', () => {

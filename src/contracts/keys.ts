@@ -1,0 +1,35 @@
+/**
+ * The contract's state keys: the ONE place that spells them. Every value is a canonical tuple
+ * (see stateView.ts). Keys are short ASCII strings; public keys and ids are lower-case hex,
+ * heights 16 hex digits (so that keys of one prefix sort by height).
+ *
+ * | key                                              | value                                           | written by                         |
+ * | ------------------------------------------------ | ----------------------------------------------- | ---------------------------------- |
+ * | `entity/<pubkey>`                                | identity incl. its tx nonce                     | genesis, registry, every tx (nonce) |
+ * | `record/<recordId>`                              | record metadata incl. key envelopes             | AnchorRecord                       |
+ * | `grant/<grantId>`                                | consent incl. its key envelopes                 | Grant, Revoke                      |
+ * | `grants/<patient>/<grantee>`                     | ids of the pair's live (or not yet pruned) grants | Grant                              |
+ * | `emergency/<clinician>/<patient>`                | the break-glass window                          | EmergencyAccess                    |
+ * | `proposal/<proposalId>`                          | governance proposal and its votes               | RegisterHospital, ProposeValidator, Vote, endBlock |
+ * | `validators`                                     | the validator set of the next block             | genesis, endBlock                  |
+ * | `validators/pending/<height>`                    | validator changes effective at that height      | ProposeValidator, Vote, endBlock   |
+ * | `evidence/<validator>/<height>/<round>/<type>`   | a recorded double-sign                          | Evidence                           |
+ */
+import { toHex } from '../crypto/bytes.js'
+
+function heightKey (height: number): string {
+  return height.toString(16).padStart(16, '0')
+}
+
+export const StateKeys = {
+  entity: (publicKey: Uint8Array): string => `entity/${toHex(publicKey)}`,
+  record: (recordId: Uint8Array): string => `record/${toHex(recordId)}`,
+  grant: (grantId: Uint8Array): string => `grant/${toHex(grantId)}`,
+  grantIndex: (patient: Uint8Array, grantee: Uint8Array): string => `grants/${toHex(patient)}/${toHex(grantee)}`,
+  emergencyWindow: (clinician: Uint8Array, patient: Uint8Array): string => `emergency/${toHex(clinician)}/${toHex(patient)}`,
+  proposal: (proposalId: Uint8Array): string => `proposal/${toHex(proposalId)}`,
+  validatorSet: 'validators',
+  pendingValidatorChanges: (effectiveHeight: number): string => `validators/pending/${heightKey(effectiveHeight)}`,
+  evidence: (validator: Uint8Array, height: number, round: number, voteType: number): string =>
+    `evidence/${toHex(validator)}/${heightKey(height)}/${round}/${voteType}`
+} as const

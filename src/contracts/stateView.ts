@@ -1,0 +1,461 @@
+/**
+ * The typed state view of the contract: get/put of identities, records, consents, emergency
+ * windows, proposals, the validator set and evidence, each encoded with the canonical codec as a
+ * fixed-position tuple (no maps), and every key spelled by keys.ts.
+ *
+ * Writes are buffered in the view and reach the backend only on `commit()`, in the order they were
+ * made. The dispatcher commits after a successful execution only, so a refused (or failed)
+ * transaction cannot leave a partial write behind.
+ *
+ * Value tuples (u64 = 9-byte int64, bytes(0|32) = empty when absent):
+ *   Entity    [kind u32, status u32, role u32 (ClinicianRole | OrganizationKind | 0), name str,
+ *              hospital bytes(0|32), registeredBy bytes(0|32), registeredAt u64, nonce u64,
+ *              enrolledAt [bytes32...] (patients: hospitals), deactivatedAt u64 (0 = active)]
+ *   Record    [patient bytes32, resourceType str, contentHash bytes32, size u64, blobRef str,
+ *              author bytes32, anchoredAt u64 (height), anchoredTime u64 (ms),
+ *              envelopes [[recipient bytes32, wrappedKey bytes]...], supersedes bytes(0|32),
+ *              supersededBy bytes(0|32)]
+ *   Grant     [patient bytes32, grantee bytes32, purpose u32, expiresAt u64 (ms), recordTypes [str...],
+ *              recordIds [bytes32...], envelopes [[recordId bytes32, wrappedKey bytes]...],
+ *              grantedAt u64 (height), revokedAt u64 (height, 0 = not revoked)]
+ *   GrantIndex [grantId bytes32...]
+ *   Window    [openedAt u64 (ms), endsAt u64 (ms), openedAtHeight u64]
+ *   Proposal  [kind u32, status u32, proposer bytes32, createdAt u64, subject bytes32, name str,
+ *              hospital bytes(0|32), power u32, approvals [bytes32...], rejections [bytes32...],
+ *              closedAt u64 (0 = open), effectiveHeight u64 (0 = none)]
+ *   Pending   [[proposalId bytes32, action u32, validator bytes32, power u32, hospital bytes(0|32)]...]
+ *   Evidence  [reportedAt u64, reporter bytes32, voteA bytes, voteB bytes]
+ *   validators: as encodeValidatorSet (src/chain/validatorSet.ts)
+ */
+import {
+  decodeCanonical, encodeCanonical, readBytes, readBytesMax, readList, readOptionalBytes, readString, readTuple,
+  readU32, readU64, u64, wrongShape, EMPTY_BYTES, type DecodeLimits, type Wire
+} from '../chain/codec.js'
+import {
+  MAX_ENVELOPE_BYTES, MAX_ENVELOPES, MAX_NAME_LENGTH, MAX_RESOURCE_TYPE_LENGTH, MAX_SCOPE_RECORDS, MAX_SCOPE_TYPES,
+  MAX_TX_BYTES, MAX_VOTE_BYTES, MAX_BLOB_REF_LENGTH
+} from '../chain/limits.js'
+import type { StateBackend } from '../chain/state.js'
+import type { GrantEnvelope, KeyEnvelope, Purpose, ValidatorAction } from '../chain/tx.js'
+import { decodeValidatorSet, encodeValidatorSet, type ValidatorSet } from '../chain/validatorSet.js'
+import { PUBLIC_KEY_LENGTH } from '../crypto/ed25519.js'
+import { HASH_LENGTH } from '../crypto/hash.js'
+import { StateKeys } from './keys.js'
+import { EntityKind, EntityStatus } from './roles.js'
+
+/** Bounds for decoding stored values: the largest is a record or grant holding a whole tx's envelopes. */
+const VALUE_LIMITS: DecodeLimits = { maxBytes: 2 * MAX_TX_BYTES, maxItems: 4096, maxDepth: 3 }
+/** Upper bound on list lengths that grow with the consortium (enrolments, votes). */
+const MAX_GROWING_LIST = 4096
+
+const key32 = (w: Wire | undefined, field: string): Uint8Array => readBytes(w, field, PUBLIC_KEY_LENGTH)
+const hash32 = (w: Wire | undefined, field: string): Uint8Array => readBytes(w, field, HASH_LENGTH)
+const optional = (b: Uint8Array | undefined): Uint8Array => b ?? EMPTY_BYTES
+
+function decodeValue (bytes: Uint8Array, arity: number, field: string): Wire[] {
+  return readTuple(decodeCanonical(bytes, VALUE_LIMITS), arity, field)
+}
+
+// ------------------------------------------------------------------------------------------------
+// identities
+
+export interface Entity {
+  kind: EntityKind
+  status: EntityStatus
+  /** ClinicianRole for clinicians, OrganizationKind for organisations, 0 otherwise. */
+  role: number
+  /** Display name; always empty for patients (no personal data on chain). */
+  name: string
+  /** The registering hospital (clinicians, organisations) or operating hospital (validators). */
+  hospital?: Uint8Array
+  /** The identity that registered it; undefined for genesis identities. */
+  registeredBy?: Uint8Array
+  registeredAt: number
+  /** The next transaction nonce this identity must use. */
+  nonce: number
+  /** Patients: the hospitals where they are enrolled, in enrolment order. */
+  enrolledAt: Uint8Array[]
+  /** Height of deactivation, 0 while active. */
+  deactivatedAt: number
+}
+
+export function encodeEntity (e: Entity): Uint8Array {
+  return encodeCanonical([e.kind, e.status, e.role, e.name, optional(e.hospital), optional(e.registeredBy), u64(e.registeredAt), u64(e.nonce), e.enrolledAt, u64(e.deactivatedAt)])
+}
+
+export function decodeEntity (bytes: Uint8Array): Entity {
+  const t = decodeValue(bytes, 10, 'entity')
+  const kind = readU32(t[0], 'entity.kind')
+  if (kind < EntityKind.Hospital || kind > EntityKind.Validator) throw wrongShape('entity.kind', 'is not a known kind')
+  const status = readU32(t[1], 'entity.status')
+  if (status !== EntityStatus.Active && status !== EntityStatus.Inactive) throw wrongShape('entity.status', 'is not a known status')
+  const hospital = readOptionalBytes(t[4], 'entity.hospital', PUBLIC_KEY_LENGTH)
+  const registeredBy = readOptionalBytes(t[5], 'entity.registeredBy', PUBLIC_KEY_LENGTH)
+  return {
+    kind: kind as EntityKind,
+    status: status as EntityStatus,
+    role: readU32(t[2], 'entity.role'),
+    name: readString(t[3], 'entity.name', MAX_NAME_LENGTH),
+    ...(hospital !== undefined ? { hospital } : {}),
+    ...(registeredBy !== undefined ? { registeredBy } : {}),
+    registeredAt: readU64(t[6], 'entity.registeredAt'),
+    nonce: readU64(t[7], 'entity.nonce'),
+    enrolledAt: readList(t[8], MAX_GROWING_LIST, 'entity.enrolledAt').map((w) => key32(w, 'entity.enrolledAt[]')),
+    deactivatedAt: readU64(t[9], 'entity.deactivatedAt')
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// records
+
+export interface AnchoredRecord {
+  patient: Uint8Array
+  resourceType: string
+  /** SHA-256 of the ciphertext. */
+  contentHash: Uint8Array
+  size: number
+  blobRef: string
+  /** The clinician who anchored it. */
+  author: Uint8Array
+  anchoredAt: number
+  anchoredTime: number
+  envelopes: KeyEnvelope[]
+  supersedes?: Uint8Array
+  supersededBy?: Uint8Array
+}
+
+export function encodeRecord (r: AnchoredRecord): Uint8Array {
+  return encodeCanonical([
+    r.patient, r.resourceType, r.contentHash, u64(r.size), r.blobRef, r.author, u64(r.anchoredAt), u64(r.anchoredTime),
+    r.envelopes.map((e) => [e.recipient, e.wrappedKey]), optional(r.supersedes), optional(r.supersededBy)
+  ])
+}
+
+export function decodeRecord (bytes: Uint8Array): AnchoredRecord {
+  const t = decodeValue(bytes, 11, 'record')
+  const supersedes = readOptionalBytes(t[9], 'record.supersedes', HASH_LENGTH)
+  const supersededBy = readOptionalBytes(t[10], 'record.supersededBy', HASH_LENGTH)
+  return {
+    patient: key32(t[0], 'record.patient'),
+    resourceType: readString(t[1], 'record.resourceType', MAX_RESOURCE_TYPE_LENGTH),
+    contentHash: hash32(t[2], 'record.contentHash'),
+    size: readU64(t[3], 'record.size'),
+    blobRef: readString(t[4], 'record.blobRef', MAX_BLOB_REF_LENGTH),
+    author: key32(t[5], 'record.author'),
+    anchoredAt: readU64(t[6], 'record.anchoredAt'),
+    anchoredTime: readU64(t[7], 'record.anchoredTime'),
+    envelopes: readList(t[8], MAX_ENVELOPES, 'record.envelopes').map((w) => {
+      const pair = readTuple(w, 2, 'record.envelopes[]')
+      return { recipient: key32(pair[0], 'record.envelopes[].recipient'), wrappedKey: readBytesMax(pair[1], 'record.envelopes[].wrappedKey', MAX_ENVELOPE_BYTES) }
+    }),
+    ...(supersedes !== undefined ? { supersedes } : {}),
+    ...(supersededBy !== undefined ? { supersededBy } : {})
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// consents
+
+export interface Grant {
+  patient: Uint8Array
+  grantee: Uint8Array
+  purpose: Purpose
+  /** Block time (ms) from which the consent no longer works. */
+  expiresAt: number
+  recordTypes: string[]
+  recordIds: Uint8Array[]
+  envelopes: GrantEnvelope[]
+  grantedAt: number
+  /** Height of the revoking block; undefined while not revoked. */
+  revokedAt?: number
+}
+
+export function encodeGrant (g: Grant): Uint8Array {
+  return encodeCanonical([
+    g.patient, g.grantee, g.purpose, u64(g.expiresAt), g.recordTypes, g.recordIds,
+    g.envelopes.map((e) => [e.recordId, e.wrappedKey]), u64(g.grantedAt), u64(g.revokedAt ?? 0)
+  ])
+}
+
+export function decodeGrant (bytes: Uint8Array): Grant {
+  const t = decodeValue(bytes, 9, 'grant')
+  const revokedAt = readU64(t[8], 'grant.revokedAt')
+  const purpose = readU32(t[2], 'grant.purpose')
+  if (purpose < 1 || purpose > 4) throw wrongShape('grant.purpose', 'is not a known purpose')
+  return {
+    patient: key32(t[0], 'grant.patient'),
+    grantee: key32(t[1], 'grant.grantee'),
+    purpose: purpose as Purpose,
+    expiresAt: readU64(t[3], 'grant.expiresAt'),
+    recordTypes: readList(t[4], MAX_SCOPE_TYPES, 'grant.recordTypes').map((w) => readString(w, 'grant.recordTypes[]', MAX_RESOURCE_TYPE_LENGTH)),
+    recordIds: readList(t[5], MAX_SCOPE_RECORDS, 'grant.recordIds').map((w) => hash32(w, 'grant.recordIds[]')),
+    envelopes: readList(t[6], MAX_ENVELOPES, 'grant.envelopes').map((w) => {
+      const pair = readTuple(w, 2, 'grant.envelopes[]')
+      return { recordId: hash32(pair[0], 'grant.envelopes[].recordId'), wrappedKey: readBytesMax(pair[1], 'grant.envelopes[].wrappedKey', MAX_ENVELOPE_BYTES) }
+    }),
+    grantedAt: readU64(t[7], 'grant.grantedAt'),
+    ...(revokedAt !== 0 ? { revokedAt } : {})
+  }
+}
+
+function encodeIdList (ids: readonly Uint8Array[]): Uint8Array {
+  return encodeCanonical([...ids])
+}
+
+function decodeIdList (bytes: Uint8Array, field: string): Uint8Array[] {
+  return readList(decodeCanonical(bytes, VALUE_LIMITS), MAX_GROWING_LIST, field).map((w) => hash32(w, `${field}[]`))
+}
+
+// ------------------------------------------------------------------------------------------------
+// emergency windows
+
+export interface EmergencyWindow {
+  /** Block time (ms) the window was opened. */
+  openedAt: number
+  /** Block time (ms) from which the window is closed. */
+  endsAt: number
+  openedAtHeight: number
+}
+
+export function encodeEmergencyWindow (w: EmergencyWindow): Uint8Array {
+  return encodeCanonical([u64(w.openedAt), u64(w.endsAt), u64(w.openedAtHeight)])
+}
+
+export function decodeEmergencyWindow (bytes: Uint8Array): EmergencyWindow {
+  const t = decodeValue(bytes, 3, 'emergency')
+  return { openedAt: readU64(t[0], 'emergency.openedAt'), endsAt: readU64(t[1], 'emergency.endsAt'), openedAtHeight: readU64(t[2], 'emergency.openedAtHeight') }
+}
+
+// ------------------------------------------------------------------------------------------------
+// governance
+
+export const ProposalKind = { AddHospital: 1, AddValidator: 2, RemoveValidator: 3 } as const
+export type ProposalKind = typeof ProposalKind[keyof typeof ProposalKind]
+
+/**
+ * Open → Passed (applied, or scheduled for validator changes) | Rejected (more than 1/3 of the
+ * power against) | Failed (passed, but no longer applicable when it was to be applied).
+ */
+export const ProposalStatus = { Open: 1, Passed: 2, Rejected: 3, Failed: 4 } as const
+export type ProposalStatus = typeof ProposalStatus[keyof typeof ProposalStatus]
+
+export interface Proposal {
+  kind: ProposalKind
+  status: ProposalStatus
+  proposer: Uint8Array
+  createdAt: number
+  /** The hospital to admit, or the validator to add or remove. */
+  subject: Uint8Array
+  /** The hospital's name (AddHospital), empty otherwise. */
+  name: string
+  /** The operating hospital (AddValidator). */
+  hospital?: Uint8Array
+  /** Voting power of the validator to add, 0 otherwise. */
+  power: number
+  approvals: Uint8Array[]
+  rejections: Uint8Array[]
+  closedAt: number
+  /** For a passed validator change: the first height the changed set validates. */
+  effectiveHeight: number
+}
+
+export function encodeProposal (p: Proposal): Uint8Array {
+  return encodeCanonical([p.kind, p.status, p.proposer, u64(p.createdAt), p.subject, p.name, optional(p.hospital), p.power, p.approvals, p.rejections, u64(p.closedAt), u64(p.effectiveHeight)])
+}
+
+export function decodeProposal (bytes: Uint8Array): Proposal {
+  const t = decodeValue(bytes, 12, 'proposal')
+  const kind = readU32(t[0], 'proposal.kind')
+  if (kind < 1 || kind > 3) throw wrongShape('proposal.kind', 'is not a known kind')
+  const status = readU32(t[1], 'proposal.status')
+  if (status < 1 || status > 4) throw wrongShape('proposal.status', 'is not a known status')
+  const hospital = readOptionalBytes(t[6], 'proposal.hospital', PUBLIC_KEY_LENGTH)
+  return {
+    kind: kind as ProposalKind,
+    status: status as ProposalStatus,
+    proposer: key32(t[2], 'proposal.proposer'),
+    createdAt: readU64(t[3], 'proposal.createdAt'),
+    subject: key32(t[4], 'proposal.subject'),
+    name: readString(t[5], 'proposal.name', MAX_NAME_LENGTH),
+    ...(hospital !== undefined ? { hospital } : {}),
+    power: readU32(t[7], 'proposal.power'),
+    approvals: readList(t[8], MAX_GROWING_LIST, 'proposal.approvals').map((w) => key32(w, 'proposal.approvals[]')),
+    rejections: readList(t[9], MAX_GROWING_LIST, 'proposal.rejections').map((w) => key32(w, 'proposal.rejections[]')),
+    closedAt: readU64(t[10], 'proposal.closedAt'),
+    effectiveHeight: readU64(t[11], 'proposal.effectiveHeight')
+  }
+}
+
+/** A validator change that passed and waits for its effective height. */
+export interface ValidatorChange {
+  proposalId: Uint8Array
+  action: ValidatorAction
+  validator: Uint8Array
+  power: number
+  hospital?: Uint8Array
+}
+
+export function encodeValidatorChanges (changes: readonly ValidatorChange[]): Uint8Array {
+  return encodeCanonical(changes.map((c) => [c.proposalId, c.action, c.validator, c.power, optional(c.hospital)]))
+}
+
+export function decodeValidatorChanges (bytes: Uint8Array): ValidatorChange[] {
+  return readList(decodeCanonical(bytes, VALUE_LIMITS), MAX_GROWING_LIST, 'pending').map((w) => {
+    const t = readTuple(w, 5, 'pending[]')
+    const action = readU32(t[1], 'pending[].action')
+    if (action !== 1 && action !== 2) throw wrongShape('pending[].action', 'is not add or remove')
+    const hospital = readOptionalBytes(t[4], 'pending[].hospital', PUBLIC_KEY_LENGTH)
+    return {
+      proposalId: hash32(t[0], 'pending[].proposalId'),
+      action: action as ValidatorAction,
+      validator: key32(t[2], 'pending[].validator'),
+      power: readU32(t[3], 'pending[].power'),
+      ...(hospital !== undefined ? { hospital } : {})
+    }
+  })
+}
+
+/** A recorded double-sign: the two conflicting votes as they were submitted. */
+export interface EvidenceRecord {
+  reportedAt: number
+  reporter: Uint8Array
+  voteA: Uint8Array
+  voteB: Uint8Array
+}
+
+export function encodeEvidence (e: EvidenceRecord): Uint8Array {
+  return encodeCanonical([u64(e.reportedAt), e.reporter, e.voteA, e.voteB])
+}
+
+export function decodeEvidence (bytes: Uint8Array): EvidenceRecord {
+  const t = decodeValue(bytes, 4, 'evidence')
+  return { reportedAt: readU64(t[0], 'evidence.reportedAt'), reporter: key32(t[1], 'evidence.reporter'), voteA: readBytesMax(t[2], 'evidence.voteA', MAX_VOTE_BYTES), voteB: readBytesMax(t[3], 'evidence.voteB', MAX_VOTE_BYTES) }
+}
+
+// ------------------------------------------------------------------------------------------------
+// the view
+
+/** Typed, write-buffered access to the contract state over a StateBackend. */
+export class StateView {
+  private readonly writes = new Map<string, Uint8Array | undefined>()
+
+  constructor (private readonly backend: StateBackend) {}
+
+  private read (key: string): Uint8Array | undefined {
+    return this.writes.has(key) ? this.writes.get(key) : this.backend.get(key)
+  }
+
+  private write (key: string, value: Uint8Array): void {
+    this.writes.delete(key) // keep the order of the last write
+    this.writes.set(key, value)
+  }
+
+  private remove (key: string): void {
+    this.writes.delete(key)
+    this.writes.set(key, undefined)
+  }
+
+  /** Number of buffered writes (sets and deletes). */
+  get pendingWrites (): number {
+    return this.writes.size
+  }
+
+  /** Sends the buffered writes to the backend, in the order they were made, and clears the buffer. */
+  commit (): void {
+    for (const [key, value] of this.writes) {
+      if (value === undefined) this.backend.delete(key)
+      else this.backend.set(key, value)
+    }
+    this.writes.clear()
+  }
+
+  /** Forgets the buffered writes. */
+  discard (): void {
+    this.writes.clear()
+  }
+
+  getEntity (publicKey: Uint8Array): Entity | undefined {
+    const v = this.read(StateKeys.entity(publicKey))
+    return v === undefined ? undefined : decodeEntity(v)
+  }
+
+  putEntity (publicKey: Uint8Array, entity: Entity): void {
+    this.write(StateKeys.entity(publicKey), encodeEntity(entity))
+  }
+
+  getRecord (recordId: Uint8Array): AnchoredRecord | undefined {
+    const v = this.read(StateKeys.record(recordId))
+    return v === undefined ? undefined : decodeRecord(v)
+  }
+
+  putRecord (recordId: Uint8Array, record: AnchoredRecord): void {
+    this.write(StateKeys.record(recordId), encodeRecord(record))
+  }
+
+  getGrant (grantId: Uint8Array): Grant | undefined {
+    const v = this.read(StateKeys.grant(grantId))
+    return v === undefined ? undefined : decodeGrant(v)
+  }
+
+  putGrant (grantId: Uint8Array, grant: Grant): void {
+    this.write(StateKeys.grant(grantId), encodeGrant(grant))
+  }
+
+  getGrantIds (patient: Uint8Array, grantee: Uint8Array): Uint8Array[] {
+    const v = this.read(StateKeys.grantIndex(patient, grantee))
+    return v === undefined ? [] : decodeIdList(v, 'grants')
+  }
+
+  putGrantIds (patient: Uint8Array, grantee: Uint8Array, grantIds: readonly Uint8Array[]): void {
+    if (grantIds.length === 0) this.remove(StateKeys.grantIndex(patient, grantee))
+    else this.write(StateKeys.grantIndex(patient, grantee), encodeIdList(grantIds))
+  }
+
+  getEmergencyWindow (clinician: Uint8Array, patient: Uint8Array): EmergencyWindow | undefined {
+    const v = this.read(StateKeys.emergencyWindow(clinician, patient))
+    return v === undefined ? undefined : decodeEmergencyWindow(v)
+  }
+
+  putEmergencyWindow (clinician: Uint8Array, patient: Uint8Array, window: EmergencyWindow): void {
+    this.write(StateKeys.emergencyWindow(clinician, patient), encodeEmergencyWindow(window))
+  }
+
+  getProposal (proposalId: Uint8Array): Proposal | undefined {
+    const v = this.read(StateKeys.proposal(proposalId))
+    return v === undefined ? undefined : decodeProposal(v)
+  }
+
+  putProposal (proposalId: Uint8Array, proposal: Proposal): void {
+    this.write(StateKeys.proposal(proposalId), encodeProposal(proposal))
+  }
+
+  /** The stored validator set (the one validating the next block), or undefined before genesis. */
+  getValidatorSet (): ValidatorSet | undefined {
+    const v = this.read(StateKeys.validatorSet)
+    return v === undefined ? undefined : decodeValidatorSet(v)
+  }
+
+  putValidatorSet (set: ValidatorSet): void {
+    this.write(StateKeys.validatorSet, encodeValidatorSet(set))
+  }
+
+  getValidatorChanges (effectiveHeight: number): ValidatorChange[] {
+    const v = this.read(StateKeys.pendingValidatorChanges(effectiveHeight))
+    return v === undefined ? [] : decodeValidatorChanges(v)
+  }
+
+  putValidatorChanges (effectiveHeight: number, changes: readonly ValidatorChange[]): void {
+    const key = StateKeys.pendingValidatorChanges(effectiveHeight)
+    if (changes.length === 0) this.remove(key)
+    else this.write(key, encodeValidatorChanges(changes))
+  }
+
+  getEvidence (validator: Uint8Array, height: number, round: number, voteType: number): EvidenceRecord | undefined {
+    const v = this.read(StateKeys.evidence(validator, height, round, voteType))
+    return v === undefined ? undefined : decodeEvidence(v)
+  }
+
+  putEvidence (validator: Uint8Array, height: number, round: number, voteType: number, evidence: EvidenceRecord): void {
+    this.write(StateKeys.evidence(validator, height, round, voteType), encodeEvidence(evidence))
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * A tiny chain driver for contract tests: it does what the chain layer does around the contract
+ * (nonce check and bump, per-tx context, endBlock between blocks) over a MemoryState, and checks on
+ * EVERY transaction the contract's refusal invariant: a refused transaction changes no state value
+ * (byte for byte), only the audit trail may grow.
+ */
+import assert from 'node:assert/strict'
+import type { Genesis } from '../../../src/chain/genesis.js'
+import type { Receipt } from '../../../src/chain/receipt.js'
+import { MemoryState } from '../../../src/chain/state.js'
+import { ClinicianRole, OrganizationKind, Purpose, recordIdOf, TX_TYPE_NAMES, TxType, type Tx, type TxPayload } from '../../../src/chain/tx.js'
+import { equalBytes } from '../../../src/crypto/bytes.js'
+import type { Signer } from '../../../src/crypto/ed25519.js'
+import {
+  decodeAuditEntry, endBlock, executeTx, getSenderNonce, initGenesisState, setSenderNonce, type AuditEntry, type ExecContext
+} from '../../../src/contracts/index.js'
+import { bytes32, GENESIS_TIME, makeGenesis, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.js'
+
+/** Milliseconds between two test blocks. */
+export const BLOCK_MS = 1000
+export const DAY_MS = 24 * 60 * 60 * 1000
+
+const signers = new Map<string, Signer>()
+
+/** The deterministic signer of a label (cached). */
+export function key (label: string): Signer {
+  let s = signers.get(label)
+  if (s === undefined) {
+    s = makeKeys(label)
+    signers.set(label, s)
+  }
+  return s
+}
+
+export function pk (label: string): Uint8Array {
+  return key(label).publicKey
+}
+
+export interface Submitted {
+  tx: Tx
+  receipt: Receipt
+  ctx: ExecContext
+  /** State keys whose value changed (set, replaced or deleted) during executeTx. */
+  changedKeys: string[]
+  /** Audit entries appended during executeTx, decoded, with the patient they were filed under. */
+  audit: Array<{ patient: Uint8Array, entry: AuditEntry }>
+}
+
+export function changedKeys (before: ReadonlyMap<string, Uint8Array>, after: ReadonlyMap<string, Uint8Array>): string[] {
+  const out: string[] = []
+  for (const [k, v] of after) {
+    const old = before.get(k)
+    if (old === undefined || !equalBytes(old, v)) out.push(k)
+  }
+  for (const k of before.keys()) if (!after.has(k)) out.push(k)
+  return out.sort()
+}
+
+export class TestChain {
+  state = new MemoryState()
+  /** Height of the block being built. */
+  height = 1
+  /** Timestamp of the block being built. */
+  timestamp = GENESIS_TIME + BLOCK_MS
+  txIndex = 0
+  readonly chainId: string
+  /** Named ids created by helpers (records, grants, proposals). */
+  readonly ids = new Map<string, Uint8Array>()
+
+  constructor (genesis: Genesis) {
+    this.chainId = genesis.chainId
+    initGenesisState(this.state, genesis)
+  }
+
+  static withHospitals (labels: string[]): TestChain {
+    return new TestChain(makeGenesis(labels))
+  }
+
+  clone (): TestChain {
+    const copy = Object.create(TestChain.prototype) as TestChain
+    Object.assign(copy, { ...this, state: this.state.clone(), ids: new Map(this.ids) })
+    return copy
+  }
+
+  id (name: string): Uint8Array {
+    const v = this.ids.get(name)
+    if (v === undefined) throw new Error(`test bug: no id named ${name}`)
+    return v
+  }
+
+  /** Submits a transaction the way the chain layer does and checks the refusal invariant. */
+  submit (signer: string | Signer, payload: TxPayload): Submitted {
+    const s = typeof signer === 'string' ? key(signer) : signer
+    const nonce = getSenderNonce(this.state, s.publicKey)
+    assert.notEqual(nonce, undefined, 'the signer must be a registered identity')
+    const tx = makeTx(s, nonce as number, payload, this.chainId)
+    setSenderNonce(this.state, s.publicKey, (nonce as number) + 1)
+    const before = new Map(this.state.values)
+    const auditBefore = this.state.audit.length
+    const ctx: ExecContext = { chainId: this.chainId, height: this.height, timestamp: this.timestamp, txIndex: this.txIndex, txHash: tx.hash }
+    const receipt = executeTx(this.state, tx, ctx)
+    this.txIndex++
+    const changed = changedKeys(before, this.state.values)
+    const audit = this.state.audit.slice(auditBefore).map(({ patient, entry }) => ({ patient, entry: decodeAuditEntry(entry) }))
+    if (receipt.code !== 'OK') {
+      assert.deepEqual(changed, [], `refused ${TX_TYPE_NAMES[payload.type]} (${receipt.code}) changed state`)
+      assert.deepEqual(receipt.events, [])
+    }
+    assert.ok(audit.length <= 1, 'at most one audit entry per transaction')
+    return { tx, receipt, ctx, changedKeys: changed, audit }
+  }
+
+  /** Submits and asserts the receipt code is OK. */
+  ok (signer: string | Signer, payload: TxPayload): Submitted {
+    const r = this.submit(signer, payload)
+    assert.equal(r.receipt.code, 'OK', `expected OK, got ${r.receipt.code}: ${r.receipt.log}`)
+    return r
+  }
+
+  /** Ends the current block (endBlock) and starts the next one, `ms` later (default BLOCK_MS). */
+  commitBlock (ms = BLOCK_MS): void {
+    endBlock(this.state, { chainId: this.chainId, height: this.height, timestamp: this.timestamp })
+    this.height++
+    this.timestamp += ms
+    this.txIndex = 0
+  }
+
+  /** Commits the current block and starts the next one at exactly `timestamp`. */
+  commitBlockAt (timestamp: number): void {
+    assert.ok(timestamp > this.timestamp, 'block time must increase')
+    this.commitBlock(timestamp - this.timestamp)
+  }
+
+  // -- helpers that build common state --------------------------------------------------------
+
+  registerClinician (hospital: string, label: string, role: ClinicianRole = ClinicianRole.Doctor): void {
+    this.ok(hospital, { type: TxType.RegisterClinician, publicKey: pk(label), name: label, role })
+  }
+
+  registerOrganization (hospital: string, label: string, kind: OrganizationKind): void {
+    this.ok(hospital, { type: TxType.RegisterOrganization, publicKey: pk(label), name: label, kind })
+  }
+
+  enrol (clinician: string, patient: string): void {
+    this.ok(clinician, { type: TxType.EnrolPatient, publicKey: pk(patient) })
+  }
+
+  /** Anchors a record of `resourceType` for `patient` by `author`; stores its id under `name`. */
+  anchor (author: string, patient: string, resourceType: string, name: string): Uint8Array {
+    const r = this.ok(author, anchorPayload(patient, resourceType, name))
+    const recordId = recordIdOf(this.chainId, r.tx.hash)
+    this.ids.set(name, recordId)
+    return recordId
+  }
+
+  /** Patient grants consent; stores the grant id under `name`. */
+  grant (patient: string, grantee: string, opts: { purpose: Purpose, recordTypes?: string[], recordIds?: Uint8Array[], expiresAt?: number }, name: string): Uint8Array {
+    const r = this.ok(patient, {
+      type: TxType.Grant,
+      grantee: pk(grantee),
+      recordTypes: opts.recordTypes ?? [],
+      recordIds: opts.recordIds ?? [],
+      purpose: opts.purpose,
+      expiresAt: opts.expiresAt ?? this.timestamp + 30 * DAY_MS,
+      envelopes: []
+    })
+    this.ids.set(name, r.tx.hash)
+    return r.tx.hash
+  }
+}
+
+export function anchorPayload (patient: string, resourceType: string, content: string): TxPayload {
+  return {
+    type: TxType.AnchorRecord,
+    patient: pk(patient),
+    resourceType,
+    contentHash: bytes32(content),
+    size: 4096,
+    blobRef: `blob/${content}`,
+    envelopes: [{ recipient: pk(patient), wrappedKey: bytes32(`key/${content}`) }]
+  }
+}
+
+export { ClinicianRole, OrganizationKind, Purpose, TEST_CHAIN_ID }

@@ -11,12 +11,17 @@
  * Baseline, measured in the same run: the raw ed25519 verify rate of the same signatures on all
  * cores (the same worker pool, no decoding, no execution, no storage).
  *
- *   npm run bench:validate [-- --runs 5] [--sizes 100,1000,10000] [--json]
+ *   npm run bench:validate [-- --runs 5] [--sizes 100,1000,10000] [--json] [--profile FILE]
+ *
+ * --profile writes a V8 CPU profile of the measured import path only (the last run of the last
+ * size) to FILE, for chrome://inspect or speedscope.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir, availableParallelism, cpus } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { Session } from 'node:inspector/promises'
+import { writeFileSync } from 'node:fs'
 import { Chain } from '../src/chain/chain.js'
 import { decodeBlock, encodeBlock, type CommitCertificate } from '../src/chain/block.js'
 import { ClinicianRole, OrganizationKind, Purpose, TxType, recordIdOf, txSignatureJob, type Tx } from '../src/chain/tx.js'
@@ -31,6 +36,7 @@ const flag = (name: string): string | undefined => { const i = args.indexOf(name
 const json = args.includes('--json')
 const runs = Math.max(1, Number(flag('--runs') ?? 5))
 const sizes = (flag('--sizes') ?? '100,1000,10000').split(',').map(Number)
+const profileFile = flag('--profile')
 const log = (msg: string): void => { if (!json) process.stderr.write(msg + '\n') }
 
 const HOSPITALS = ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d']
@@ -164,14 +170,24 @@ async function main (): Promise<void> {
         const dir = join(root, `run-${size}-${run}`)
         cpSync(template, dir, { recursive: true })
         const chain = await Chain.open({ dir, genesis, verifier: pool })
+        const profiling = profileFile !== undefined && run === runs - 1 && size === sizes[sizes.length - 1]
+        const session = profiling ? new Session() : undefined
+        if (session !== undefined) { session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.start') }
         t0 = performance.now()
         const block = decodeBlock(blockBytes)
+        const decodeMs = performance.now() - t0
         const result = await chain.importBlock(block, { commit: cert })
         validateMs.push(performance.now() - t0)
+        if (session !== undefined && profileFile !== undefined) {
+          const { profile } = await session.post('Profiler.stop')
+          writeFileSync(profileFile, JSON.stringify(profile))
+          session.disconnect()
+        }
         if (result.height !== built.block.header.height) throw new Error('import failed')
         await chain.close()
         rmSync(dir, { recursive: true, force: true })
-        log(`  ${size} txs, run ${run + 1}/${runs}: validate ${validateMs.at(-1)?.toFixed(1)} ms, raw verify ${verifyMs.at(-1)?.toFixed(1)} ms`)
+        const tm = result.timings
+        log(`  ${size} txs, run ${run + 1}/${runs}: validate ${validateMs.at(-1)?.toFixed(1)} ms (decode ${decodeMs.toFixed(0)}, checks ${tm.checksMs.toFixed(0)}, execute ${tm.executeMs.toFixed(0)}, roots ${tm.rootsMs.toFixed(0)}, verify wait ${tm.verifyWaitMs.toFixed(0)}, commit ${tm.commitMs.toFixed(0)}), raw verify ${verifyMs.at(-1)?.toFixed(1)} ms`)
       }
       const v = median(validateMs)
       const b = median(verifyMs)

@@ -62,29 +62,56 @@ function malformed (offset: number): CodecError {
  * Walks one msgpack value at `offset` and returns the offset just after it. Refuses every type not
  * in the table above and every length that does not fit in the input or the limits.
  */
+function forbidden (offset: number, b: number): CodecError {
+  return new CodecError({ code: 'CODEC_FORBIDDEN_TYPE', offset, byte: b }, `Byte ${offset} holds msgpack type 0x${b.toString(16)}, which medchain encodings never use.`)
+}
+
+/** Big-endian length field of `size` bytes at `at` (1, 2 or 4). */
+function lengthAt (bytes: Uint8Array, at: number, size: number): number {
+  if (size === 1) return bytes[at] as number
+  if (size === 2) return ((bytes[at] as number) << 8) | (bytes[at + 1] as number)
+  return (((bytes[at] as number) << 24) >>> 0) + (((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number))
+}
+
+/**
+ * Walks one msgpack value at `offset` and returns the offset just after it. Refuses every type not
+ * in the table above and every length that does not fit in the input or the limits.
+ */
 function scanValue (bytes: Uint8Array, offset: number, depth: number, limits: DecodeLimits): number {
-  if (offset >= bytes.length) throw malformed(offset)
+  const end = bytes.length
+  if (offset >= end) throw malformed(offset)
   const b = bytes[offset] as number
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const need = (n: number): void => { if (offset + n > bytes.length) throw malformed(offset) }
-  let count: number
-  let header: number
   if (b <= 0x7f) return offset + 1
-  if (b >= 0xa0 && b <= 0xbf) { count = b & 0x1f; header = 1; need(header + count); return offset + header + count }
-  if (b >= 0x90 && b <= 0x9f) { count = b & 0x0f; header = 1 } else {
+  let size: number // bytes of the length field
+  let isArray = false
+  if (b >= 0xa0 && b <= 0xbf) {
+    const next = offset + 1 + (b & 0x1f)
+    if (next > end) throw malformed(offset)
+    return next
+  } else if (b >= 0x90 && b <= 0x9f) {
+    isArray = true
+    size = 0
+  } else {
     switch (b) {
-      case 0xcc: need(2); return offset + 2
-      case 0xcd: need(3); return offset + 3
-      case 0xce: need(5); return offset + 5
-      case 0xd3: need(9); return offset + 9
-      case 0xc4: case 0xd9: need(2); count = bytes[offset + 1] as number; header = 2; need(header + count); return offset + header + count
-      case 0xc5: case 0xda: need(3); count = view.getUint16(offset + 1); header = 3; need(header + count); return offset + header + count
-      case 0xc6: case 0xdb: need(5); count = view.getUint32(offset + 1); header = 5; need(header + count); return offset + header + count
-      case 0xdc: need(3); count = view.getUint16(offset + 1); header = 3; break
-      case 0xdd: need(5); count = view.getUint32(offset + 1); header = 5; break
-      default:
-        throw new CodecError({ code: 'CODEC_FORBIDDEN_TYPE', offset, byte: b }, `Byte ${offset} holds msgpack type 0x${b.toString(16)}, which medchain encodings never use.`)
+      case 0xcc: if (offset + 2 > end) throw malformed(offset); return offset + 2
+      case 0xcd: if (offset + 3 > end) throw malformed(offset); return offset + 3
+      case 0xce: if (offset + 5 > end) throw malformed(offset); return offset + 5
+      case 0xd3: if (offset + 9 > end) throw malformed(offset); return offset + 9
+      case 0xc4: case 0xd9: size = 1; break
+      case 0xc5: case 0xda: size = 2; break
+      case 0xc6: case 0xdb: size = 4; break
+      case 0xdc: size = 2; isArray = true; break
+      case 0xdd: size = 4; isArray = true; break
+      default: throw forbidden(offset, b)
     }
+  }
+  const header = 1 + size
+  if (offset + header > end) throw malformed(offset)
+  const count = size === 0 ? b & 0x0f : lengthAt(bytes, offset + 1, size)
+  if (!isArray) {
+    const next = offset + header + count
+    if (next > end) throw malformed(offset)
+    return next
   }
   // an array of `count` elements, each at least one byte long
   if (depth + 1 > limits.maxDepth) {
@@ -94,7 +121,7 @@ function scanValue (bytes: Uint8Array, offset: number, depth: number, limits: De
     throw new CodecError({ code: 'CODEC_TOO_LARGE', size: count, limit: limits.maxItems }, `An array of ${count} items is larger than the limit of ${limits.maxItems}.`)
   }
   let pos = offset + header
-  if (pos + count > bytes.length) throw malformed(offset)
+  if (pos + count > end) throw malformed(offset)
   for (let i = 0; i < count; i++) pos = scanValue(bytes, pos, depth + 1, limits)
   return pos
 }
@@ -126,6 +153,20 @@ export function decodeCanonical (bytes: Uint8Array, limits: DecodeLimits): Wire 
     throw new CodecError({ code: 'CODEC_NON_CANONICAL' }, 'The input is not the canonical encoding of its value (for example an integer wider than needed or invalid UTF-8).')
   }
   return value
+}
+
+/**
+ * Decodes a value this node encoded itself and keeps in its own store, whose integrity the state
+ * root checks on start (contract state values): the structural scan still guards allocation, but the
+ * canonical re-encoding is skipped. Never use it for bytes from the network or from a client.
+ */
+export function decodeTrusted (bytes: Uint8Array, limits: DecodeLimits): Wire {
+  scanWire(bytes, limits)
+  try {
+    return packr.unpack(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Wire
+  } catch {
+    throw malformed(0)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

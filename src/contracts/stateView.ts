@@ -28,7 +28,7 @@
  *   validators: as encodeValidatorSet (src/chain/validatorSet.ts)
  */
 import {
-  decodeCanonical, encodeCanonical, readBytes, readBytesMax, readList, readOptionalBytes, readString, readTuple,
+  decodeTrusted, encodeCanonical, readBytes, readBytesMax, readList, readOptionalBytes, readString, readTuple,
   readU32, readU64, u64, wrongShape, EMPTY_BYTES, type DecodeLimits, type Wire
 } from '../chain/codec.js'
 import {
@@ -52,8 +52,12 @@ const key32 = (w: Wire | undefined, field: string): Uint8Array => readBytes(w, f
 const hash32 = (w: Wire | undefined, field: string): Uint8Array => readBytes(w, field, HASH_LENGTH)
 const optional = (b: Uint8Array | undefined): Uint8Array => b ?? EMPTY_BYTES
 
+/**
+ * Stored values were encoded by this module and the store's state root vouches for them (checked on
+ * start), so they skip the canonical re-encoding: decoding is on the hot path of every transaction.
+ */
 function decodeValue (bytes: Uint8Array, arity: number, field: string): Wire[] {
-  return readTuple(decodeCanonical(bytes, VALUE_LIMITS), arity, field)
+  return readTuple(decodeTrusted(bytes, VALUE_LIMITS), arity, field)
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -203,7 +207,7 @@ function encodeIdList (ids: readonly Uint8Array[]): Uint8Array {
 }
 
 function decodeIdList (bytes: Uint8Array, field: string): Uint8Array[] {
-  return readList(decodeCanonical(bytes, VALUE_LIMITS), MAX_GROWING_LIST, field).map((w) => hash32(w, `${field}[]`))
+  return readList(decodeTrusted(bytes, VALUE_LIMITS), MAX_GROWING_LIST, field).map((w) => hash32(w, `${field}[]`))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -300,7 +304,7 @@ export function encodeValidatorChanges (changes: readonly ValidatorChange[]): Ui
 }
 
 export function decodeValidatorChanges (bytes: Uint8Array): ValidatorChange[] {
-  return readList(decodeCanonical(bytes, VALUE_LIMITS), MAX_GROWING_LIST, 'pending').map((w) => {
+  return readList(decodeTrusted(bytes, VALUE_LIMITS), MAX_GROWING_LIST, 'pending').map((w) => {
     const t = readTuple(w, 5, 'pending[]')
     const action = readU32(t[1], 'pending[].action')
     if (action !== 1 && action !== 2) throw wrongShape('pending[].action', 'is not add or remove')
@@ -336,6 +340,14 @@ export function decodeEvidence (bytes: Uint8Array): EvidenceRecord {
 // the view
 
 /** Typed, write-buffered access to the contract state over a StateBackend. */
+/**
+ * Decoded identities by the stored bytes they came from. Every transaction reads its sender's
+ * identity several times (nonce, activity, role), so decoding once per stored value halves the
+ * cost of execution. Stored values are never changed in place (a write stores new bytes), so an
+ * entry can never be stale; entities are frozen because they are shared.
+ */
+const decodedEntities = new WeakMap<Uint8Array, Readonly<Entity>>()
+
 export class StateView {
   private readonly writes = new Map<string, Uint8Array | undefined>()
 
@@ -376,11 +388,19 @@ export class StateView {
 
   getEntity (publicKey: Uint8Array): Entity | undefined {
     const v = this.read(StateKeys.entity(publicKey))
-    return v === undefined ? undefined : decodeEntity(v)
+    if (v === undefined) return undefined
+    let entity = decodedEntities.get(v)
+    if (entity === undefined) {
+      entity = Object.freeze(decodeEntity(v))
+      decodedEntities.set(v, entity)
+    }
+    return entity
   }
 
   putEntity (publicKey: Uint8Array, entity: Entity): void {
-    this.write(StateKeys.entity(publicKey), encodeEntity(entity))
+    const bytes = encodeEntity(entity)
+    decodedEntities.set(bytes, Object.freeze({ ...entity }))
+    this.write(StateKeys.entity(publicKey), bytes)
   }
 
   getRecord (recordId: Uint8Array): AnchoredRecord | undefined {

@@ -10,8 +10,8 @@
  * | 0x05   | height u64be                          | encoded receipts of the block (one list)    |
  * | 0x06   | tx hash                               | [height u64, index u32]                     |
  * | 0x07   | state key (utf8)                      | state value (contract-encoded)              |
- * | 0x08   | audit sequence u64be                  | encoded audit entry                         |
- * | 0x09   | patient (32 B) + audit sequence u64be | empty (index: audit trail by patient)       |
+ * | 0x08   | (reserved for audit accumulator nodes, for audit proofs)                            |
+ * | 0x09   | patient (32 B) + audit sequence u64be | encoded audit entry (a patient's trail)     |
  * | 0x0a   | patient (32 B) + height u64be + index | record id (index: records by patient)       |
  * | 0x0b   | height u64be                          | validator set in force from that height     |
  */
@@ -25,7 +25,6 @@ export const Bucket = {
   receiptsByHeight: 0x05,
   txLocation: 0x06,
   state: 0x07,
-  auditEntry: 0x08,
   auditByPatient: 0x09,
   recordsByPatient: 0x0a,
   validatorSetFrom: 0x0b
@@ -56,10 +55,6 @@ export function hashKey (bucket: number, hash: Uint8Array): Uint8Array {
 
 export function stateKey (key: string): Uint8Array {
   return concatBytes(new Uint8Array([Bucket.state]), utf8(key))
-}
-
-export function auditEntryKey (seq: number): Uint8Array {
-  return heightKey(Bucket.auditEntry, seq)
 }
 
 export function auditByPatientKey (patient: Uint8Array, seq: number): Uint8Array {

@@ -34,7 +34,23 @@ import { validateBlock, type ChainView } from './validateBlock.js'
 import { verifyCommit } from '../consensus/commit.js'
 import { decodeValidatorSet, encodeValidatorSet, validatorSetHash, type ValidatorSet } from './validatorSet.js'
 
-type Db = Level<Uint8Array, Uint8Array>
+interface RangeOptions { gte?: Uint8Array, lt?: Uint8Array, lte?: Uint8Array, reverse?: boolean, limit?: number }
+
+/**
+ * The part of the abstract-level API the chain uses, with binary ('view') keys and values:
+ * LevelDB (`level`) on disk, or `memory-level` in the consensus simulator.
+ */
+export interface ChainDb {
+  readonly status: string
+  open: () => Promise<void>
+  close: () => Promise<void>
+  get: (key: Uint8Array) => Promise<Uint8Array | undefined>
+  batch: (operations: BatchOp[], options: { sync?: boolean }) => Promise<void>
+  iterator: (range: RangeOptions) => AsyncIterable<[Uint8Array, Uint8Array]>
+  keys: (range: RangeOptions) => AsyncIterable<Uint8Array>
+  values: (range: RangeOptions) => AsyncIterable<Uint8Array>
+}
+type Db = ChainDb
 type BatchOp = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
 
 /** Verifies many signatures at once, e.g. a VerifyPool spreading them over worker threads. */
@@ -51,6 +67,8 @@ export interface VerifiedTxCache {
 export interface ChainOptions {
   /** Directory of the LevelDB database (created if missing). */
   dir: string
+  /** Use this database instead of opening LevelDB at `dir` (e.g. a MemoryLevel in the simulator). */
+  db?: ChainDb
   genesis: Genesis
   verifier?: BatchVerifier
   verifiedTxs?: VerifiedTxCache
@@ -91,6 +109,16 @@ export interface BuiltBlock {
 
 export interface TxLocation { height: number, index: number }
 
+interface PreparedBlock {
+  hash: Uint8Array
+  /** The head the block was executed on: the result is stale once the head moves. */
+  parentHash: Uint8Array
+  out: ExecutionOutput
+  overlay: StateOverlay
+  commitment: StateCommitment
+  timings: Omit<ImportTimings, 'commitMs'>
+}
+
 export interface ChainEvents {
   block: [{ block: Block, hash: Uint8Array, receipts: Receipt[] }]
 }
@@ -108,6 +136,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   private validatorSetValue: ValidatorSet
   private headValidatorSet: ValidatorSet
   private closed = false
+  /** The last block validated by checkBlock, kept so that importing it does not execute it again. */
+  private prepared: PreparedBlock | undefined
   /** Serialises imports: one block at a time. */
   private importQueue: Promise<unknown> = Promise.resolve()
 
@@ -129,8 +159,8 @@ export class Chain extends EventEmitter<ChainEvents> {
    * existing one the genesis must match and the recomputed state root must equal the head's.
    */
   static async open (opts: ChainOptions): Promise<Chain> {
-    const db: Db = new Level<Uint8Array, Uint8Array>(opts.dir, { keyEncoding: 'view', valueEncoding: 'view' })
-    await db.open()
+    const db: Db = opts.db ?? new Level<Uint8Array, Uint8Array>(opts.dir, { keyEncoding: 'view', valueEncoding: 'view' })
+    if (db.status !== 'open') await db.open()
     try {
       const gHash = genesisHash(opts.genesis)
       const storedGenesis = await db.get(metaKey(Meta.genesisHash))
@@ -290,9 +320,24 @@ export class Chain extends EventEmitter<ChainEvents> {
     return await run
   }
 
-  private async importBlockNow (block: Block, opts: { commit?: CommitCertificate }): Promise<ImportResult> {
+  /**
+   * Validates a candidate block completely (steps 1-6 of importBlock) without writing anything:
+   * what a validator does with a proposal before prevoting for it. The execution result is kept,
+   * so importing the same block next does not execute it again. Throws ChainError/CodecError.
+   */
+  async checkBlock (block: Block): Promise<void> {
+    const run = this.importQueue.then(async () => { this.prepared = await this.prepareBlock(block) })
+    this.importQueue = run.catch(() => undefined)
+    await run
+  }
+
+  /** Steps 1-6 of importBlock: everything short of writing. */
+  private async prepareBlock (block: Block): Promise<PreparedBlock> {
     if (this.closed) throw new ChainError({ code: 'STORE_CLOSED' }, 'The chain database is closed.')
     const h = block.header
+    const hash = blockHash(h)
+    const cached = this.prepared
+    if (cached !== undefined && equalBytes(cached.hash, hash) && equalBytes(cached.parentHash, this.headHashValue)) return cached
     const t0 = performance.now()
     // 1-2
     validateBlockBasic(block, { chainId: this.chainId })
@@ -328,7 +373,23 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (!equalBytes(computeResultsRoot(out.receipts), h.resultsRoot)) throw new ChainError({ code: 'BLOCK_BAD_RESULTS_ROOT' }, `Block ${h.height}'s resultsRoot differs from the receipts its transactions produce here.`)
     const nextSetHash = validatorSetHash(this.chainId, out.nextValidatorSet)
     if (!equalBytes(nextSetHash, h.nextValidatorsHash)) throw new ChainError({ code: 'BLOCK_BAD_NEXT_VALIDATORS_HASH' }, `Block ${h.height}'s nextValidatorsHash differs from the validator set its transactions produce.`)
-    const hash = blockHash(h)
+    if (cache !== undefined) for (const tx of toVerify) cache.add(tx.hash)
+    return {
+      hash,
+      parentHash: this.headHashValue,
+      out,
+      overlay,
+      commitment,
+      timings: { checksMs: t1 - t0, executeMs: tRoots - t1, rootsMs: t2 - tRoots, verifyWaitMs: t3 - t2 }
+    }
+  }
+
+  private async importBlockNow (block: Block, opts: { commit?: CommitCertificate }): Promise<ImportResult> {
+    const h = block.header
+    const prepared = await this.prepareBlock(block)
+    this.prepared = undefined
+    const { hash, out, overlay, commitment } = prepared
+    const t3 = performance.now()
     // 7
     if (opts.commit !== undefined) {
       verifyCommit(this.chainId, this.validatorSetValue, hash, h.height, opts.commit)
@@ -343,10 +404,9 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.headHeightValue = h.height
     this.headHashValue = hash
     this.headTimestamp = h.timestamp
-    if (cache !== undefined) for (const tx of toVerify) cache.add(tx.hash)
     // 10
     this.emit('block', { block, hash, receipts: out.receipts })
-    const timings = { checksMs: t1 - t0, executeMs: tRoots - t1, rootsMs: t2 - tRoots, verifyWaitMs: t3 - t2, commitMs: performance.now() - t3 }
+    const timings = { ...prepared.timings, commitMs: performance.now() - t3 }
     return { height: h.height, hash, receipts: out.receipts, stateRoot: commitment.stateRoot, timings }
   }
 

@@ -196,3 +196,39 @@ describe('chain store on disk', () => {
     assert.equal(stateKey('entity/x')[0], Bucket.state)
   })
 })
+
+describe('checkBlock and injected databases', () => {
+  it('validates a candidate without writing, and importing it afterwards does not execute or verify it again', async () => {
+    let jobs = 0
+    const counting: BatchVerifier = { verifyBatch: async (list) => { jobs += list.length; return list.map((j) => verify(j.publicKey, j.message, j.signature)) } }
+    const h = await ChainHarness.open({ verifier: counting })
+    const built = h.build([registerDoctor(0)])
+    const before = { head: h.chain.head, root: h.chain.stateRoot }
+    await h.chain.checkBlock(built.block)
+    assert.equal(jobs, 1)
+    assert.deepEqual(h.chain.head, before.head, 'checkBlock writes nothing')
+    assert.deepEqual(h.chain.stateRoot, before.root)
+    const cert = certify(TEST_CHAIN_ID, built.block, h.validators)
+    const result = await h.chain.importBlock(built.block, { commit: cert })
+    h.lastCommit = cert
+    assert.equal(result.height, 1)
+    assert.equal(jobs, 1, 'the prepared execution was reused')
+    // a broken candidate is refused by checkBlock with the same codes as importBlock
+    const next = h.build([enrol(0)])
+    await assert.rejects(h.chain.checkBlock(withHeader(next.block, { stateRoot: bytes32('bad') })), (err: unknown) => hasErrorCode(err, 'BLOCK_BAD_STATE_ROOT'))
+    await h.close()
+  })
+
+  it('runs on an injected in-memory database and reopens from it', async () => {
+    const { MemoryLevel } = await import('memory-level')
+    const db = new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' })
+    const h = await ChainHarness.open({ db, dir: 'memory' })
+    await h.commit([registerDoctor(0)])
+    const head = h.chain.head
+    await h.chain.close()
+    const again = await Chain.open({ db, dir: 'memory', genesis: h.genesis })
+    assert.deepEqual(again.head, head)
+    assert.deepEqual(again.stateRoot, (await again.getHeader(1))?.stateRoot)
+    await again.close()
+  })
+})

@@ -1,0 +1,100 @@
+/**
+ * The interface of the BFT consensus engine: the events it takes and the actions it returns.
+ * The engine (engine.ts) is a pure state machine — no sockets, timers, disk or clock inside; the
+ * node (or the simulator) performs the actions and feeds the results back as events.
+ *
+ * Protocol: Tendermint (Buchman, Kwon, Milosevic, "The latest gossip on BFT consensus", 2018,
+ * Algorithm 1) over heights and rounds, proposer by round-robin (`proposerFor` in
+ * src/chain/validatorSet.ts), steps propose → prevote → precommit, locking on a polka.
+ */
+import type { Block, CommitCertificate } from '../chain/block.js'
+import type { ValidatorSet } from '../chain/validatorSet.js'
+import type { Vote } from './vote.js'
+
+export const Step = { Propose: 1, Prevote: 2, Precommit: 3 } as const
+export type Step = typeof Step[keyof typeof Step]
+
+/** A signed block proposal for (height, round). polRound = -1 when the proposer has no polka for it. */
+export interface Proposal {
+  chainId: string
+  height: number
+  round: number
+  polRound: number
+  block: Block
+  proposer: Uint8Array
+  signature: Uint8Array
+}
+
+export type ConsensusMessage =
+  | { kind: 'proposal', proposal: Proposal }
+  | { kind: 'vote', vote: Vote }
+
+/**
+ * What a validator signed last. Persisted (fsync) by the node BEFORE a signed message leaves it;
+ * after a restart the engine never signs anything at an earlier (height, round, step), nor a
+ * different block at the same one.
+ */
+export interface SignState {
+  height: number
+  round: number
+  /** Step.Propose for a proposal, Step.Prevote / Step.Precommit for votes. */
+  step: Step
+  /** Block hash signed; undefined for a nil vote. */
+  blockHash?: Uint8Array
+}
+
+/** Round timeouts: base + round × delta, never more than capMs. */
+export interface TimeoutConfig {
+  proposeMs: number
+  prevoteMs: number
+  precommitMs: number
+  /** Added per round to each of the three. */
+  deltaMs: number
+  /** Upper bound of any round timeout, so a long outage never leaves hour-long timeouts behind. */
+  capMs: number
+  /** Pause after a commit before the next height starts (the block interval). */
+  commitMs: number
+}
+
+export const DEFAULT_TIMEOUTS: TimeoutConfig = {
+  proposeMs: 1000,
+  prevoteMs: 500,
+  precommitMs: 500,
+  deltaMs: 500,
+  capMs: 10_000,
+  commitMs: 1000
+}
+
+export type EngineEvent =
+  /** Start (or restart) consensus at the height after the chain's head. */
+  | { type: 'start' }
+  /** A consensus message from the network (already decoded; the engine checks everything else). */
+  | { type: 'message', message: ConsensusMessage }
+  /** A timeout scheduled earlier fired. Stale ones (other height/round/step) are ignored. */
+  | { type: 'timeout', height: number, round: number, step: Step | 'commit' }
+  /** Answer to a 'buildProposal' action. */
+  | { type: 'proposalBuilt', height: number, round: number, block: Block }
+  /** Answer to a 'validateBlock' action. */
+  | { type: 'blockValidated', height: number, hash: Uint8Array, valid: boolean, reason?: string }
+  /**
+   * The chain imported a block (decided here, or received by block sync): move to height + 1
+   * with the validator set for it.
+   */
+  | { type: 'blockCommitted', height: number, hash: Uint8Array, validatorSet: ValidatorSet, timestamp: number }
+
+export type EngineAction =
+  /** Persist `signState` durably, THEN send `message` to every peer (and to ourselves). */
+  | { type: 'broadcast', message: ConsensusMessage, signState?: SignState }
+  | { type: 'scheduleTimeout', height: number, round: number, step: Step | 'commit', delayMs: number }
+  /** We are the proposer: build a block for (height, round) from the mempool and answer with 'proposalBuilt'. */
+  | { type: 'buildProposal', height: number, round: number }
+  /** Fully validate (execute) a proposed block and answer with 'blockValidated'. */
+  | { type: 'validateBlock', height: number, hash: Uint8Array, block: Block }
+  /** Decided: import `block` with its commit certificate; answer with 'blockCommitted'. */
+  | { type: 'commitBlock', height: number, block: Block, certificate: CommitCertificate }
+  /** Peers are at a later height than our chain: fetch blocks from `fromHeight` by block sync. */
+  | { type: 'requestSync', fromHeight: number }
+  /** Two conflicting signed votes from one validator: submit an Evidence transaction. */
+  | { type: 'evidence', voteA: Vote, voteB: Vote }
+  /** A peer message was refused, with a typed reason (for peer scoring and logs). */
+  | { type: 'rejected', reason: string, detail: string }

@@ -278,7 +278,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const lastCommit = args.lastCommit ?? EMPTY_COMMIT
     const height = this.headHeightValue + 1
     const overlay = new StateOverlay(this.committed)
-    const out = executeBlockTxs(overlay, args.txs.slice(0, MAX_BLOCK_TXS), { chainId: this.chainId, height, timestamp: args.timestamp }, { onInvalidTx: 'skip-tx' })
+    const out = executeBlockTxs(overlay, args.txs.slice(0, MAX_BLOCK_TXS), { chainId: this.chainId, height, timestamp: args.timestamp, lastCommitSigners: lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'skip-tx' })
     const commitment = overlay.commitment(this.chainId)
     const header: BlockHeader = {
       version: BLOCK_VERSION,
@@ -352,7 +352,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     let executed: { out: ExecutionOutput, commitment: StateCommitment } | { error: unknown }
     let tRoots = t1
     try {
-      const out = executeBlockTxs(overlay, block.txs, { chainId: this.chainId, height: h.height, timestamp: h.timestamp }, { onInvalidTx: 'reject-block' })
+      const out = executeBlockTxs(overlay, block.txs, { chainId: this.chainId, height: h.height, timestamp: h.timestamp, lastCommitSigners: block.lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'reject-block' })
       tRoots = performance.now()
       executed = { out, commitment: overlay.commitment(this.chainId) }
     } catch (error) {

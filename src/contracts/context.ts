@@ -18,6 +18,11 @@ export interface BlockContext {
   height: number
   /** The block's timestamp (ms); the only clock the contract knows. */
   timestamp: number
+  /**
+   * Validators whose precommits for the previous block this block carries (its lastCommit):
+   * the contract's only evidence of which validators are online. Empty at height 1.
+   */
+  lastCommitSigners?: readonly Uint8Array[]
 }
 
 export interface ExecContext extends BlockContext {

@@ -77,6 +77,7 @@ export const CONTRACT_ERROR_MESSAGES = {
   GOV_UNKNOWN_PROPOSAL: 'No proposal with this id exists; check the proposal id.',
   GOV_PROPOSAL_CLOSED: 'This proposal is already decided; open a new proposal if needed.',
   GOV_ALREADY_VOTED: 'You already voted on this proposal; each validator votes once.',
+  GOV_REMOVAL_BREAKS_QUORUM: 'After this removal the validators seen online recently would hold less than 2/3 of the remaining power and the chain would halt; bring the offline validators back or remove them first.',
 
   // evidence
   EVIDENCE_MALFORMED: 'The evidence does not contain two well-formed consensus votes.',

@@ -5,7 +5,7 @@
  * | transaction      | signed by                                       | rules (refusal code)                                                  |
  * | ---------------- | ----------------------------------------------- | --------------------------------------------------------------------- |
  * | RegisterHospital | a validator of the current set (GOV_NOT_VALIDATOR) | key valid (REGISTRY_BAD_KEY), unregistered (REGISTRY_ALREADY_REGISTERED); opens an add-hospital proposal |
- * | ProposeValidator | a validator of the current set (GOV_NOT_VALIDATOR) | add: key valid and unregistered (REGISTRY_BAD_KEY, REGISTRY_ALREADY_REGISTERED), hospital an active hospital (GOV_UNKNOWN_HOSPITAL), power 1..65535 (GOV_BAD_POWER), set not full (GOV_SET_FULL); remove: key in the current set (GOV_NOT_IN_SET), not the last one (GOV_LAST_VALIDATOR) |
+ * | ProposeValidator | a validator of the current set (GOV_NOT_VALIDATOR) | add: key valid and unregistered (REGISTRY_BAD_KEY, REGISTRY_ALREADY_REGISTERED), hospital an active hospital (GOV_UNKNOWN_HOSPITAL), power 1..65535 (GOV_BAD_POWER), set not full (GOV_SET_FULL); remove: key in the current set (GOV_NOT_IN_SET), not the last one counting pending removals (GOV_LAST_VALIDATOR), and the validators of the remaining set seen signing commits in the last 20 blocks keep more than 2/3 of its power (GOV_REMOVAL_BREAKS_QUORUM; re-checked when the proposal passes) |
  * | Vote             | a validator of the current set (GOV_NOT_VALIDATOR) | proposal exists (GOV_UNKNOWN_PROPOSAL), still open (GOV_PROPOSAL_CLOSED), sender has not voted (GOV_ALREADY_VOTED) |
  * | Evidence         | any active identity                              | both votes decode (EVIDENCE_MALFORMED), are for this chain (EVIDENCE_WRONG_CHAIN), same validator, height, round and type with different block hashes (EVIDENCE_NOT_CONFLICTING), height ≤ current height (EVIDENCE_FROM_FUTURE), by a key registered as a validator (EVIDENCE_UNKNOWN_VALIDATOR), not recorded before (EVIDENCE_DUPLICATE), both signatures valid (EVIDENCE_BAD_SIGNATURE) |
  *
@@ -40,6 +40,54 @@ export const MAX_VALIDATOR_POWER = 0xffff
 
 /** Validator changes take effect this many heights after the transaction that passed them. */
 export const VALIDATOR_CHANGE_DELAY = 2
+
+/**
+ * A validator counts as online if it signed one of the commits of the last this-many blocks
+ * (as carried in blocks' lastCommit). Genesis validators count as having signed at height 0.
+ */
+export const LIVENESS_WINDOW = 20
+
+/**
+ * Keys removed by changes already passed but not yet applied (effective at the next two heights).
+ */
+function pendingRemovals (view: StateView, ctx: BlockContext): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (let h = ctx.height + 1; h <= ctx.height + VALIDATOR_CHANGE_DELAY; h++) {
+    for (const c of view.getValidatorChanges(h)) if (c.action === ValidatorAction.Remove) out.push(c.validator)
+  }
+  return out
+}
+
+/**
+ * Whether removing `subject` (after the removals already pending) leaves a set whose validators
+ * seen online within LIVENESS_WINDOW blocks still hold more than 2/3 of its power: a removal that
+ * would leave the chain unable to reach quorum is refused (the last validator is the extreme case).
+ */
+export function removalKeepsQuorum (view: StateView, set: ValidatorSet, subject: Uint8Array, ctx: BlockContext): 'ok' | 'GOV_LAST_VALIDATOR' | 'GOV_REMOVAL_BREAKS_QUORUM' {
+  const gone = [...pendingRemovals(view, ctx), subject]
+  const remaining = set.validators.filter((v) => !gone.some((g) => equalBytes(g, v.publicKey)))
+  if (remaining.length === 0) return 'GOV_LAST_VALIDATOR'
+  const liveness = view.getLiveness()
+  let total = 0
+  let live = 0
+  for (const v of remaining) {
+    total += v.power
+    if (ctx.height - (liveness.get(toHex(v.publicKey)) ?? 0) <= LIVENESS_WINDOW) live += v.power
+  }
+  return live >= quorumPower(total) ? 'ok' : 'GOV_REMOVAL_BREAKS_QUORUM'
+}
+
+/** Records which validators signed the previous block's commit (from the block's lastCommit). */
+export function recordLiveness (view: StateView, ctx: BlockContext): void {
+  const signers = ctx.lastCommitSigners ?? []
+  if (signers.length === 0) return
+  const liveness = view.getLiveness()
+  const set = currentValidatorSet(view)
+  for (const s of signers) if (findValidator(set, s) !== undefined) liveness.set(toHex(s), ctx.height - 1)
+  // forget validators that left the set
+  for (const key of [...liveness.keys()]) if (!set.validators.some((v) => toHex(v.publicKey) === key)) liveness.delete(key)
+  view.putLiveness(liveness)
+}
 
 const PROPOSAL_KIND_NAMES: Record<ProposalKind, string> = {
   [ProposalKind.AddHospital]: 'add-hospital',
@@ -92,6 +140,9 @@ function settle (view: StateView, proposalId: Uint8Array, proposal: Proposal, ct
         { kind: 'identity.registered', attributes: [['publicKey', toHex(proposal.subject)], ['kind', 'hospital'], ['role', 'hospital'], ['registeredBy', toHex(proposal.proposer)]] }
       ]
     }
+  }
+  if (proposal.kind === ProposalKind.RemoveValidator && removalKeepsQuorum(view, set, proposal.subject, ctx) !== 'ok') {
+    return { proposal: { ...proposal, status: ProposalStatus.Failed, closedAt: ctx.height }, events: [{ kind: 'proposal.failed', attributes: [['proposalId', id], ['reason', 'GOV_REMOVAL_BREAKS_QUORUM']] }] }
   }
   const effectiveHeight = ctx.height + VALIDATOR_CHANGE_DELAY
   const change: ValidatorChange = {
@@ -151,7 +202,7 @@ export function executeRegisterHospital (view: StateView, tx: TxOf<typeof TxType
 // ------------------------------------------------------------------------------------------------
 // ProposeValidator
 
-export function verifyProposeValidator (view: StateView, tx: TxOf<typeof TxType.ProposeValidator>, _ctx: ExecContext, sender: Sender): Verdict<ValidatorSet> {
+export function verifyProposeValidator (view: StateView, tx: TxOf<typeof TxType.ProposeValidator>, ctx: ExecContext, sender: Sender): Verdict<ValidatorSet> {
   const p = tx.payload
   const set = currentValidatorSet(view)
   if (!isCurrentValidator(set, sender)) return refuse('GOV_NOT_VALIDATOR')
@@ -165,6 +216,8 @@ export function verifyProposeValidator (view: StateView, tx: TxOf<typeof TxType.
   }
   if (findValidator(set, p.validator) === undefined) return refuse('GOV_NOT_IN_SET')
   if (set.validators.length === 1) return refuse('GOV_LAST_VALIDATOR')
+  const quorum = removalKeepsQuorum(view, set, p.validator, ctx)
+  if (quorum !== 'ok') return refuse(quorum)
   return ok(set)
 }
 

@@ -51,7 +51,7 @@ import type { BlockContext, Effects, ExecContext, Sender, TxOf, Verdict } from '
 import { executeEmergencyAccess, verifyEmergencyAccess } from './emergency.js'
 import { CONTRACT_ERROR_MESSAGES, contractError, type ContractErrorCode } from './errors.js'
 import {
-  applyValidatorChanges, currentValidatorSet, executeEvidence, executeProposeValidator, executeRegisterHospital, executeVote,
+  applyValidatorChanges, currentValidatorSet, executeEvidence, executeProposeValidator, executeRegisterHospital, executeVote, recordLiveness,
   verifyEvidence, verifyProposeValidator, verifyRegisterHospital, verifyVote
 } from './governance.js'
 import { executeAnchorRecord, verifyAnchorRecord } from './records.js'
@@ -67,7 +67,7 @@ export { CONTRACT_ERROR_CODES, CONTRACT_ERROR_MESSAGES, ContractError, type Cont
 export { decodeAuditEntry, encodeAuditEntry, type AuditEntry } from './audit.js'
 export { EMERGENCY_WINDOW_MS } from './emergency.js'
 export { MAX_LIVE_GRANTS_PER_GRANTEE } from './consent.js'
-export { MAX_VALIDATOR_POWER, VALIDATOR_CHANGE_DELAY, tallyProposal } from './governance.js'
+export { LIVENESS_WINDOW, MAX_VALIDATOR_POWER, VALIDATOR_CHANGE_DELAY, tallyProposal } from './governance.js'
 export { StateKeys } from './keys.js'
 export * from './roles.js'
 export {
@@ -224,9 +224,13 @@ export function executeTx (state: StateBackend, tx: Tx, ctx: ExecContext): Recei
   return receipt(code, type, code === 'OK' ? effects.events : [])
 }
 
-/** Applies the validator changes scheduled for `ctx.height + 1` (see governance.ts). */
+/**
+ * Records which validators signed the previous block's commit, then applies the validator changes
+ * scheduled for `ctx.height + 1` (see governance.ts).
+ */
 export function endBlock (state: StateBackend, ctx: BlockContext): void {
   const view = new StateView(state)
+  recordLiveness(view, ctx)
   applyValidatorChanges(view, ctx)
   view.commit()
 }

@@ -13,6 +13,7 @@
  * | `proposal/<proposalId>`                          | governance proposal and its votes               | RegisterHospital, ProposeValidator, Vote, endBlock |
  * | `validators`                                     | the validator set of the next block             | genesis, endBlock                  |
  * | `validators/pending/<height>`                    | validator changes effective at that height      | ProposeValidator, Vote, endBlock   |
+ * | `validators/liveness`                            | last height each validator signed a commit      | endBlock (from the block's lastCommit) |
  * | `evidence/<validator>/<height>/<round>/<type>`   | a recorded double-sign                          | Evidence                           |
  */
 import { toHex } from '../crypto/bytes.js'
@@ -30,6 +31,7 @@ export const StateKeys = {
   proposal: (proposalId: Uint8Array): string => `proposal/${toHex(proposalId)}`,
   validatorSet: 'validators',
   pendingValidatorChanges: (effectiveHeight: number): string => `validators/pending/${heightKey(effectiveHeight)}`,
+  validatorLiveness: 'validators/liveness',
   evidence: (validator: Uint8Array, height: number, round: number, voteType: number): string =>
     `evidence/${toHex(validator)}/${heightKey(height)}/${round}/${voteType}`
 } as const

@@ -40,6 +40,7 @@ import type { GrantEnvelope, KeyEnvelope, Purpose, ValidatorAction } from '../ch
 import { decodeValidatorSet, encodeValidatorSet, type ValidatorSet } from '../chain/validatorSet.js'
 import { PUBLIC_KEY_LENGTH } from '../crypto/ed25519.js'
 import { HASH_LENGTH } from '../crypto/hash.js'
+import { fromHex, toHex } from '../crypto/bytes.js'
 import { StateKeys } from './keys.js'
 import { EntityKind, EntityStatus } from './roles.js'
 
@@ -468,6 +469,23 @@ export class StateView {
     const key = StateKeys.pendingValidatorChanges(effectiveHeight)
     if (changes.length === 0) this.remove(key)
     else this.write(key, encodeValidatorChanges(changes))
+  }
+
+  /** Last height each validator was seen signing a commit (validators never seen are absent). */
+  getLiveness (): Map<string, number> {
+    const v = this.read(StateKeys.validatorLiveness)
+    const out = new Map<string, number>()
+    if (v === undefined) return out
+    for (const w of readList(decodeTrusted(v, VALUE_LIMITS), MAX_GROWING_LIST, 'liveness')) {
+      const t = readTuple(w, 2, 'liveness[]')
+      out.set(toHex(key32(t[0], 'liveness[].validator')), readU64(t[1], 'liveness[].height'))
+    }
+    return out
+  }
+
+  putLiveness (liveness: ReadonlyMap<string, number>): void {
+    const entries = [...liveness].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    this.write(StateKeys.validatorLiveness, encodeCanonical(entries.map(([k, h]) => [fromHex(k), u64(h)])))
   }
 
   getEvidence (validator: Uint8Array, height: number, round: number, voteType: number): EvidenceRecord | undefined {

@@ -4,7 +4,7 @@ import { TxType, ValidatorAction, type TxPayload } from '../../../src/chain/tx.j
 import { findValidator, quorumPower } from '../../../src/chain/validatorSet.js'
 import { encodeVote, signVote, VoteType, type UnsignedVote } from '../../../src/consensus/vote.js'
 import {
-  EntityKind, EntityStatus, getEntity, getEvidence, getProposal, getScheduledValidatorChanges, getValidatorSet, ProposalStatus
+  EntityKind, EntityStatus, getEntity, getEvidence, getProposal, getScheduledValidatorChanges, getValidatorSet, LIVENESS_WINDOW, ProposalStatus
 } from '../../../src/contracts/index.js'
 import { bytes32, makeGenesis, TEST_CHAIN_ID } from '../../utils/factories.js'
 import { ClinicianRole, key, pk, TestChain } from './harness.js'
@@ -129,19 +129,41 @@ describe('governance: validator set changes', () => {
     assert.equal(one.submit(V('hospital-a'), removeValidator(V('hospital-a'))).receipt.code, 'GOV_LAST_VALIDATOR')
     assert.equal(getValidatorSet(one.state).validators.length, 1)
 
-    // two removals that each pass while the set has two members: only the first applies
+    // a second removal while the first is pending would empty the set: refused at proposal time
     const w = TestChain.withHospitals(['hospital-a', 'hospital-b'])
     const first = w.ok(V('hospital-a'), removeValidator(V('hospital-b')))
     w.ok(V('hospital-b'), vote(first.tx.hash))
-    const second = w.ok(V('hospital-b'), removeValidator(V('hospital-a')))
-    w.ok(V('hospital-a'), vote(second.tx.hash))
-    assert.equal(getProposal(w.state, second.tx.hash)?.status, ProposalStatus.Passed)
+    assert.equal(w.submit(V('hospital-b'), removeValidator(V('hospital-a'))).receipt.code, 'GOV_LAST_VALIDATOR')
     w.commitBlock()
     w.commitBlock()
     const set = getValidatorSet(w.state)
     assert.equal(set.validators.length, 1)
     assert.deepEqual(set.validators[0]?.publicKey, pk(V('hospital-a')))
-    assert.equal(getProposal(w.state, second.tx.hash)?.status, ProposalStatus.Failed)
+  })
+
+  it('refuses a removal that would leave the validators seen online without a 2/3 quorum (a validator removed while another is offline)', () => {
+    const w = fourHospitals()
+    // hospital-d's validator is offline: for more than LIVENESS_WINDOW blocks only a, b, c sign commits
+    w.lastCommitSigners = ['hospital-a', 'hospital-b', 'hospital-c'].map((h) => pk(V(h)))
+    for (let i = 0; i < LIVENESS_WINDOW + 2; i++) w.commitBlock()
+    // removing c would leave {a, b, d} with only a and b online: 2 of 3 < quorum 3
+    assert.equal(w.submit(V('hospital-a'), removeValidator(V('hospital-c'))).receipt.code, 'GOV_REMOVAL_BREAKS_QUORUM')
+    // removing the offline d leaves {a, b, c}, all online: allowed, passes with 3 of 4
+    const p = w.ok(V('hospital-a'), removeValidator(V('hospital-d')))
+    w.ok(V('hospital-b'), vote(p.tx.hash))
+    w.ok(V('hospital-c'), vote(p.tx.hash))
+    assert.equal(getProposal(w.state, p.tx.hash)?.status, ProposalStatus.Passed)
+    w.commitBlock()
+    w.commitBlock()
+    assert.equal(inSet(w, V('hospital-d')), false)
+    assert.equal(getValidatorSet(w.state).validators.length, 3)
+  })
+
+  it('while every validator signs, any single removal of four keeps quorum', () => {
+    const w = fourHospitals()
+    w.lastCommitSigners = ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d'].map((h) => pk(V(h)))
+    for (let i = 0; i < LIVENESS_WINDOW + 2; i++) w.commitBlock()
+    assert.equal(w.submit(V('hospital-a'), removeValidator(V('hospital-c'))).receipt.code, 'OK')
   })
 
   it('re-checks an add when applying: skipped if the hospital was deactivated meanwhile', () => {

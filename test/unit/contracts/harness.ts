@@ -62,6 +62,8 @@ export class TestChain {
   height = 1
   /** Timestamp of the block being built. */
   timestamp = GENESIS_TIME + BLOCK_MS
+  /** Validators whose precommits the current block carries (its lastCommit); none by default. */
+  lastCommitSigners: Uint8Array[] = []
   txIndex = 0
   readonly chainId: string
   /** Named ids created by helpers (records, grants, proposals). */
@@ -97,7 +99,7 @@ export class TestChain {
     setSenderNonce(this.state, s.publicKey, (nonce as number) + 1)
     const before = new Map(this.state.values)
     const auditBefore = this.state.audit.length
-    const ctx: ExecContext = { chainId: this.chainId, height: this.height, timestamp: this.timestamp, txIndex: this.txIndex, txHash: tx.hash }
+    const ctx: ExecContext = { chainId: this.chainId, height: this.height, timestamp: this.timestamp, lastCommitSigners: this.lastCommitSigners, txIndex: this.txIndex, txHash: tx.hash }
     const receipt = executeTx(this.state, tx, ctx)
     this.txIndex++
     const changed = changedKeys(before, this.state.values)
@@ -119,7 +121,7 @@ export class TestChain {
 
   /** Ends the current block (endBlock) and starts the next one, `ms` later (default BLOCK_MS). */
   commitBlock (ms = BLOCK_MS): void {
-    endBlock(this.state, { chainId: this.chainId, height: this.height, timestamp: this.timestamp })
+    endBlock(this.state, { chainId: this.chainId, height: this.height, timestamp: this.timestamp, lastCommitSigners: this.lastCommitSigners })
     this.height++
     this.timestamp += ms
     this.txIndex = 0

@@ -22,8 +22,23 @@ function heightKey (height: number): string {
   return height.toString(16).padStart(16, '0')
 }
 
+/**
+ * Entity keys by the key bytes' instance: one transaction looks its sender up several times
+ * (nonce, activity, role) through the same `tx.from` array. Key bytes are never mutated.
+ */
+const entityKeys = new WeakMap<Uint8Array, string>()
+
+function entityKey (publicKey: Uint8Array): string {
+  let key = entityKeys.get(publicKey)
+  if (key === undefined) {
+    key = `entity/${toHex(publicKey)}`
+    entityKeys.set(publicKey, key)
+  }
+  return key
+}
+
 export const StateKeys = {
-  entity: (publicKey: Uint8Array): string => `entity/${toHex(publicKey)}`,
+  entity: entityKey,
   record: (recordId: Uint8Array): string => `record/${toHex(recordId)}`,
   grant: (grantId: Uint8Array): string => `grant/${toHex(grantId)}`,
   grantIndex: (patient: Uint8Array, grantee: Uint8Array): string => `grants/${toHex(patient)}/${toHex(grantee)}`,

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+/**
+ * The `medchain` command line. Thin: builds the commander program from src/cli, runs it, and sets
+ * the exit code (0 ok, 1 the operation failed, 2 bad usage; see src/cli/output.ts).
+ * Each command group registers itself here; its implementation lives in src/cli/<group>.ts.
+ */
+import { createProgram, processIo, runProgram } from '../src/cli/program.js'
+import { addKeysCommands } from '../src/cli/keys.js'
+
+const io = processIo()
+const program = createProgram(io)
+addKeysCommands(program, io)
+process.exitCode = await runProgram(program, process.argv, io)

@@ -23,7 +23,8 @@ export const Domain = {
   state: 'medchain/state/v1',
   audit: 'medchain/audit/v1',
   validators: 'medchain/validators/v1',
-  commit: 'medchain/commit/v1'
+  commit: 'medchain/commit/v1',
+  query: 'medchain/query/v1'
 } as const
 export type DomainTag = typeof Domain[keyof typeof Domain]
 

@@ -6,8 +6,10 @@
  */
 import { createProgram, processIo, runProgram } from '../src/cli/program.js'
 import { addKeysCommands } from '../src/cli/keys.js'
+import { addNodeCommands } from '../src/cli/node.js'
 
 const io = processIo()
 const program = createProgram(io)
 addKeysCommands(program, io)
+addNodeCommands(program, io)
 process.exitCode = await runProgram(program, process.argv, io)

@@ -72,7 +72,9 @@ Home: keys live in <home>/keystore, where <home> is --home, else $${HOME_ENV}, e
 Passphrases: --passphrase-file <file> (first line), else $MEDCHAIN_PASSPHRASE, else a prompt.
 Exit codes: 0 ok, 1 the operation failed (one sentence on stderr), 2 bad usage.
 
-Coming with the networked node: init, testnet, start, devnet, tx and query.`
+  $ medchain testnet --validators 4 --out ./devnet   homes for 4 hospital validators + demo keys
+
+Coming with the networked node: start, devnet, tx and query.`
 
 export function createProgram (io: CliIo): Command {
   const program = new Command('medchain')

@@ -65,13 +65,22 @@ export const DEFAULT_TIMEOUTS: TimeoutConfig = {
   commitMs: 1000
 }
 
+/**
+ * What a timeout is for: a step of the round (Algorithm 1's timeouts), 'commit' (the pause after a
+ * commit before the next height starts) or 'rebroadcast' (ADDED with the engine: while a round
+ * stalls in prevote or precommit without 2f+1 votes, the engine re-sends its own messages of that
+ * round every step-timeout, so that peers that were down or cut off when they were first sent get
+ * them; Algorithm 1 assumes gossip that re-delivers, and a partition or a crash loses messages).
+ */
+export type TimeoutStep = Step | 'commit' | 'rebroadcast'
+
 export type EngineEvent =
   /** Start (or restart) consensus at the height after the chain's head. */
   | { type: 'start' }
   /** A consensus message from the network (already decoded; the engine checks everything else). */
   | { type: 'message', message: ConsensusMessage }
   /** A timeout scheduled earlier fired. Stale ones (other height/round/step) are ignored. */
-  | { type: 'timeout', height: number, round: number, step: Step | 'commit' }
+  | { type: 'timeout', height: number, round: number, step: TimeoutStep }
   /** Answer to a 'buildProposal' action. */
   | { type: 'proposalBuilt', height: number, round: number, block: Block }
   /** Answer to a 'validateBlock' action. */
@@ -83,9 +92,13 @@ export type EngineEvent =
   | { type: 'blockCommitted', height: number, hash: Uint8Array, validatorSet: ValidatorSet, timestamp: number }
 
 export type EngineAction =
-  /** Persist `signState` durably, THEN send `message` to every peer (and to ourselves). */
+  /**
+   * Persist `signState` durably, THEN send `message` to every peer (and to ourselves). Without
+   * `signState` it is a re-send of a message signed earlier (the engine's 'rebroadcast' timer):
+   * nothing to persist, just send.
+   */
   | { type: 'broadcast', message: ConsensusMessage, signState?: SignState }
-  | { type: 'scheduleTimeout', height: number, round: number, step: Step | 'commit', delayMs: number }
+  | { type: 'scheduleTimeout', height: number, round: number, step: TimeoutStep, delayMs: number }
   /** We are the proposer: build a block for (height, round) from the mempool and answer with 'proposalBuilt'. */
   | { type: 'buildProposal', height: number, round: number }
   /** Fully validate (execute) a proposed block and answer with 'blockValidated'. */

@@ -1,0 +1,358 @@
+/**
+ * The medchain node: composes the chain store, the mempool, the signature worker pool, the
+ * consensus engine, the network and the JSON-RPC server, and performs the engine's actions.
+ *
+ * The engine is a pure state machine; everything with a side effect happens here, in one place:
+ *  - events are handled strictly one at a time (a promise queue), so the engine never sees a
+ *    message while a block it decided is still being imported;
+ *  - `broadcast`: the sign-state (and the block signed for) reaches the disk (fsync) BEFORE the
+ *    message leaves; the message is delivered to our own engine too;
+ *  - `scheduleTimeout`: real timers, all cleared on stop;
+ *  - `buildProposal`: the mempool's executable transactions, through `chain.buildBlock`;
+ *  - `validateBlock`: `chain.checkBlock` (the execution is kept for the import);
+ *  - `commitBlock`: `chain.importBlock` with the certificate, then the mempool is updated;
+ *  - `requestSync`: block sync from peers (network), each block verified against its certificate;
+ *  - `evidence`: an Evidence transaction signed with the node key, into the mempool and gossip.
+ */
+import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs'
+import { join } from 'node:path'
+import { pino, type Logger } from 'pino'
+import { Registry, Gauge, Histogram, Counter } from 'prom-client'
+import { Chain } from '../chain/chain.js'
+import { blockHash, decodeBlock, EMPTY_COMMIT, encodeBlock, type Block } from '../chain/block.js'
+import type { Genesis } from '../chain/genesis.js'
+import { Mempool, SignatureCache } from '../chain/mempool.js'
+import { signTx, TxType, type Tx } from '../chain/tx.js'
+import { findValidator } from '../chain/validatorSet.js'
+import { getSenderNonce } from '../contracts/index.js'
+import { equalBytes, toHex } from '../crypto/bytes.js'
+import type { Signer } from '../crypto/ed25519.js'
+import { VerifyPool } from '../crypto/verifyPool.js'
+import { ConsensusEngine } from '../consensus/engine.js'
+import { SignStateFile } from '../consensus/signState.js'
+import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/types.js'
+import { encodeVote, type Vote } from '../consensus/vote.js'
+import { startRpcServer, type RpcServer } from '../rpc/server.js'
+import { HomePaths, loadConfig, loadGenesis, loadNodeKey, type NodeConfig } from './config.js'
+
+/** What the node needs of the network; src/p2p provides it. A lone validator runs without one. */
+export interface NodeNetwork {
+  /** Sends a signed consensus message to every peer. */
+  publishConsensus: (message: ConsensusMessage) => void
+  /** Gossips admitted transactions. */
+  publishTxs: (txs: readonly Tx[]) => void
+  /** Fetches and imports blocks from `fromHeight` from the best peer; resolves with the new head height. */
+  syncFrom: (fromHeight: number) => Promise<number>
+  peers: () => unknown[]
+  stop: () => Promise<void>
+}
+
+export interface NetworkFactoryArgs {
+  config: NodeConfig
+  genesis: Genesis
+  nodeKey: Signer
+  chain: Chain
+  /** The one admission function for transactions from any door. */
+  checkTx: (bytes: Uint8Array) => Tx
+  onConsensusMessage: (message: ConsensusMessage) => void
+  logger: Logger
+}
+
+export type NetworkFactory = (args: NetworkFactoryArgs) => Promise<NodeNetwork>
+
+export interface StartNodeOptions {
+  home: string
+  /** Overrides of the home's config.json (tests pick free ports this way). */
+  config?: (config: NodeConfig) => NodeConfig
+  network?: NetworkFactory
+  logger?: Logger
+}
+
+const LAST_SIGNED_BLOCK_FILE = 'last_signed_block.bin'
+
+export class MedchainNode {
+  private queue: Promise<void> = Promise.resolve()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly knownBlocks = new Map<string, Block>()
+  private stopped = false
+  private waitingForTxs: { height: number, round: number } | undefined
+  private syncing = false
+
+  private constructor (
+    readonly home: string,
+    readonly config: NodeConfig,
+    readonly genesis: Genesis,
+    readonly nodeKey: Signer,
+    readonly chain: Chain,
+    readonly mempool: Mempool,
+    readonly engine: ConsensusEngine,
+    private readonly pool: VerifyPool,
+    private readonly signStateFile: SignStateFile,
+    readonly logger: Logger,
+    readonly metrics: Registry,
+    private readonly gauges: { height: Gauge, round: Gauge, peers: Gauge, txs: Counter, commitSeconds: Histogram, validationSeconds: Histogram }
+  ) {}
+
+  network: NodeNetwork | undefined
+  rpc: RpcServer | undefined
+
+  /** Opens the home, starts every service, and starts consensus. */
+  static async start (opts: StartNodeOptions): Promise<MedchainNode> {
+    const home = opts.home
+    const baseConfig = loadConfig(home)
+    const config = opts.config?.(baseConfig) ?? baseConfig
+    const genesis = loadGenesis(home)
+    const nodeKey = loadNodeKey(home)
+    const logger = opts.logger ?? pino({ level: config.log.level, base: { node: config.moniker } })
+    const signStateFile = new SignStateFile(HomePaths.signState(home))
+    const signState = signStateFile.load()
+    const pool = new VerifyPool()
+    const signatureCache = new SignatureCache()
+    const chain = await Chain.open({ dir: HomePaths.data(home), genesis, verifier: pool, verifiedTxs: signatureCache })
+    const mempool = new Mempool({
+      chainId: genesis.chainId,
+      maxTxs: config.mempool.maxTxs,
+      maxBytes: config.mempool.maxBytes,
+      getAccountNonce: (pk) => getSenderNonce(chain.stateView, pk),
+      signatureCache
+    })
+    const lastSignedBlock = readLastSignedBlock(home)
+    const isValidator = findValidator(chain.validatorSet, nodeKey.publicKey) !== undefined
+    const engine = new ConsensusEngine({
+      chainId: genesis.chainId,
+      ...(isValidator ? { signer: nodeKey } : {}),
+      height: chain.head.height + 1,
+      validatorSet: chain.validatorSet,
+      ...(signState !== undefined ? { signState } : {}),
+      ...(lastSignedBlock !== undefined ? { lastSignedBlock } : {}),
+      timeouts: config.consensus.timeouts
+    })
+    const metrics = new Registry()
+    const gauges = {
+      height: new Gauge({ name: 'medchain_consensus_height', help: 'Height consensus is deciding', registers: [metrics] }),
+      round: new Gauge({ name: 'medchain_consensus_round', help: 'Round of the current height', registers: [metrics] }),
+      peers: new Gauge({ name: 'medchain_p2p_peers', help: 'Connected peers', registers: [metrics] }),
+      txs: new Counter({ name: 'medchain_txs_committed_total', help: 'Transactions committed', registers: [metrics] }),
+      commitSeconds: new Histogram({ name: 'medchain_commit_latency_seconds', help: 'Time from the start of a height to its commit', buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [metrics] }),
+      validationSeconds: new Histogram({ name: 'medchain_block_validation_seconds', help: 'Time to validate and import a block', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [metrics] })
+    }
+    const node = new MedchainNode(home, config, genesis, nodeKey, chain, mempool, engine, pool, signStateFile, logger, metrics, gauges)
+    try {
+      if (opts.network !== undefined) {
+        node.network = await opts.network({
+          config, genesis, nodeKey, chain, logger,
+          checkTx: (bytes) => node.admitTx(bytes),
+          onConsensusMessage: (message) => { node.enqueue({ type: 'message', message }) }
+        })
+      }
+      node.rpc = await startRpcServer({
+        chain,
+        mempool,
+        host: config.rpc.host,
+        port: config.rpc.port,
+        limits: { maxBodyBytes: config.rpc.maxBodyBytes, maxBatch: config.rpc.maxBatch, ratePerSecond: config.rpc.ratePerSecond },
+        nodeInfo: () => ({ moniker: config.moniker, nodeKey: toHex(nodeKey.publicKey), validator: findValidator(chain.validatorSet, nodeKey.publicKey) !== undefined, consensus: { height: engine.height, round: engine.round, step: engine.step } }),
+        peers: () => node.network?.peers() ?? [],
+        metrics,
+        onTx: (tx) => { node.onAdmitted(tx) },
+        logger
+      })
+    } catch (err) {
+      await node.stop()
+      throw err
+    }
+    logger.info({ height: chain.head.height, chainId: genesis.chainId, validator: isValidator, rpc: node.rpc.url }, 'node started')
+    if (engine.signingPausedUntil !== undefined) logger.warn({ until: engine.signingPausedUntil }, 'this validator signed up to a height its store does not have yet: it will not sign until it has synced')
+    node.enqueue({ type: 'start' })
+    return node
+  }
+
+  /** Admission of a transaction from the network (same checks as RPC). */
+  private admitTx (bytes: Uint8Array): Tx {
+    const tx = this.mempool.checkTx(bytes)
+    this.onAdmitted(tx, false)
+    return tx
+  }
+
+  private onAdmitted (tx: Tx, gossip = true): void {
+    if (gossip) this.network?.publishTxs([tx])
+    const waiting = this.waitingForTxs
+    if (waiting !== undefined) {
+      this.waitingForTxs = undefined
+      this.buildProposal(waiting.height, waiting.round)
+    }
+  }
+
+  /** Queues an event for the engine; events are handled one at a time, actions to completion. */
+  enqueue (event: EngineEvent): void {
+    if (this.stopped) return
+    this.queue = this.queue.then(async () => { await this.handle(event) }).catch((err: unknown) => {
+      this.logger.error({ err }, 'consensus event failed')
+    })
+  }
+
+  private async handle (event: EngineEvent): Promise<void> {
+    const pending: EngineEvent[] = [event]
+    while (pending.length > 0 && !this.stopped) {
+      const next = pending.shift() as EngineEvent
+      if (next.type === 'message' && next.message.kind === 'proposal') this.rememberBlock(next.message.proposal.block)
+      if (next.type === 'proposalBuilt') this.rememberBlock(next.block)
+      for (const action of this.engine.handle(next)) await this.perform(action, pending)
+      this.gauges.height.set(this.engine.height)
+      this.gauges.round.set(this.engine.round)
+    }
+  }
+
+  private rememberBlock (block: Block): void {
+    if (this.knownBlocks.size > 64) this.knownBlocks.clear()
+    this.knownBlocks.set(toHex(blockHash(block.header)), block)
+  }
+
+  private heightStartedAt = Date.now()
+
+  private async perform (action: EngineAction, pending: EngineEvent[]): Promise<void> {
+    switch (action.type) {
+      case 'broadcast': {
+        if (action.signState !== undefined) {
+          const hash = action.signState.blockHash
+          const block = hash === undefined ? undefined : this.knownBlocks.get(toHex(hash))
+          if (block !== undefined) writeLastSignedBlock(this.home, block)
+          this.signStateFile.save(action.signState) // fsync before the message leaves
+        }
+        this.network?.publishConsensus(action.message)
+        pending.push({ type: 'message', message: action.message })
+        return
+      }
+      case 'scheduleTimeout': {
+        const { height, round, step } = action
+        const timer = setTimeout(() => {
+          this.timers.delete(timer)
+          this.enqueue({ type: 'timeout', height, round, step })
+        }, action.delayMs)
+        this.timers.add(timer)
+        return
+      }
+      case 'buildProposal':
+        if (!this.config.consensus.createEmptyBlocks && this.mempool.size === 0) {
+          this.waitingForTxs = { height: action.height, round: action.round }
+          return
+        }
+        this.buildProposal(action.height, action.round)
+        return
+      case 'validateBlock': {
+        try {
+          await this.chain.checkBlock(action.block)
+          pending.push({ type: 'blockValidated', height: action.height, hash: action.hash, valid: true })
+        } catch (err) {
+          this.logger.warn({ height: action.height, code: errorCode(err) }, 'proposed block refused')
+          pending.push({ type: 'blockValidated', height: action.height, hash: action.hash, valid: false, reason: errorCode(err) })
+        }
+        return
+      }
+      case 'commitBlock': {
+        if (action.height <= this.chain.head.height) {
+          const head = this.chain.head
+          pending.push({ type: 'blockCommitted', height: head.height, hash: head.hash, validatorSet: this.chain.validatorSet, timestamp: head.timestamp })
+          return
+        }
+        const started = performance.now()
+        const result = await this.chain.importBlock(action.block, { commit: action.certificate })
+        this.gauges.validationSeconds.observe((performance.now() - started) / 1000)
+        this.gauges.commitSeconds.observe((Date.now() - this.heightStartedAt) / 1000)
+        this.heightStartedAt = Date.now()
+        this.gauges.txs.inc(action.block.txs.length)
+        this.mempool.update(result.height, action.block.txs)
+            this.logger.info({ height: result.height, hash: toHex(result.hash).slice(0, 16), txs: action.block.txs.length, round: action.certificate.round }, 'committed block')
+        pending.push({ type: 'blockCommitted', height: result.height, hash: result.hash, validatorSet: this.chain.validatorSet, timestamp: action.block.header.timestamp })
+        return
+      }
+      case 'requestSync':
+        this.startSync(action.fromHeight)
+        return
+      case 'evidence':
+        this.submitEvidence(action.voteA, action.voteB)
+        return
+      case 'rejected':
+        this.logger.debug({ reason: action.reason, detail: action.detail }, 'consensus message refused')
+    }
+  }
+
+  private buildProposal (height: number, round: number): void {
+    void (async () => {
+      const head = this.chain.head
+      if (height !== head.height + 1) return
+      const lastCommit = (await this.chain.getCertificate(head.height)) ?? EMPTY_COMMIT
+      const txs = this.mempool.reap(8 * 1024 * 1024)
+      const built = this.chain.buildBlock({ txs, timestamp: Math.max(Date.now(), head.timestamp + 1), proposer: this.nodeKey.publicKey, lastCommit })
+      this.enqueue({ type: 'proposalBuilt', height, round, block: built.block })
+    })().catch((err: unknown) => { this.logger.error({ err }, 'could not build a proposal') })
+  }
+
+  private startSync (fromHeight: number): void {
+    const network = this.network
+    if (network === undefined || this.syncing) return
+    this.syncing = true
+    void network.syncFrom(fromHeight).then((height) => {
+      this.syncing = false
+      const head = this.chain.head
+      if (height >= fromHeight) {
+        this.logger.info({ height: head.height }, 'synced')
+        this.enqueue({ type: 'blockCommitted', height: head.height, hash: head.hash, validatorSet: this.chain.validatorSet, timestamp: head.timestamp })
+      }
+    }, (err: unknown) => {
+      this.syncing = false
+      this.logger.warn({ code: errorCode(err) }, 'block sync failed; will retry when peers are ahead again')
+    })
+  }
+
+  private submitEvidence (voteA: Vote, voteB: Vote): void {
+    const nonce = getSenderNonce(this.chain.stateView, this.nodeKey.publicKey)
+    if (nonce === undefined) return
+    try {
+      const tx = signTx({ chainId: this.genesis.chainId, from: this.nodeKey.publicKey, nonce: nonce + this.pendingFrom(this.nodeKey.publicKey), payload: { type: TxType.Evidence, voteA: encodeVote(voteA), voteB: encodeVote(voteB) } }, this.nodeKey)
+      this.mempool.checkTx(tx.bytes)
+      this.onAdmitted(tx)
+      this.logger.warn({ validator: toHex(voteA.validator), height: voteA.height, round: voteA.round }, 'double-sign detected: evidence submitted')
+    } catch (err) {
+      this.logger.warn({ code: errorCode(err) }, 'could not submit evidence')
+    }
+  }
+
+  private pendingFrom (publicKey: Uint8Array): number {
+    return this.mempool.reap(Number.MAX_SAFE_INTEGER).filter((tx) => equalBytes(tx.from, publicKey)).length
+  }
+
+  /** Stops consensus, the RPC server, the network and the store, in that order. Idempotent. */
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    await this.queue
+    await this.rpc?.close()
+    await this.network?.stop()
+    await this.chain.close()
+    await this.pool.close()
+    this.logger.info('node stopped')
+  }
+}
+
+function errorCode (err: unknown): string {
+  return typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : (err instanceof Error ? err.message : String(err))
+}
+
+function readLastSignedBlock (home: string): Block | undefined {
+  const path = join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE)
+  if (!existsSync(path)) return undefined
+  try {
+    return decodeBlock(new Uint8Array(readFileSync(path)))
+  } catch {
+    return undefined
+  }
+}
+
+function writeLastSignedBlock (home: string, block: Block): void {
+  const path = join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE)
+  writeFileSync(`${path}.tmp`, encodeBlock(block))
+  renameSync(`${path}.tmp`, path)
+}

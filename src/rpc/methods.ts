@@ -1,0 +1,433 @@
+/**
+ * The JSON-RPC methods: one table from method name to its params, whether it needs a signed query
+ * (auth.ts), and what it answers. Bytes are lower-case hex, times milliseconds since the epoch.
+ * The README's RPC section lists the same shapes.
+ *
+ * | method                 | params                                   | result                                      |
+ * | ---------------------- | ---------------------------------------- | ------------------------------------------- |
+ * | chain_head             | —                                        | {height, hash, timestamp}                   |
+ * | chain_getBlock         | {height} or {hash}                       | {height, hash, timestamp, header, txs, lastCommit} or null |
+ * | tx_submit              | {tx}                                     | {hash}                                      |
+ * | tx_getReceipt          | {hash}                                   | {hash, height, index, code, log, events} or null |
+ * | state_getEntity        | {publicKey}                              | entity or null                              |
+ * | validators_list        | —                                        | {height, totalPower, validators}            |
+ * | node_info              | —                                        | {chainId, height, ...the node's info}       |
+ * | node_peers             | —                                        | [...]                                       |
+ * | records_listByPatient  | {patient, auth}                          | [record]                                    |
+ * | consent_list           | {patient, auth}                          | [grant]                                     |
+ * | audit_listByPatient    | {patient, from?, to?, limit?, auth}      | [audit entry]                               |
+ * | chain_subscribe (ws)   | {topic: "newHeads"}                      | subscription id                             |
+ * | audit_subscribe (ws)   | {patient, auth}                          | subscription id                             |
+ * | chain_unsubscribe (ws) | {subscription}                           | true, or false when unknown                 |
+ */
+import type { Chain } from '../chain/chain.js'
+import { blockHash, type Block, type BlockHeader } from '../chain/block.js'
+import type { Mempool } from '../chain/mempool.js'
+import type { Receipt } from '../chain/receipt.js'
+import { TX_TYPE_NAMES, TxType, type Tx } from '../chain/tx.js'
+import { toHex } from '../crypto/bytes.js'
+import { MedchainError } from '../errors.js'
+import {
+  CLINICIAN_ROLE_NAMES, ENTITY_KIND_NAMES, EntityKind, EntityStatus, ORGANIZATION_KIND_NAMES, PURPOSE_NAMES,
+  checkRecordAccess, decodeAuditEntry, getEntity, getGrant, getRecord, listGrantsFor,
+  type AnchoredRecord, type AuditEntry, type Entity, type Grant
+} from '../contracts/index.js'
+import { isEffectivelyActive } from '../contracts/registry.js'
+import { StateView } from '../contracts/stateView.js'
+import type { ClinicianRole, OrganizationKind, Purpose } from '../chain/tx.js'
+import { authoriseReader, readerPurposes, readQueryAuth, verifySignedQuery, type ReaderScope, type ReplayCache } from './auth.js'
+import { invalidParams, RpcError } from './errors.js'
+import { readHex, readOptionalInt, readParams, readString, type Params } from './params.js'
+
+/** What the methods read and call; built once by the server. */
+export interface RpcContext {
+  chain: Chain
+  mempool: Mempool
+  now: () => number
+  replay: ReplayCache
+  nodeInfo: () => Record<string, unknown>
+  peers: () => unknown[]
+  /** Called with each transaction `tx_submit` admitted (the node gossips it). */
+  onTx?: (tx: Tx) => void
+}
+
+/** The WebSocket connection a call arrived on, for the subscription methods. */
+export interface SubscriptionHost {
+  subscribeNewHeads: () => string
+  subscribeAudit: (patient: Uint8Array, scope: ReaderScope) => string
+  unsubscribe: (id: string) => boolean
+}
+
+export interface CallContext {
+  rpc: RpcContext
+  /** Present for calls over WebSocket. */
+  session?: SubscriptionHost
+}
+
+interface MethodSpec<A> {
+  params: readonly string[]
+  parse: (p: Params) => A
+  /** For signed queries: the patient whose data is read. */
+  patientOf?: (args: A) => Uint8Array
+  wsOnly?: boolean
+  run: (args: A, ctx: CallContext, scope: ReaderScope | undefined) => unknown
+}
+
+function method<A> (spec: MethodSpec<A>): MethodSpec<unknown> {
+  return spec as MethodSpec<unknown>
+}
+
+/** Default and largest number of audit entries per call. */
+export const AUDIT_DEFAULT_LIMIT = 100
+export const AUDIT_MAX_LIMIT = 1000
+
+// ------------------------------------------------------------------------------------------------
+// JSON shapes
+
+export function headerJson (h: BlockHeader): Record<string, unknown> {
+  return {
+    version: h.version,
+    chainId: h.chainId,
+    height: h.height,
+    timestamp: h.timestamp,
+    prevHash: toHex(h.prevHash),
+    txRoot: toHex(h.txRoot),
+    stateRoot: toHex(h.stateRoot),
+    resultsRoot: toHex(h.resultsRoot),
+    validatorsHash: toHex(h.validatorsHash),
+    nextValidatorsHash: toHex(h.nextValidatorsHash),
+    proposer: toHex(h.proposer),
+    lastCommitHash: toHex(h.lastCommitHash)
+  }
+}
+
+function blockJson (block: Block, hash: Uint8Array): Record<string, unknown> {
+  const c = block.lastCommit
+  return {
+    height: block.header.height,
+    hash: toHex(hash),
+    timestamp: block.header.timestamp,
+    header: headerJson(block.header),
+    txs: block.txs.map((tx) => toHex(tx.hash)),
+    lastCommit: { height: c.height, round: c.round, blockHash: toHex(c.blockHash), signers: c.signatures.map((s) => toHex(s.validator)) }
+  }
+}
+
+function receiptJson (hash: Uint8Array, loc: { height: number, index: number }, r: Receipt): Record<string, unknown> {
+  return {
+    hash: toHex(hash),
+    height: loc.height,
+    index: loc.index,
+    code: r.code,
+    log: r.log,
+    events: r.events.map((e) => ({ kind: e.kind, attributes: Object.fromEntries(e.attributes) }))
+  }
+}
+
+function roleName (e: Entity): string | null {
+  if (e.kind === EntityKind.Clinician) return CLINICIAN_ROLE_NAMES[e.role as ClinicianRole] ?? null
+  if (e.kind === EntityKind.Organization) return ORGANIZATION_KIND_NAMES[e.role as OrganizationKind] ?? null
+  return null
+}
+
+function entityJson (chain: Chain, publicKey: Uint8Array, e: Entity): Record<string, unknown> {
+  return {
+    publicKey: toHex(publicKey),
+    kind: ENTITY_KIND_NAMES[e.kind],
+    status: e.status === EntityStatus.Active ? 'active' : 'inactive',
+    /** Active and, for clinicians and organisations, its hospital active too. */
+    active: isEffectivelyActive(new StateView(chain.stateView), e),
+    role: roleName(e),
+    name: e.name,
+    hospital: e.hospital === undefined ? null : toHex(e.hospital),
+    registeredBy: e.registeredBy === undefined ? null : toHex(e.registeredBy),
+    registeredAt: e.registeredAt,
+    nonce: e.nonce,
+    enrolledAt: e.enrolledAt.map(toHex),
+    deactivatedAt: e.deactivatedAt === 0 ? null : e.deactivatedAt
+  }
+}
+
+function recordJson (recordId: Uint8Array, r: AnchoredRecord, requester: Uint8Array): Record<string, unknown> {
+  const envelope = r.envelopes.find((e) => toHex(e.recipient) === toHex(requester))
+  return {
+    recordId: toHex(recordId),
+    resourceType: r.resourceType,
+    contentHash: toHex(r.contentHash),
+    size: r.size,
+    blobRef: r.blobRef,
+    author: toHex(r.author),
+    anchoredAt: r.anchoredAt,
+    anchoredTime: r.anchoredTime,
+    supersedes: r.supersedes === undefined ? null : toHex(r.supersedes),
+    supersededBy: r.supersededBy === undefined ? null : toHex(r.supersededBy),
+    /** The record's data key wrapped for the requester, when the record carries one for it. */
+    keyEnvelope: envelope === undefined ? null : toHex(envelope.wrappedKey)
+  }
+}
+
+function grantJson (grantId: Uint8Array, g: Grant, headTimestamp: number): Record<string, unknown> {
+  const status = g.revokedAt !== undefined ? 'revoked' : headTimestamp >= g.expiresAt ? 'expired' : 'live'
+  return {
+    grantId: toHex(grantId),
+    patient: toHex(g.patient),
+    grantee: toHex(g.grantee),
+    purpose: PURPOSE_NAMES[g.purpose],
+    expiresAt: g.expiresAt,
+    recordTypes: g.recordTypes,
+    recordIds: g.recordIds.map(toHex),
+    envelopes: g.envelopes.map((e) => ({ recordId: toHex(e.recordId), wrappedKey: toHex(e.wrappedKey) })),
+    grantedAt: g.grantedAt,
+    revokedAt: g.revokedAt ?? null,
+    status
+  }
+}
+
+export function auditEntryJson (seq: number, e: AuditEntry): Record<string, unknown> {
+  return {
+    seq,
+    height: e.height,
+    txIndex: e.txIndex,
+    txHash: toHex(e.txHash),
+    time: e.timestamp,
+    actor: toHex(e.actor),
+    actorKind: ENTITY_KIND_NAMES[e.actorKind as EntityKind] ?? String(e.actorKind),
+    action: TX_TYPE_NAMES[e.action],
+    recordId: e.recordId === undefined ? null : toHex(e.recordId),
+    purpose: e.purpose === 0 ? null : PURPOSE_NAMES[e.purpose as Purpose] ?? String(e.purpose),
+    result: e.result,
+    emergency: e.emergency
+  }
+}
+
+/** Whether a reader sees an audit entry: the patient all of them, anyone else its own actions. */
+export function auditVisibleTo (scope: ReaderScope, e: AuditEntry): boolean {
+  return scope.ground === 'patient' || toHex(e.actor) === toHex(scope.requester)
+}
+
+// ------------------------------------------------------------------------------------------------
+// queries over the chain
+
+async function decodedAudit (chain: Chain, patient: Uint8Array): Promise<Array<{ seq: number, entry: AuditEntry }>> {
+  const raw = await chain.listAuditByPatient(patient, Number.POSITIVE_INFINITY)
+  return raw.map(({ seq, entry }) => ({ seq, entry: decodeAuditEntry(entry) }))
+}
+
+async function listRecords (chain: Chain, patient: Uint8Array, scope: ReaderScope): Promise<unknown[]> {
+  const state = chain.stateView
+  const headTimestamp = chain.head.timestamp
+  const purposes = readerPurposes(scope)
+  const out: unknown[] = []
+  for (const recordId of await chain.listRecordsByPatient(patient, Number.POSITIVE_INFINITY)) {
+    const record = getRecord(state, recordId)
+    if (record === undefined) continue
+    const visible = scope.ground === 'patient' ||
+      purposes.some((purpose) => checkRecordAccess(state, scope.requester, recordId, purpose, headTimestamp).code === 'OK')
+    if (visible) out.push(recordJson(recordId, record, scope.requester))
+  }
+  return out
+}
+
+async function listConsents (chain: Chain, patient: Uint8Array, scope: ReaderScope): Promise<unknown[]> {
+  const state = chain.stateView
+  const headTimestamp = chain.head.timestamp
+  if (scope.ground !== 'patient') {
+    return listGrantsFor(state, patient, scope.requester).map(({ grantId, grant }) => grantJson(grantId, grant, headTimestamp))
+  }
+  // Every grant the patient made is on its audit trail: a Grant entry whose tx hash is the grant id.
+  const out: unknown[] = []
+  for (const { entry } of await decodedAudit(chain, patient)) {
+    if (entry.action !== TxType.Grant || entry.result !== 'OK') continue
+    const grant = getGrant(state, entry.txHash)
+    if (grant !== undefined) out.push(grantJson(entry.txHash, grant, headTimestamp))
+  }
+  return out
+}
+
+async function listAudit (chain: Chain, args: AuditArgs, scope: ReaderScope): Promise<unknown[]> {
+  const out: unknown[] = []
+  for (const { seq, entry } of await decodedAudit(chain, args.patient)) {
+    if (out.length >= args.limit) break
+    if (args.from !== undefined && entry.timestamp < args.from) continue
+    if (args.to !== undefined && entry.timestamp > args.to) continue
+    if (auditVisibleTo(scope, entry)) out.push(auditEntryJson(seq, entry))
+  }
+  return out
+}
+
+interface AuditArgs { patient: Uint8Array, from?: number, to?: number, limit: number }
+
+// ------------------------------------------------------------------------------------------------
+// the table
+
+const patientArg = (p: Params): { patient: Uint8Array } => ({ patient: readHex(p, 'patient', { length: 32 }) })
+
+export const METHODS: Readonly<Record<string, MethodSpec<unknown>>> = {
+  chain_head: method({
+    params: [],
+    parse: () => null,
+    run: (_a, { rpc }) => {
+      const head = rpc.chain.head
+      return { height: head.height, hash: toHex(head.hash), timestamp: head.timestamp }
+    }
+  }),
+
+  chain_getBlock: method({
+    params: ['height', 'hash'],
+    parse: (p) => {
+      const height = readOptionalInt(p, 'height')
+      const hash = p.hash === undefined ? undefined : readHex(p, 'hash', { length: 32 })
+      if ((height === undefined) === (hash === undefined)) throw invalidParams('height', 'Give exactly one of "height" or "hash".')
+      return { height, hash }
+    },
+    run: async ({ height, hash }, { rpc }) => {
+      const h = height ?? (hash === undefined ? undefined : await rpc.chain.getHeightByHash(hash))
+      if (h === undefined || h === 0) return null
+      const block = await rpc.chain.getBlock(h)
+      if (block === undefined) return null
+      return blockJson(block, hash ?? blockHash(block.header))
+    }
+  }),
+
+  tx_submit: method({
+    params: ['tx'],
+    parse: (p) => readHex(p, 'tx'),
+    run: (bytes, { rpc }) => {
+      let tx: Tx
+      try {
+        tx = rpc.mempool.checkTx(bytes)
+      } catch (err) {
+        if (err instanceof MedchainError) throw new RpcError({ code: 'TX_REFUSED', txCode: err.code }, err.message)
+        throw err
+      }
+      rpc.onTx?.(tx)
+      return { hash: toHex(tx.hash) }
+    }
+  }),
+
+  tx_getReceipt: method({
+    params: ['hash'],
+    parse: (p) => readHex(p, 'hash', { length: 32 }),
+    run: async (hash, { rpc }) => {
+      const found = await rpc.chain.getReceipt(hash)
+      return found === undefined ? null : receiptJson(hash, found, found.receipt)
+    }
+  }),
+
+  state_getEntity: method({
+    params: ['publicKey'],
+    parse: (p) => readHex(p, 'publicKey', { length: 32 }),
+    run: (publicKey, { rpc }) => {
+      const entity = getEntity(rpc.chain.stateView, publicKey)
+      return entity === undefined ? null : entityJson(rpc.chain, publicKey, entity)
+    }
+  }),
+
+  validators_list: method({
+    params: [],
+    parse: () => null,
+    run: (_a, { rpc }) => {
+      const set = rpc.chain.validatorSet
+      return {
+        height: rpc.chain.head.height,
+        totalPower: set.totalPower,
+        validators: set.validators.map((v) => ({ publicKey: toHex(v.publicKey), power: v.power, hospital: toHex(v.hospital) }))
+      }
+    }
+  }),
+
+  node_info: method({
+    params: [],
+    parse: () => null,
+    run: (_a, { rpc }) => ({ chainId: rpc.chain.chainId, height: rpc.chain.head.height, ...rpc.nodeInfo() })
+  }),
+
+  node_peers: method({
+    params: [],
+    parse: () => null,
+    run: (_a, { rpc }) => rpc.peers()
+  }),
+
+  records_listByPatient: method({
+    params: ['patient'],
+    parse: patientArg,
+    patientOf: (a) => a.patient,
+    run: async ({ patient }, { rpc }, scope) => await listRecords(rpc.chain, patient, scope as ReaderScope)
+  }),
+
+  consent_list: method({
+    params: ['patient'],
+    parse: patientArg,
+    patientOf: (a) => a.patient,
+    run: async ({ patient }, { rpc }, scope) => await listConsents(rpc.chain, patient, scope as ReaderScope)
+  }),
+
+  audit_listByPatient: method({
+    params: ['patient', 'from', 'to', 'limit'],
+    parse: (p): AuditArgs => {
+      const from = readOptionalInt(p, 'from')
+      const to = readOptionalInt(p, 'to')
+      if (from !== undefined && to !== undefined && from > to) throw invalidParams('from', 'Param "from" must not be after "to".')
+      return {
+        patient: readHex(p, 'patient', { length: 32 }),
+        ...(from !== undefined ? { from } : {}),
+        ...(to !== undefined ? { to } : {}),
+        limit: readOptionalInt(p, 'limit', { min: 1, max: AUDIT_MAX_LIMIT }) ?? AUDIT_DEFAULT_LIMIT
+      }
+    },
+    patientOf: (a) => a.patient,
+    run: async (args, { rpc }, scope) => await listAudit(rpc.chain, args, scope as ReaderScope)
+  }),
+
+  chain_subscribe: method({
+    params: ['topic'],
+    parse: (p) => readString(p, 'topic', ['newHeads']),
+    wsOnly: true,
+    run: (_topic, { session }) => (session as SubscriptionHost).subscribeNewHeads()
+  }),
+
+  audit_subscribe: method({
+    params: ['patient'],
+    parse: patientArg,
+    patientOf: (a) => a.patient,
+    wsOnly: true,
+    run: ({ patient }, { session }, scope) => (session as SubscriptionHost).subscribeAudit(patient, scope as ReaderScope)
+  }),
+
+  chain_unsubscribe: method({
+    params: ['subscription'],
+    parse: (p) => {
+      const id = p.subscription
+      if (typeof id !== 'string' || id.length === 0 || id.length > 64) throw invalidParams('subscription', 'Param "subscription" must be the id that chain_subscribe or audit_subscribe returned.')
+      return id
+    },
+    wsOnly: true,
+    run: (id, { session }) => (session as SubscriptionHost).unsubscribe(id)
+  })
+}
+
+export const METHOD_NAMES: readonly string[] = Object.keys(METHODS)
+
+/**
+ * Runs one call: checks the params, the signature of a signed query and the reader's authority,
+ * then the method. Throws RpcError for anything the client should see; any other error is a bug
+ * or a broken store (the caller logs it and answers "internal error").
+ */
+export async function callMethod (name: string, rawParams: unknown, ctx: CallContext): Promise<unknown> {
+  const spec = Object.hasOwn(METHODS, name) ? METHODS[name] : undefined
+  if (spec === undefined) throw new RpcError({ code: 'RPC_METHOD_NOT_FOUND', method: name.slice(0, 64) }, `Method "${name.slice(0, 64)}" does not exist; see the README for the list of methods.`)
+  if (spec.wsOnly === true && ctx.session === undefined) {
+    throw new RpcError({ code: 'RPC_WEBSOCKET_ONLY', method: name }, `Method "${name}" needs a WebSocket connection; connect to /ws.`)
+  }
+  const signed = spec.patientOf !== undefined
+  const params = readParams(rawParams, signed ? [...spec.params, 'auth'] : spec.params)
+  const args = spec.parse(params)
+  let scope: ReaderScope | undefined
+  if (spec.patientOf !== undefined) {
+    const auth = readQueryAuth(params)
+    const { chain } = ctx.rpc
+    verifySignedQuery({ chainId: chain.chainId, method: name, params, auth, now: ctx.rpc.now(), replay: ctx.rpc.replay })
+    scope = authoriseReader(chain.stateView, chain.head.timestamp, spec.patientOf(args), auth.requester)
+  }
+  return await spec.run(args, ctx, scope)
+}

@@ -1,0 +1,131 @@
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { OrganizationKind, Purpose, TxType } from '../../../src/chain/tx.js'
+import { toHex } from '../../../src/crypto/bytes.js'
+import type { Signer } from '../../../src/crypto/ed25519.js'
+import { makeKeys } from '../../utils/factories.js'
+import { assertRpcError, hex, keys, rpc, rpcResult, signed, startFixture, type Fixture } from './fixture.js'
+
+describe('RPC signed queries', () => {
+  let f: Fixture
+  before(async () => { f = await startFixture() })
+  after(async () => { await f.close() })
+
+  const patientParams = (): { patient: string } => ({ patient: hex(keys.patient) })
+  /** A signed call; the clock ticks 1 ms per query so that equal queries are not replays. */
+  const ask = async (signer: Signer, method: string, params: Record<string, unknown> = patientParams()): Promise<Awaited<ReturnType<typeof rpc>>> =>
+    await rpc(f.server, method, signed(signer, method, params, ++f.clock.now))
+
+  it('records_listByPatient: the patient sees every record, a pharmacy with consent only prescriptions', async () => {
+    const own = await ask(keys.patient, 'records_listByPatient')
+    const records = own.result as Array<Record<string, unknown>>
+    assert.deepEqual(records.map((r) => r.recordId), [toHex(f.world.records.rx), toHex(f.world.records.obs)])
+    assert.deepEqual(records.map((r) => r.resourceType), ['MedicationRequest', 'Observation'])
+    assert.equal(records[0]?.author, hex(keys.doctor))
+    assert.equal(records[0]?.keyEnvelope, '07'.repeat(48), 'the envelope wrapped for the requester')
+    assert.equal(typeof records[0]?.contentHash, 'string')
+    const pharmacy = (await ask(keys.pharmacy, 'records_listByPatient')).result as Array<Record<string, unknown>>
+    assert.deepEqual(pharmacy.map((r) => r.resourceType), ['MedicationRequest'])
+    assert.equal(pharmacy[0]?.keyEnvelope, null)
+  })
+
+  it('consent_list: the patient sees every grant with its status, a grantee only its own', async () => {
+    const grants = (await ask(keys.patient, 'consent_list')).result as Array<Record<string, unknown>>
+    assert.deepEqual(grants.map((g) => [g.grantId, g.grantee, g.purpose, g.status]), [
+      [toHex(f.world.grants.pharmacy), hex(keys.pharmacy), 'pharmacy', 'live'],
+      [toHex(f.world.grants.lab), hex(keys.lab), 'treatment', 'expired'],
+      [toHex(f.world.grants.nurse), hex(keys.nurse), 'treatment', 'revoked']
+    ])
+    assert.deepEqual(grants[0]?.recordTypes, ['*'])
+    const own = (await ask(keys.pharmacy, 'consent_list')).result as Array<Record<string, unknown>>
+    assert.deepEqual(own.map((g) => g.grantId), [toHex(f.world.grants.pharmacy)])
+  })
+
+  it('audit_listByPatient: the patient sees the whole trail, decoded; a grantee only its own actions', async () => {
+    const trail = (await ask(keys.patient, 'audit_listByPatient')).result as Array<Record<string, unknown>>
+    assert.deepEqual(trail.map((e) => e.action), ['EnrolPatient', 'AnchorRecord', 'AnchorRecord', 'Grant', 'Grant', 'Grant', 'Revoke', 'AccessRecord'])
+    const access = trail[7] as Record<string, unknown>
+    assert.equal(access.actor, hex(keys.pharmacy))
+    assert.equal(access.actorKind, 'organization')
+    assert.equal(access.recordId, toHex(f.world.records.rx))
+    assert.equal(access.purpose, 'pharmacy')
+    assert.equal(access.result, 'OK')
+    assert.equal(access.emergency, false)
+    assert.equal(typeof access.time, 'number')
+    assert.equal(trail[0]?.purpose, null)
+    const seqs = trail.map((e) => e.seq as number)
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b))
+    const own = (await ask(keys.pharmacy, 'audit_listByPatient')).result as Array<Record<string, unknown>>
+    assert.deepEqual(own.map((e) => e.action), ['AccessRecord'])
+  })
+
+  it('audit_listByPatient filters by block time (from, to inclusive) and limit', async () => {
+    const trail = (await ask(keys.patient, 'audit_listByPatient')).result as Array<{ time: number, action: string }>
+    const grantTime = trail[3]?.time as number
+    const ofGrantBlock = (await ask(keys.patient, 'audit_listByPatient', { ...patientParams(), from: grantTime, to: grantTime })).result as Array<{ action: string }>
+    assert.deepEqual(ofGrantBlock.map((e) => e.action), ['Grant', 'Grant', 'Grant'])
+    const firstTwo = (await ask(keys.patient, 'audit_listByPatient', { ...patientParams(), limit: 2 })).result as unknown[]
+    assert.equal(firstTwo.length, 2)
+    assertRpcError(await ask(keys.patient, 'audit_listByPatient', { ...patientParams(), limit: 0 }), -32602, 'RPC_INVALID_PARAMS')
+    assertRpcError(await ask(keys.patient, 'audit_listByPatient', { ...patientParams(), from: 5, to: 4 }), -32602, 'RPC_INVALID_PARAMS')
+  })
+
+  it('refuses a query that is not signed, badly signed, stale, replayed or not authorised (table)', async (t) => {
+    const method = 'records_listByPatient'
+    const now = ++f.clock.now
+    const good = signed(keys.patient, method, patientParams(), now)
+    const replayed = signed(keys.patient, method, patientParams(), now - 1)
+    await rpcResult(f.server, method, replayed)
+    const cases: Array<{ name: string, params: Record<string, unknown>, code: number, dataCode: string }> = [
+      { name: 'no auth', params: patientParams(), code: -32000, dataCode: 'QUERY_UNSIGNED' },
+      { name: 'signed by someone else for the patient key', params: { ...good, auth: { ...(good.auth as object), signature: (signed(keys.doctor, method, patientParams(), now).auth as { signature: string }).signature } }, code: -32000, dataCode: 'QUERY_BAD_SIGNATURE' },
+      { name: 'params changed after signing', params: { ...good, patient: hex(keys.doctor) }, code: -32000, dataCode: 'QUERY_BAD_SIGNATURE' },
+      { name: 'signed for another method', params: signed(keys.patient, 'consent_list', patientParams(), now), code: -32000, dataCode: 'QUERY_BAD_SIGNATURE' },
+      { name: 'stale timestamp', params: signed(keys.patient, method, patientParams(), now - 61_000), code: -32000, dataCode: 'QUERY_EXPIRED' },
+      { name: 'timestamp in the future', params: signed(keys.patient, method, patientParams(), now + 61_000), code: -32000, dataCode: 'QUERY_EXPIRED' },
+      { name: 'replayed', params: replayed, code: -32000, dataCode: 'QUERY_REPLAYED' },
+      { name: 'grant expired (lab)', params: signed(keys.lab, method, patientParams(), now), code: -32000, dataCode: 'QUERY_NOT_AUTHORISED' },
+      { name: 'grant revoked (nurse)', params: signed(keys.nurse, method, patientParams(), now), code: -32000, dataCode: 'QUERY_NOT_AUTHORISED' },
+      { name: 'registered, no grant (insurer)', params: signed(keys.insurer, method, patientParams(), now), code: -32000, dataCode: 'QUERY_NOT_AUTHORISED' },
+      { name: 'stranger', params: signed(keys.stranger, method, patientParams(), now), code: -32000, dataCode: 'QUERY_NOT_AUTHORISED' },
+      { name: 'auth without signature', params: { ...patientParams(), auth: { requester: hex(keys.patient), timestamp: now } }, code: -32602, dataCode: 'RPC_INVALID_PARAMS' },
+      { name: 'auth with an unknown field', params: { ...good, auth: { ...(good.auth as object), role: 'admin' } }, code: -32602, dataCode: 'RPC_INVALID_PARAMS' }
+    ]
+    for (const c of cases) {
+      await t.test(c.name, async () => {
+        assertRpcError(await rpc(f.server, method, c.params), c.code, c.dataCode)
+      })
+    }
+    await t.test('the good one passes', async () => {
+      assert.equal(((await rpcResult(f.server, method, good)) as unknown[]).length, 2)
+    })
+  })
+
+  it('every patient-specific method needs the signature', async () => {
+    for (const method of ['records_listByPatient', 'consent_list', 'audit_listByPatient']) {
+      assertRpcError(await rpc(f.server, method, patientParams()), -32000, 'QUERY_UNSIGNED')
+      assertRpcError(await ask(keys.stranger, method), -32000, 'QUERY_NOT_AUTHORISED')
+    }
+  })
+
+  it('a clinician with an open emergency window may read; a revoked grant stops a grantee at the next query', async () => {
+    assertRpcError(await ask(keys.nurse, 'records_listByPatient'), -32000, 'QUERY_NOT_AUTHORISED')
+    const emergency = f.world.tx(keys.nurse, { type: TxType.EmergencyAccess, patient: keys.patient.publicKey, reason: 'unconscious in the ER' })
+    await f.world.commitOk([emergency])
+    const records = (await ask(keys.nurse, 'records_listByPatient')).result as Array<Record<string, unknown>>
+    assert.equal(records.length, 2, 'break-glass reads every record')
+
+    assert.equal(((await ask(keys.pharmacy, 'records_listByPatient')).result as unknown[]).length, 1)
+    await f.world.commitOk([f.world.tx(keys.patient, { type: TxType.Revoke, grantId: f.world.grants.pharmacy })])
+    assertRpcError(await ask(keys.pharmacy, 'records_listByPatient'), -32000, 'QUERY_NOT_AUTHORISED')
+  })
+
+  it('a deactivated grantee is refused', async () => {
+    const researcher = makeKeys('rpc/researcher')
+    await f.world.commitOk([f.world.tx(keys.hospital, { type: TxType.RegisterOrganization, publicKey: researcher.publicKey, name: 'Research', kind: OrganizationKind.Researcher })])
+    await f.world.commitOk([f.world.tx(keys.patient, { type: TxType.Grant, grantee: researcher.publicKey, recordTypes: ['*'], recordIds: [], purpose: Purpose.Research, expiresAt: f.h.nextTimestamp() + 86_400_000, envelopes: [] })])
+    assert.equal(((await ask(researcher, 'records_listByPatient')).result as unknown[]).length, 2)
+    await f.world.commitOk([f.world.tx(keys.hospital, { type: TxType.Deactivate, target: researcher.publicKey, reason: 'contract ended' })])
+    assertRpcError(await ask(researcher, 'records_listByPatient'), -32000, 'QUERY_NOT_AUTHORISED')
+  })
+})

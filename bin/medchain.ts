@@ -7,9 +7,11 @@
 import { createProgram, processIo, runProgram } from '../src/cli/program.js'
 import { addKeysCommands } from '../src/cli/keys.js'
 import { addNodeCommands } from '../src/cli/node.js'
+import { addStartCommands } from '../src/cli/start.js'
 
 const io = processIo()
 const program = createProgram(io)
 addKeysCommands(program, io)
 addNodeCommands(program, io)
+addStartCommands(program, io, async () => (await import('../src/node/network.js')).libp2pNetwork)
 process.exitCode = await runProgram(program, process.argv, io)

@@ -206,6 +206,11 @@ export function generateNodeKey (home: string): KeyPair {
 
 /** Loads the node key; refuses a file others can read, or whose public key does not match its secret. */
 export function loadNodeKey (home: string): Signer {
+  return loadNodeKeyPair(home).signer
+}
+
+/** The node key with its 32-byte seed, which libp2p needs to derive the node's peer id. */
+export function loadNodeKeyPair (home: string): { signer: Signer, secretKey: Uint8Array } {
   const path = HomePaths.nodeKey(home)
   const json = readJson(path)
   if (process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0) {
@@ -214,7 +219,8 @@ export function loadNodeKey (home: string): Signer {
   if (!isObject(json) || typeof json.secretKey !== 'string' || !HEX32_RE.test(json.secretKey) || typeof json.publicKey !== 'string') {
     throw invalid(path, 'secretKey', 'must be 64 hex digits')
   }
-  const signer = createSigner(fromHex(json.secretKey))
+  const secretKey = fromHex(json.secretKey)
+  const signer = createSigner(secretKey)
   if (toHex(signer.publicKey) !== json.publicKey) throw invalid(path, 'publicKey', 'does not belong to the secret key')
-  return signer
+  return { signer, secretKey }
 }

@@ -33,7 +33,8 @@ import { SignStateFile } from '../consensus/signState.js'
 import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/types.js'
 import { encodeVote, type Vote } from '../consensus/vote.js'
 import { startRpcServer, type RpcServer } from '../rpc/server.js'
-import { HomePaths, loadConfig, loadGenesis, loadNodeKey, type NodeConfig } from './config.js'
+import { MAX_CONSENSUS_GOSSIP_BYTES } from '../p2p/gossip.js'
+import { HomePaths, loadConfig, loadGenesis, loadNodeKeyPair, type NodeConfig } from './config.js'
 
 /** What the node needs of the network; src/p2p provides it. A lone validator runs without one. */
 export interface NodeNetwork {
@@ -44,6 +45,8 @@ export interface NodeNetwork {
   /** Fetches and imports blocks from `fromHeight` from the best peer; resolves with the new head height. */
   syncFrom: (fromHeight: number) => Promise<number>
   peers: () => unknown[]
+  /** Re-reads who may connect (after a block changed the validator set). */
+  refreshAllowlist: () => Promise<void>
   stop: () => Promise<void>
 }
 
@@ -51,6 +54,8 @@ export interface NetworkFactoryArgs {
   config: NodeConfig
   genesis: Genesis
   nodeKey: Signer
+  /** The node key's 32-byte seed (libp2p derives the peer id from it). */
+  nodeSecret: Uint8Array
   chain: Chain
   /** The one admission function for transactions from any door. */
   checkTx: (bytes: Uint8Array) => Tx
@@ -102,7 +107,7 @@ export class MedchainNode {
     const baseConfig = loadConfig(home)
     const config = opts.config?.(baseConfig) ?? baseConfig
     const genesis = loadGenesis(home)
-    const nodeKey = loadNodeKey(home)
+    const { signer: nodeKey, secretKey: nodeSecret } = loadNodeKeyPair(home)
     const logger = opts.logger ?? pino({ level: config.log.level, base: { node: config.moniker } })
     const signStateFile = new SignStateFile(HomePaths.signState(home))
     const signState = signStateFile.load()
@@ -137,10 +142,15 @@ export class MedchainNode {
       validationSeconds: new Histogram({ name: 'medchain_block_validation_seconds', help: 'Time to validate and import a block', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [metrics] })
     }
     const node = new MedchainNode(home, config, genesis, nodeKey, chain, mempool, engine, pool, signStateFile, logger, metrics, gauges)
+    // every imported block, decided here or received by block sync, settles the mempool
+    chain.on('block', ({ block }) => {
+      mempool.update(block.header.height, block.txs)
+      if (!equalBytes(block.header.validatorsHash, block.header.nextValidatorsHash)) void node.network?.refreshAllowlist()
+    })
     try {
       if (opts.network !== undefined) {
         node.network = await opts.network({
-          config, genesis, nodeKey, chain, logger,
+          config, genesis, nodeKey, nodeSecret, chain, logger,
           checkTx: (bytes) => node.admitTx(bytes),
           onConsensusMessage: (message) => { node.enqueue({ type: 'message', message }) }
         })
@@ -261,7 +271,6 @@ export class MedchainNode {
         this.gauges.commitSeconds.observe((Date.now() - this.heightStartedAt) / 1000)
         this.heightStartedAt = Date.now()
         this.gauges.txs.inc(action.block.txs.length)
-        this.mempool.update(result.height, action.block.txs)
             this.logger.info({ height: result.height, hash: toHex(result.hash).slice(0, 16), txs: action.block.txs.length, round: action.certificate.round }, 'committed block')
         pending.push({ type: 'blockCommitted', height: result.height, hash: result.hash, validatorSet: this.chain.validatorSet, timestamp: action.block.header.timestamp })
         return
@@ -282,7 +291,8 @@ export class MedchainNode {
       const head = this.chain.head
       if (height !== head.height + 1) return
       const lastCommit = (await this.chain.getCertificate(head.height)) ?? EMPTY_COMMIT
-      const txs = this.mempool.reap(8 * 1024 * 1024)
+      // stay under what one gossip message can carry (the header and lastCommit need the margin)
+      const txs = this.mempool.reap(MAX_CONSENSUS_GOSSIP_BYTES - 64 * 1024)
       const built = this.chain.buildBlock({ txs, timestamp: Math.max(Date.now(), head.timestamp + 1), proposer: this.nodeKey.publicKey, lastCommit })
       this.enqueue({ type: 'proposalBuilt', height, round, block: built.block })
     })().catch((err: unknown) => { this.logger.error({ err }, 'could not build a proposal') })

@@ -1,0 +1,50 @@
+/**
+ * The node's network: the libp2p host of src/p2p adapted to what the node needs (NodeNetwork).
+ * Peers admitted: the configured ones plus every validator in the current state.
+ */
+import { findValidator } from '../chain/validatorSet.js'
+import { createP2pHost } from '../p2p/host.js'
+import { P2pError } from '../p2p/errors.js'
+import type { NetworkFactory, NodeNetwork } from './node.js'
+
+export const libp2pNetwork: NetworkFactory = async (args): Promise<NodeNetwork> => {
+  const { chain, config, logger } = args
+  const host = await createP2pHost({
+    chainId: args.genesis.chainId,
+    nodeKey: args.nodeSecret,
+    listen: config.p2p.listen,
+    peers: config.p2p.peers,
+    isAllowed: (key) => findValidator(chain.validatorSet, key) !== undefined,
+    syncSource: chain,
+    handlers: {
+      checkTx: (input) => args.checkTx(input instanceof Uint8Array ? input : input.bytes),
+      onConsensusMessage: (message) => { args.onConsensusMessage(message) }
+    }
+  })
+  host.on('peer:connect', (peer) => { logger.info({ peer }, 'peer connected') })
+  host.on('peer:disconnect', (peer) => { logger.info({ peer }, 'peer disconnected') })
+  return {
+    publishConsensus: (message) => {
+      host.publishConsensusMessage(message).catch((err: unknown) => { logger.warn({ code: (err as P2pError).code ?? String(err) }, 'could not gossip a consensus message') })
+    },
+    publishTxs: (txs) => {
+      host.publishTxs(txs).catch((err: unknown) => { logger.warn({ code: (err as P2pError).code ?? String(err) }, 'could not gossip transactions') })
+    },
+    syncFrom: async (fromHeight) => {
+      // ask every connected peer for its head and sync from the highest one ahead of us
+      let best: { peer: string, height: number } | undefined
+      for (const peer of host.connectedPeers()) {
+        try {
+          const status = await host.status(peer)
+          if (status.height >= fromHeight && (best === undefined || status.height > best.height)) best = { peer, height: status.height }
+        } catch { /* that peer cannot answer now */ }
+      }
+      if (best === undefined) return chain.head.height
+      const result = await host.syncFrom(best.peer, chain)
+      return result.height
+    },
+    peers: () => host.connectedPeers(),
+    refreshAllowlist: async () => { await host.refreshAllowlist() },
+    stop: async () => { await host.stop() }
+  }
+}

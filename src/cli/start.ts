@@ -98,13 +98,16 @@ $${PASSPHRASE_ENV} (default "devnet": a development passphrase, never for real d
       const script = process.argv[1] as string
       const children = new Map<string, ChildProcess>()
       let stopping = false
+      // Ctrl-C reaches the whole process group: mark the stop at once, so the children's own
+      // graceful exits are not taken for crashes
+      const signalled = untilSignal().then((sig) => { stopping = true; return sig })
       const launch = (n: HomeSummary): ChildProcess => {
         const log = createWriteStream(join(n.home, 'node.log'), { flags: 'a' })
         const child = spawn(process.execPath, [...process.execArgv, script, 'start', '--home', n.home], { stdio: ['ignore', 'pipe', 'pipe'] })
         child.stdout?.pipe(log)
         child.stderr?.pipe(log)
         child.on('exit', (code, signal) => {
-          if (stopping) return
+          if (stopping || code === 0) return
           printNote(io, `${n.name} exited (${signal ?? `code ${String(code)}`}); restarting it. See ${join(n.home, 'node.log')}.`)
           setTimeout(() => { if (!stopping) children.set(n.name, launch(n)) }, 1000)
         })
@@ -138,7 +141,7 @@ $${PASSPHRASE_ENV} (default "devnet": a development passphrase, never for real d
         for (const r of ready) io.stdout.write(`  ${r.name}  ${r.rpc}  (pid ${r.pid})\n`)
         io.stdout.write(`keystore: ${join(dir, 'keystore')} — try: medchain --home ${dir} keys list\nCtrl-C stops every node.\n`)
       }
-      await untilSignal()
+      await signalled
       printNote(io, 'stopping the devnet…')
       await stopAll()
     })

@@ -29,6 +29,7 @@ import { decodeTx, type Tx } from '../chain/tx.js'
 import { toHex } from '../crypto/bytes.js'
 import { MedchainError } from '../errors.js'
 import { ConsensusError } from '../consensus/errors.js'
+import { randomBytes } from 'node:crypto'
 import { decodeConsensusMessage, MAX_CONSENSUS_MESSAGE_BYTES, verifyProposalSignature } from '../consensus/messages.js'
 import type { ConsensusMessage } from '../consensus/types.js'
 import { verifyVoteSignature } from '../consensus/vote.js'
@@ -249,6 +250,29 @@ export function checkConsensusGossip (data: Uint8Array, chainId: string, check?:
   return msg
 }
 
+/**
+ * Consensus gossip frame: 8 random bytes, then the encoded message. Gossipsub drops a publish
+ * whose message id (sha256 of the data) it has seen, so without the nonce a validator could never
+ * re-send a vote a peer missed (at start-up, before the peer subscribed, or across a partition):
+ * with two validators a single lost prevote stalled the chain. Receivers drop the nonce; the engine
+ * ignores duplicate votes itself.
+ */
+export const CONSENSUS_FRAME_NONCE_BYTES = 8
+
+export function frameConsensusGossip (encoded: Uint8Array): Uint8Array {
+  const out = new Uint8Array(CONSENSUS_FRAME_NONCE_BYTES + encoded.length)
+  out.set(randomBytes(CONSENSUS_FRAME_NONCE_BYTES), 0)
+  out.set(encoded, CONSENSUS_FRAME_NONCE_BYTES)
+  return out
+}
+
+export function unframeConsensusGossip (data: Uint8Array): Uint8Array {
+  if (data.length <= CONSENSUS_FRAME_NONCE_BYTES) {
+    throw new ConsensusError({ code: 'MSG_MALFORMED', reason: 'empty consensus gossip frame' }, 'The consensus gossip message is shorter than its frame.')
+  }
+  return data.subarray(CONSENSUS_FRAME_NONCE_BYTES)
+}
+
 function messageData (msg: Message): Uint8Array {
   return msg.data
 }
@@ -270,7 +294,7 @@ export function getConsensusTopicValidatorFn (opts: { topic: string, chainId: st
     const from = peer.toString()
     let decoded: ConsensusMessage
     try {
-      decoded = checkConsensusGossip(messageData(msg), opts.chainId, opts.handlers.checkConsensusMessage, opts.topic)
+      decoded = checkConsensusGossip(unframeConsensusGossip(messageData(msg)), opts.chainId, opts.handlers.checkConsensusMessage, opts.topic)
     } catch (error) {
       const verdict = gossipVerdict(error)
       report(opts, from, verdict, error)

@@ -46,7 +46,7 @@ import type { ConsensusMessage } from '../consensus/types.js'
 import type { PeerConfig } from '../node/config.js'
 import { P2pError, type P2pErrorCode } from './errors.js'
 import {
-  consensusTopic, getConsensusTopicValidatorFn, getTxTopicValidatorFn, MAX_CONSENSUS_GOSSIP_BYTES, MAX_GOSSIP_RPC_BYTES, packTxBatches, txTopic,
+  consensusTopic, frameConsensusGossip, getConsensusTopicValidatorFn, getTxTopicValidatorFn, MAX_CONSENSUS_GOSSIP_BYTES, MAX_GOSSIP_RPC_BYTES, packTxBatches, txTopic,
   type ConsensusGossipHandlers, type GossipVerdictEvent, type TxGossipHandlers
 } from './gossip.js'
 import {
@@ -465,7 +465,7 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
     if (bytes.length > MAX_CONSENSUS_GOSSIP_BYTES) {
       throw new P2pError({ code: 'GOSSIP_TOO_LARGE', topic: this.topics.consensus, size: bytes.length, limit: MAX_CONSENSUS_GOSSIP_BYTES }, `The consensus message is ${bytes.length} bytes, more than gossip carries (${MAX_CONSENSUS_GOSSIP_BYTES}); propose smaller blocks.`)
     }
-    await this.libp2p.services.pubsub.publish(this.topics.consensus, bytes)
+    await this.libp2p.services.pubsub.publish(this.topics.consensus, frameConsensusGossip(bytes))
   }
 
   /** Peers subscribed to a topic (mesh or not). */

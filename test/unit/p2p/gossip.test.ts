@@ -178,3 +178,16 @@ describe('checkConsensusGossip', () => {
     assert.throws(() => checkConsensusGossip(encodeConsensusMessage({ kind: 'vote', vote }), TEST_CHAIN_ID, stale), (err: unknown) => gossipVerdict(err) === Ignore)
   })
 })
+
+describe('consensus gossip frame', () => {
+  it('gives each publish of the same message its own bytes (so gossipsub lets a re-send through) and unframes to the message', async () => {
+    const { frameConsensusGossip, unframeConsensusGossip } = await import('../../../src/p2p/gossip.js')
+    const encoded = new Uint8Array([1, 2, 3, 4])
+    const a = frameConsensusGossip(encoded)
+    const b = frameConsensusGossip(encoded)
+    assert.notDeepEqual(a, b)
+    assert.deepEqual(unframeConsensusGossip(a), encoded)
+    assert.deepEqual(unframeConsensusGossip(b), encoded)
+    assert.throws(() => unframeConsensusGossip(new Uint8Array(8)), (err: unknown) => (err as { code?: string }).code === 'MSG_MALFORMED')
+  })
+})

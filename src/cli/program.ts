@@ -74,7 +74,9 @@ Exit codes: 0 ok, 1 the operation failed (one sentence on stderr), 2 bad usage.
 
   $ medchain testnet --validators 4 --out ./devnet   homes for 4 hospital validators + demo keys
 
-Coming with the networked node: start, devnet, tx and query.`
+  $ medchain devnet                                    a local network of 4 hospital validators
+  $ medchain --home ./devnet tx enrol-patient --from doctor --patient patient
+  $ medchain --home ./devnet query audit --patient patient --as patient`
 
 export function createProgram (io: CliIo): Command {
   const program = new Command('medchain')

@@ -1,0 +1,236 @@
+/**
+ * `medchain tx …` and `medchain query …` as a user runs them: a real single-validator node in this
+ * process (RPC on a free port), and the CLI as child processes (`node --import tsx bin/medchain.ts
+ * --home H --json … --rpc URL`) going through the README walkthrough: a hospital registers a
+ * doctor and a pharmacy, the doctor enrols a patient and anchors two records, the patient grants
+ * the pharmacy access to prescriptions, the pharmacy reads (granted, then refused out of scope),
+ * the patient revokes, the pharmacy is refused, and the patient reads the audit trail. Then the
+ * refusals every user meets: a stranger's signed query, an unknown key name, no node at --rpc.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { initHome } from '../../src/node/home.js'
+import { MedchainNode } from '../../src/node/node.js'
+import { Keystore } from '../../src/crypto/keystore.js'
+import { HomePaths } from '../../src/node/config.js'
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url))
+const BIN = join(REPO, 'bin', 'medchain.ts')
+const PASSPHRASE = 'pw'
+const CHEAP_SCRYPT = { n: 1024, r: 8, p: 1 }
+const FAST = { proposeMs: 200, prevoteMs: 100, precommitMs: 100, deltaMs: 100, capMs: 1000, commitMs: 50 }
+const CONTENT_HASH_1 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
+const CONTENT_HASH_2 = '60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752'
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+let dir: string
+let home: string
+let node: MedchainNode
+let url: string
+
+/** Runs the CLI with stdin closed, the passphrase in the environment, against the test node unless `args` names --rpc. */
+async function medchain (args: string[], opts: { env?: Record<string, string | undefined>, json?: boolean } = {}): Promise<Run> {
+  const env = opts.env ?? {}
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, MEDCHAIN_PASSPHRASE: PASSPHRASE }
+  delete childEnv.MEDCHAIN_HOME
+  delete childEnv.MEDCHAIN_RPC
+  delete childEnv.MEDCHAIN_DEBUG
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete childEnv[k]
+    else childEnv[k] = v
+  }
+  const rpc = args.includes('--rpc') || env.MEDCHAIN_RPC !== undefined ? [] : ['--rpc', url]
+  const child = spawn(process.execPath, ['--import', 'tsx', BIN, '--home', home, ...(opts.json === false ? [] : ['--json']), ...args, ...rpc], { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (c) => resolve(c))
+  })
+  return { code, stdout, stderr }
+}
+
+/** stdout must be exactly one JSON document on one line. */
+function oneJson<T = Record<string, unknown>> (run: Run): T {
+  const lines = run.stdout.split('\n').filter((l) => l !== '')
+  assert.equal(lines.length, 1, `expected one JSON line on stdout, got: ${run.stdout}\nstderr: ${run.stderr}`)
+  return JSON.parse(lines[0] as string) as T
+}
+
+interface Receipt { hash: string, height: number, code: string, log: string, events: Array<{ kind: string, attributes: Record<string, string> }>, recordId?: string, grantId?: string }
+
+/** A committed, accepted transaction: exit 0, its receipt with code OK. */
+function committed (run: Run): Receipt {
+  assert.equal(run.code, 0, `exit ${String(run.code)}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
+  assert.match(run.stderr, /waiting for block…/)
+  const receipt = oneJson<Receipt>(run)
+  assert.equal(receipt.code, 'OK')
+  assert.match(receipt.hash, /^[0-9a-f]{64}$/)
+  assert.ok(receipt.height > 0)
+  return receipt
+}
+
+/** A failure: exit 1, one `error: …` sentence on stderr (no stack), `{"error": {code, message}}` on stdout; returns the code. */
+function failed (run: Run): string {
+  assert.equal(run.code, 1, `exit ${String(run.code)}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
+  assert.match(run.stderr, /error: .+\n$/)
+  assert.doesNotMatch(run.stderr, /\n\s+at /)
+  const doc = oneJson<{ error: { code: string, message: string } }>(run)
+  assert.equal(typeof doc.error.message, 'string')
+  return doc.error.code
+}
+
+async function freePort (): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)) })
+  })
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'medchain-clitx-'))
+  home = join(dir, 'home')
+  initHome({ home, moniker: 'st-mary', passphrase: PASSPHRASE, scrypt: CHEAP_SCRYPT })
+  // the CLI's `keys new` uses the production scrypt cost; the library makes cheap keys for the test
+  const keystore = new Keystore(HomePaths.keystore(home), { scrypt: CHEAP_SCRYPT })
+  for (const name of ['doctor', 'patient', 'pharmacy', 'stranger']) keystore.create(name, PASSPHRASE)
+  node = await MedchainNode.start({
+    home,
+    logger: pino({ level: 'silent' }),
+    config: (c) => ({ ...c, rpc: { ...c.rpc, port: 0, ratePerSecond: 1000 }, consensus: { ...c.consensus, timeouts: FAST } })
+  })
+  url = node.rpc?.url as string
+})
+
+after(async () => {
+  await node?.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('medchain tx and query against a running node', () => {
+  it('walks through register, enrol, anchor, grant, access, revoke and the audit trail', { timeout: 90_000 }, async () => {
+    // the hospital admin registers a doctor and a pharmacy, at once (the second finds the next free nonce)
+    const [doctorRun, pharmacyRun] = await Promise.all([
+      medchain(['tx', 'register-clinician', '--from', 'admin', '--key', 'doctor', '--name', 'Dr. Ada Lovelace', '--role', 'doctor']),
+      medchain(['tx', 'register-organization', '--from', 'admin', '--key', 'pharmacy', '--name', 'Main St Pharmacy', '--kind', 'pharmacy'])
+    ])
+    const doctorReg = committed(doctorRun)
+    assert.ok(doctorReg.events.some((e) => e.kind === 'identity.registered'), JSON.stringify(doctorReg.events))
+    committed(pharmacyRun)
+
+    // the doctor enrols the patient and anchors a prescription and a lab report
+    committed(await medchain(['tx', 'enrol-patient', '--from', 'doctor', '--patient', 'patient']))
+    const [prescriptionRun, reportRun] = await Promise.all([
+      medchain(['tx', 'anchor-record', '--from', 'doctor', '--patient', 'patient', '--type', 'MedicationRequest', '--content-hash', CONTENT_HASH_1, '--size', '1024']),
+      medchain(['tx', 'anchor-record', '--from', 'doctor', '--patient', 'patient', '--type', 'DiagnosticReport', '--content-hash', CONTENT_HASH_2, '--size', '2048', '--blob-ref', 'blob://st-mary/2'])
+    ])
+    const prescription = committed(prescriptionRun).recordId as string
+    assert.match(prescription, /^[0-9a-f]{64}$/)
+    assert.match(prescriptionRun.stderr, /placeholder envelope/)
+    const report = committed(reportRun).recordId as string
+    assert.notEqual(report, prescription)
+
+    // the patient lets the pharmacy read prescriptions, for 30 days
+    const grantReceipt = committed(await medchain(['tx', 'grant', '--from', 'patient', '--grantee', 'pharmacy', '--types', 'MedicationRequest', '--purpose', 'pharmacy', '--expires', '30d']))
+    const grantId = grantReceipt.grantId as string
+    assert.equal(grantId, grantReceipt.hash)
+
+    // while the grant is live: the pharmacy sees only the prescription, and reads it; the lab report is out of scope
+    const [pharmacyRecords, consents, granted, outOfScope] = await Promise.all([
+      medchain(['query', 'records', '--patient', 'patient', '--as', 'pharmacy']),
+      medchain(['query', 'consent', '--patient', 'patient']),
+      medchain(['tx', 'access-record', '--from', 'pharmacy', '--record', prescription, '--purpose', 'pharmacy']),
+      medchain(['tx', 'access-record', '--from', 'pharmacy', '--record', report, '--purpose', 'pharmacy', '--timeout', '20'])
+    ])
+    assert.equal(pharmacyRecords.code, 0, pharmacyRecords.stderr)
+    assert.deepEqual(oneJson<Array<{ recordId: string }>>(pharmacyRecords).map((r) => r.recordId), [prescription])
+    assert.equal(consents.code, 0, consents.stderr)
+    const grants = oneJson<Array<{ grantId: string, status: string, purpose: string }>>(consents)
+    assert.deepEqual(grants.map((g) => [g.grantId, g.status, g.purpose]), [[grantId, 'live', 'pharmacy']])
+    committed(granted)
+    assert.equal(failed(outOfScope), 'ACCESS_OUT_OF_SCOPE')
+    assert.match(outOfScope.stderr, /refused with ACCESS_OUT_OF_SCOPE/)
+
+    // the patient revokes; the pharmacy is refused
+    committed(await medchain(['tx', 'revoke', '--from', 'patient', '--grant', grantId]))
+    const afterRevoke = await medchain(['tx', 'access-record', '--from', 'pharmacy', '--record', prescription, '--purpose', 'pharmacy'])
+    assert.ok(['ACCESS_CONSENT_REVOKED', 'ACCESS_NO_CONSENT'].includes(failed(afterRevoke)), afterRevoke.stdout)
+
+    const [audit, auditCsv, printed, strangerAudit, unknownKey, noNode, tx, entity, validators] = await Promise.all([
+      medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient']),
+      medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient', '--format', 'csv'], { json: false }),
+      medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient', '--print-request']),
+      medchain(['query', 'audit', '--patient', 'patient', '--as', 'stranger']),
+      medchain(['tx', 'enrol-patient', '--from', 'nobody', '--patient', 'patient']),
+      freePort().then(async (port) => await medchain(['tx', 'enrol-patient', '--from', 'doctor', '--patient', 'stranger', '--rpc', `http://127.0.0.1:${port}`])),
+      medchain(['query', 'tx', grantId], { env: { MEDCHAIN_RPC: url } }),
+      medchain(['query', 'entity', 'pharmacy']),
+      medchain(['query', 'validators'])
+    ])
+
+    // the patient's accounting of disclosures lists the granted and the refused reads
+    assert.equal(audit.code, 0, audit.stderr)
+    const entries = oneJson<Array<{ action: string, actorName: string, actorRole: string, purpose: string | null, result: string, emergency: boolean, recordId: string | null }>>(audit)
+    const afterRevokeCode = oneJson<{ error: { code: string } }>(afterRevoke).error.code
+    const reads = entries.filter((e) => e.action === 'AccessRecord')
+    assert.deepEqual(reads.map((e) => e.result).sort(), ['OK', 'ACCESS_OUT_OF_SCOPE', afterRevokeCode].sort())
+    for (const e of reads) assert.deepEqual([e.actorName, e.actorRole, e.purpose, e.emergency], ['Main St Pharmacy', 'pharmacy', 'pharmacy', false])
+    assert.ok(entries.some((e) => e.action === 'Grant' && e.result === 'OK'))
+    assert.ok(entries.some((e) => e.action === 'Revoke' && e.result === 'OK'))
+    assert.equal(auditCsv.code, 0, auditCsv.stderr)
+    const csvLines = auditCsv.stdout.trim().split('\n')
+    assert.equal(csvLines[0], 'time,actor,actor_name,role,action,purpose,record_id,result,emergency,height,tx_hash')
+    assert.equal(csvLines.length, entries.length + 1)
+    assert.ok(csvLines.some((l) => l.includes(',access-record,pharmacy,') && l.includes(',ACCESS_OUT_OF_SCOPE,')))
+
+    // the same query signed by the CLI and sent by another client (curl in the README)
+    assert.equal(printed.code, 0, printed.stderr)
+    const viaFetch = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(oneJson(printed)) })
+    assert.equal(((await viaFetch.json()) as { result: unknown[] }).result.length, entries.length)
+
+    // someone with no consent may not read the trail
+    assert.equal(failed(strangerAudit), 'QUERY_NOT_AUTHORISED')
+    // a signer that is not in the keystore
+    assert.equal(failed(unknownKey), 'KEYSTORE_NOT_FOUND')
+    assert.match(unknownKey.stderr, /no key named "nobody"/)
+    // no node at --rpc
+    assert.equal(failed(noNode), 'CLI_RPC_UNREACHABLE')
+    assert.match(noNode.stderr, /^error: No node answers at http:\/\/127\.0\.0\.1:\d+ .*start one with `npm start` or pass --rpc/)
+
+    // public reads ($MEDCHAIN_RPC picks the node too)
+    assert.equal(tx.code, 0, tx.stderr)
+    assert.equal(oneJson<Receipt>(tx).code, 'OK')
+    assert.equal(entity.code, 0, entity.stderr)
+    assert.deepEqual((({ kind, role, name, status }) => ({ kind, role, name, status }))(oneJson<{ kind: string, role: string, name: string, status: string }>(entity)),
+      { kind: 'organization', role: 'pharmacy', name: 'Main St Pharmacy', status: 'active' })
+    assert.equal(validators.code, 0, validators.stderr)
+    assert.equal(oneJson<{ validators: unknown[] }>(validators).validators.length, 1)
+  })
+
+  it('refuses bad usage before touching the network, with exit 2', { timeout: 30_000 }, async () => {
+    const [badRole, badHash, noSigner, help] = await Promise.all([
+      medchain(['tx', 'register-clinician', '--from', 'admin', '--key', 'doctor', '--name', 'X', '--role', 'surgeon']),
+      medchain(['tx', 'anchor-record', '--from', 'doctor', '--patient', 'patient', '--type', 'Observation', '--content-hash', 'abc', '--size', '1']),
+      medchain(['tx', 'revoke', '--grant', CONTENT_HASH_1]),
+      medchain(['tx', 'access-record', '--help'], { json: false })
+    ])
+    for (const run of [badRole, badHash, noSigner]) {
+      assert.equal(run.code, 2, run.stderr)
+      assert.equal(oneJson<{ error: { code: string } }>(run).error.code, 'CLI_USAGE')
+    }
+    assert.match(noSigner.stderr, /--from <keyName>/)
+    assert.equal(help.code, 0)
+    assert.match(help.stdout, /Example:\n\s+\$ medchain .*tx access-record --from pharmacy/)
+  })
+})

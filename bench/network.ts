@@ -1,0 +1,256 @@
+/**
+ * Benchmark: consensus throughput and commit latency of a real loopback network — one OS process
+ * per hospital validator (`medchain start`), libp2p gossip, JSON-RPC — driven with signed
+ * transactions at rising rates until the network no longer keeps up.
+ *
+ * Each step offers R tx/s for --seconds (patient enrolments by 100 doctors, spread over every
+ * node's RPC in JSON-RPC batches), then waits for the backlog to drain. A step is sustained when
+ * the network finalized at least 90% of the target rate × the step's duration (within the step plus
+ * a 5 s drain). The benchmark client shares the 2 cores with the validators. Commit latency =
+ * from submission to the moment the benchmark sees the transaction's block at node0.
+ * Baseline, same run: the raw ed25519 verify rate of this machine on both cores (VerifyPool).
+ * On a 2-core machine every validator verifies every transaction, so the ceiling is about
+ * verifyBaselinePerSec / validators.
+ *
+ *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800 --json]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createTestnet } from '../src/node/home.js'
+import { HomePaths } from '../src/node/config.js'
+import { Keystore } from '../src/crypto/keystore.js'
+import { createSigner, type Signer } from '../src/crypto/ed25519.js'
+import { toHex } from '../src/crypto/bytes.js'
+import { ClinicianRole, signTx, TxType, type Tx } from '../src/chain/tx.js'
+import { VerifyPool } from '../src/crypto/verifyPool.js'
+
+const args = process.argv.slice(2)
+const flag = (name: string): string | undefined => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined }
+const json = args.includes('--json')
+const validators = Number(flag('--validators') ?? 4)
+const seconds = Number(flag('--seconds') ?? 10)
+const rates = (flag('--rates') ?? '50,100,200,400,800,1600').split(',').map(Number)
+const log = (msg: string): void => { process.stderr.write(msg + '\n') }
+const BIN = fileURLToPath(new URL('../bin/medchain.js', import.meta.url))
+const DOCTORS = 100
+
+interface RpcReply { result?: unknown, error?: { message: string, data?: { code?: string } } }
+
+async function rpcBatch (url: string, calls: Array<{ method: string, params: unknown }>): Promise<RpcReply[]> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(calls.map((c, id) => ({ jsonrpc: '2.0', id, ...c }))) })
+  const body = await res.json() as RpcReply[] | RpcReply
+  return Array.isArray(body) ? body : [body]
+}
+
+async function rpc (url: string, method: string, params: unknown = {}): Promise<unknown> {
+  const [reply] = await rpcBatch(url, [{ method, params }])
+  if (reply?.error !== undefined) throw new Error(`${method}: ${reply.error.data?.code ?? reply.error.message}`)
+  return reply?.result
+}
+
+async function freeBasePort (count: number): Promise<number> {
+  for (;;) {
+    const p = await new Promise<number>((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const port = (s.address() as { port: number }).port; s.close(() => resolve(port)) }) })
+    if (p + count > 65000) continue
+    const free = await Promise.all(Array.from({ length: count }, async (_, d) => await new Promise<boolean>((resolve) => { const s = createServer(); s.once('error', () => resolve(false)); s.listen(p + d, '127.0.0.1', () => s.close(() => resolve(true))) })))
+    if (free.every(Boolean)) return p
+  }
+}
+
+const keyOf = (label: string): Signer => createSigner(new Uint8Array(createHash('sha256').update(`bench-network/${label}`).digest()))
+
+function percentile (xs: number[], p: number): number {
+  if (xs.length === 0) return 0
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number
+}
+
+async function measureVerifyBaseline (): Promise<number> {
+  const pool = new VerifyPool()
+  const jobs = Array.from({ length: 5000 }, (_, i) => {
+    const s = keyOf(`verify/${i % 500}`)
+    const message = new TextEncoder().encode(`baseline ${i}`)
+    return { publicKey: s.publicKey, message, signature: s.sign(message) }
+  })
+  const rates: number[] = []
+  for (let run = 0; run < 3; run++) {
+    const t0 = performance.now()
+    await pool.verifyBatch(jobs)
+    rates.push(jobs.length / ((performance.now() - t0) / 1000))
+  }
+  await pool.close()
+  return percentile(rates, 50)
+}
+
+async function main (): Promise<void> {
+  const verifyBaselinePerSec = await measureVerifyBaseline()
+  log(`raw ed25519 verify on ${availableParallelism()} cores: ${Math.round(verifyBaselinePerSec)}/s; ceiling ≈ ${Math.round(verifyBaselinePerSec / validators)} tx/s for ${validators} validators`)
+  const dir = mkdtempSync(join(tmpdir(), 'medchain-bench-net-'))
+  const children: ChildProcess[] = []
+  try {
+    const basePort = await freeBasePort(2 * validators)
+    const net = createTestnet({
+      out: join(dir, 'net'), validators, basePort, passphrase: 'bench', scrypt: { n: 1024, r: 8, p: 1 },
+      timeouts: { proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 500, capMs: 10_000, commitMs: 100 }
+    })
+    for (const n of net.nodes) {
+      const path = HomePaths.config(n.home)
+      const config = JSON.parse(readFileSync(path, 'utf8')) as { rpc: Record<string, unknown>, log: Record<string, unknown>, mempool: Record<string, unknown> }
+      config.rpc.ratePerSecond = 1_000_000
+      config.log.level = 'warn'
+      config.mempool.maxTxs = 100_000
+      writeFileSync(path, JSON.stringify(config, null, 2))
+    }
+    for (const n of net.nodes) {
+      const child = spawn(process.execPath, [BIN, 'start', '--home', n.home], { stdio: ['ignore', 'ignore', 'inherit'] })
+      children.push(child)
+    }
+    const urls = net.nodes.map((n) => n.rpcUrl)
+    for (const url of urls) {
+      for (let i = 0; ; i++) {
+        try { if ((await fetch(`${url}/health`)).ok) break } catch { /* starting */ }
+        if (i > 300) throw new Error(`${url} did not start`)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+    log(`network of ${validators} validator processes up`)
+
+    // setup: hospital-a registers the doctors who will send the load
+    const admin = new Keystore(net.keystore).unlock('hospital-a', 'bench')
+    const doctors = Array.from({ length: DOCTORS }, (_, i) => keyOf(`doctor/${i}`))
+    const chainId = net.chainId
+    const setupTxs = doctors.map((d, i) => signTx({ chainId, from: admin.publicKey, nonce: i, payload: { type: TxType.RegisterClinician, publicKey: d.publicKey, name: `Doctor ${i}`, role: ClinicianRole.Doctor } }, admin))
+    // in chunks that fit the mempool's per-sender nonce window, each committed before the next
+    for (let i = 0; i < setupTxs.length; i += 50) {
+      const chunk = setupTxs.slice(i, i + 50)
+      const replies = await rpcBatch(urls[0] as string, chunk.map((t) => ({ method: 'tx_submit', params: { tx: toHex(t.bytes) } })))
+      const refused = replies.find((r) => r.error !== undefined)
+      if (refused !== undefined) throw new Error(`setup tx refused: ${refused.error?.data?.code ?? refused.error?.message ?? ''}`)
+      for (let k = 0; ; k++) {
+        if (await rpc(urls[0] as string, 'tx_getReceipt', { hash: toHex((chunk.at(-1) as Tx).hash) }) !== null) break
+        if (k > 600) throw new Error('the doctors were not registered within a minute')
+        await new Promise((res) => setTimeout(res, 100))
+      }
+    }
+    log('100 doctors registered; driving load')
+
+    // commit watcher on node0
+    const committedAt = new Map<string, number>()
+    let watchedHeight = (await rpc(urls[0] as string, 'chain_head') as { height: number }).height
+    let watching = true
+    const watcher = (async () => {
+      while (watching) {
+        const head = await rpc(urls[0] as string, 'chain_head') as { height: number }
+        while (watchedHeight < head.height) {
+          watchedHeight++
+          const block = await rpc(urls[0] as string, 'chain_getBlock', { height: watchedHeight }) as { txs: string[] }
+          const now = Date.now()
+          for (const h of block.txs) committedAt.set(h, now)
+        }
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })()
+
+    const nonces = new Array<number>(DOCTORS).fill(0)
+    let patientSeq = 0
+    const results: Array<{ rate: number, offered: number, offeredTxPerSec: number, finalized: number, finalizedTxPerSec: number, p50: number, p99: number, refused: number, sustained: boolean }> = []
+    for (const rate of rates) {
+      const submitted = new Map<string, number>()
+      let refused = 0
+      const tickMs = 100
+      const perTick = rate * tickMs / 1000
+      const start = Date.now()
+      let carry = 0
+      let tick = 0
+      while (Date.now() - start < seconds * 1000) {
+        carry += perTick
+        const n = Math.floor(carry)
+        carry -= n
+        const txs: Tx[] = []
+        for (let i = 0; i < n; i++) {
+          const d = patientSeq % DOCTORS
+          const doctor = doctors[d] as Signer
+          txs.push(signTx({ chainId, from: doctor.publicKey, nonce: nonces[d] as number, payload: { type: TxType.EnrolPatient, publicKey: keyOf(`patient/${patientSeq}`).publicKey } }, doctor))
+          nonces[d] = (nonces[d] as number) + 1
+          patientSeq++
+        }
+        // spread over the nodes, each in batches of at most 100
+        const now = Date.now()
+        await Promise.all(urls.map(async (url, k) => {
+          const mine = txs.filter((_, i) => i % urls.length === k)
+          for (let i = 0; i < mine.length; i += 100) {
+            const part = mine.slice(i, i + 100)
+            const replies = await rpcBatch(url, part.map((t) => ({ method: 'tx_submit', params: { tx: toHex(t.bytes) } })))
+            replies.forEach((r, j) => { if (r.error === undefined) submitted.set(toHex((part[j] as Tx).hash), now); else refused++ })
+          }
+        }))
+        tick++
+        const wait = start + tick * tickMs - Date.now()
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      }
+      const sentSeconds = (Date.now() - start) / 1000
+      // drain: up to 5 s for the backlog
+      const drainUntil = Date.now() + 5000
+      const done = (): number => [...submitted.keys()].filter((h) => committedAt.has(h)).length
+      while (Date.now() < drainUntil && done() < submitted.size) await new Promise((r) => setTimeout(r, 100))
+      const latencies = [...submitted].filter(([h]) => committedAt.has(h)).map(([h, t]) => (committedAt.get(h) as number) - t)
+      const finalized = latencies.length
+      const row = {
+        rate,
+        offered: submitted.size + refused,
+        offeredTxPerSec: (submitted.size + refused) / sentSeconds,
+        finalized,
+        finalizedTxPerSec: finalized / sentSeconds,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        refused,
+        // sustained: the network finalized at least 90% of the target rate (not only of what the
+        // client managed to submit: a client that cannot keep up is a failed step too)
+        sustained: finalized >= 0.9 * rate * sentSeconds
+      }
+      results.push(row)
+      log(`  target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}${row.sustained ? '' : ' — not sustained'}`)
+      if (!row.sustained) break
+      // a nonce gap (a refused tx) would stall that doctor: resynchronise nonces from the chain
+      if (refused > 0) {
+        for (let d = 0; d < DOCTORS; d++) nonces[d] = (await rpc(urls[0] as string, 'state_getEntity', { publicKey: toHex((doctors[d] as Signer).publicKey) }) as { nonce: number }).nonce
+      }
+    }
+    watching = false
+    await watcher
+    const best = [...results].filter((r) => r.sustained).sort((a, b) => b.finalizedTxPerSec - a.finalizedTxPerSec)[0] ?? results[0]
+    if (!json) {
+      console.log(`\nConsensus throughput: ${validators} validator processes on loopback, ${seconds} s per step`)
+      console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, Node ${process.version}\n`)
+      console.log('| target tx/s | submitted tx/s | finalized tx/s | p50 commit ms | p99 commit ms | refused | sustained |')
+      console.log('| ---: | ---: | ---: | ---: | ---: | ---: | :---: |')
+      for (const r of results) console.log(`| ${r.rate} | ${Math.round(r.offeredTxPerSec)} | ${Math.round(r.finalizedTxPerSec)} | ${r.p50} | ${r.p99} | ${r.refused} | ${r.sustained ? 'yes' : 'no'} |`)
+      console.log(`\nraw verify (2 cores): ${Math.round(verifyBaselinePerSec)}/s → ceiling ≈ ${Math.round(verifyBaselinePerSec / validators)} tx/s\n`)
+    }
+    console.log(JSON.stringify({
+      validators,
+      finalizedTxPerSec: Math.round(best?.finalizedTxPerSec ?? 0),
+      p50CommitMs: best?.p50 ?? 0,
+      p99CommitMs: best?.p99 ?? 0,
+      verifyBaselinePerSec: Math.round(verifyBaselinePerSec),
+      steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained }))
+    }))
+  } finally {
+    await Promise.all(children.map(async (c) => {
+      if (c.exitCode !== null) return
+      const exited = new Promise((r) => c.once('exit', r))
+      c.kill('SIGTERM')
+      const t = setTimeout(() => c.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(t)
+    }))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+await main()

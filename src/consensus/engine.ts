@@ -15,8 +15,12 @@
  *                                            blockCommitted, which moves to the next height)
  *  - f+1 messages of a higher round (l. 55) → rule "round skip" → `enterPropose(round)`
  *  - OnTimeoutPropose/Prevote/Precommit (l. 57-67) → `onTimeout`
- * Added to it: a 'rebroadcast' timer that re-sends our own messages of a stalled round (see
- * `startRebroadcastTimer`), and a restart resumes at the round and step of the sign-state.
+ * Added to it: a 'rebroadcast' timer that re-sends our own messages of every round of the height
+ * while a round stalls (see `startRebroadcastTimer`); a restart resumes at the round and step of the
+ * sign-state and re-sends every message signed at the height (`EngineOptions.ownMessages`, the
+ * node's small WAL); last-commit catch-up: a message for the height we just decided gets that
+ * height's certificate precommits re-sent (`onPreviousHeightMessage`, rate-limited); and block sync
+ * once a validator has been seen ahead for about one timeout cap (`countTimeAhead`).
  * valid(v) is asynchronous: the first proposal of a block emits 'validateBlock'; the verdict is
  * cached per block hash and the rules are evaluated again when 'blockValidated' arrives.
  *
@@ -60,6 +64,26 @@ export interface EngineOptions {
    * and the import can still decide that block after a restart; without it, it only knows the hash.
    */
   lastSignedBlock?: Block
+  /**
+   * ADDED (optional): every message this validator signed at `height` before a restart (the node's
+   * small WAL: at most a proposal, a prevote and a precommit per round). They are loaded into each
+   * round's own list, re-sent once on 'start' and by every 'rebroadcast', so peers that missed them
+   * (or that lost what they had received) can count them again. Others (other heights, other
+   * signers) are ignored. Nothing is signed anew for them.
+   */
+  ownMessages?: ConsensusMessage[]
+}
+
+/**
+ * The last height this engine decided itself: its certificate's precommits (re-sent to peers still
+ * at that height: last-commit catch-up) and the validator set that signed them.
+ */
+interface LastCommit {
+  height: number
+  validatorSet: ValidatorSet
+  votes: Vote[]
+  /** A re-send is allowed (re-armed by every timeout at the current height: the rate limit). */
+  armed: boolean
 }
 
 /** Rounds further ahead of the current one than this are refused (MSG_BAD_ROUND). */
@@ -98,11 +122,13 @@ type Verdict = 'pending' | boolean
 
 /**
  * Why we ask for block sync: the store is behind the sign-state, more than 1/3 of the power is at
- * later heights, or 2f+1 precommitted a block we do not hold. Each gives at most one request per
+ * later heights, 2f+1 precommitted a block we do not hold, or some validator has been seen at a
+ * later height for about one timeout cap (a validator ahead with < 1/3 of the power that did not
+ * hand us its certificate, e.g. because it restarted or synced the block). Each gives at most one request per
  * height, so a request made too early (the others had not imported the block yet) is followed by
  * one more once they show up at a later height.
  */
-type SyncTrigger = 'signState' | 'peersAhead' | 'missingBlock'
+type SyncTrigger = 'signState' | 'peersAhead' | 'missingBlock' | 'peerAheadLong'
 
 const hashKey = valueKey
 
@@ -138,6 +164,12 @@ export class ConsensusEngine {
   private evidenceSent = new Set<string>()
   /** Validators of our set seen at heights above ours, with their power. */
   private higherHeightSenders = new Map<string, number>()
+  /**
+   * Virtual time (the nominal delays of the timeouts that fired) since a validator was first seen
+   * at a later height; the first timeout after that is not counted (it may have been scheduled
+   * before). undefined while nobody is ahead.
+   */
+  private aheadElapsedMs: number | undefined
   /** requestSync already emitted at this height, per trigger. */
   private syncRequested = new Set<SyncTrigger>()
 
@@ -147,6 +179,12 @@ export class ConsensusEngine {
   private futurePerValidator = new Map<string, number>()
 
   private lastSigned: SignState | undefined
+  /** Own messages restored from the node's disk at start (ownMessages), re-sent once on 'start'. */
+  private restoredOwn: ConsensusMessage[] = []
+  /** The certificate precommits of the block decided here (set by `commit`, until blockCommitted). */
+  private decidedVotes: { height: number, hash: Uint8Array, votes: Vote[] } | undefined
+  /** Last-commit catch-up: the certificate of height − 1 when this engine decided it. */
+  private lastCommit: LastCommit | undefined
   /** Signing is refused while our height is below this (the store is behind the sign-state). */
   private signingBlockedUntil: number | undefined
 
@@ -174,6 +212,14 @@ export class ConsensusEngine {
           this.validRoundValue = s.round
         }
       }
+    }
+    const signer = this.signer
+    for (const message of opts.ownMessages ?? []) {
+      const m = messagePlace(message)
+      if (signer === undefined || m === undefined || m.height !== opts.height || !equalBytes(m.signer, signer.publicKey)) continue
+      // never beyond the sign-state (it is persisted first): such a message would not be covered by it
+      if (s === undefined || compareSignPosition({ height: m.height, round: m.round, step: m.step }, s) > 0) continue
+      if (this.pushOwn(m.round, message)) this.restoredOwn.push(message)
     }
   }
 
@@ -222,12 +268,32 @@ export class ConsensusEngine {
    */
   private beginHeight (out: EngineAction[]): void {
     const s = this.lastSigned
+    this.resendRestored(s, out)
     if (s === undefined || s.height !== this._height || this.signingBlockedUntil !== undefined) {
       this.enterPropose(0, out)
     } else if (s.step === Step.Propose) {
       this.enterPropose(s.round, out)
     } else {
       this.resumeAt(s, out)
+    }
+  }
+
+  /**
+   * After a restart: every message we signed at this height (ownMessages), in round order, once,
+   * except the vote at the sign-state's own position, which `resumeAt` re-sends with its sign-state.
+   * They come back to us too (a broadcast reaches ourselves), so our own votes count again.
+   */
+  private resendRestored (s: SignState | undefined, out: EngineAction[]): void {
+    const restored = this.restoredOwn
+    this.restoredOwn = []
+    if (this.signingBlockedUntil !== undefined) return
+    const sorted = restored.map((message, i) => ({ message, i, place: messagePlace(message) }))
+      .sort((a, b) => ((a.place?.round ?? 0) - (b.place?.round ?? 0)) || (a.i - b.i))
+    for (const { message, place } of sorted) {
+      if (place === undefined || place.height !== this._height) continue
+      const resumedHere = s !== undefined && s.height === this._height && s.step !== Step.Propose && message.kind === 'vote' &&
+        s.round === place.round && s.step === (message.vote.type === VoteType.Prevote ? Step.Prevote : Step.Precommit)
+      if (!resumedHere) out.push({ type: 'broadcast', message })
     }
   }
 
@@ -252,6 +318,8 @@ export class ConsensusEngine {
 
   private onTimeout (ev: Extract<EngineEvent, { type: 'timeout' }>, out: EngineAction[]): void {
     if (ev.height !== this._height) return
+    if (this.lastCommit !== undefined) this.lastCommit.armed = true // the catch-up's rate limit
+    this.countTimeAhead(ev, out)
     if (ev.step === 'commit') {
       if (!this.started) {
         this.beginHeight(out)
@@ -276,6 +344,23 @@ export class ConsensusEngine {
     this.checkRules(out)
   }
 
+  /**
+   * The engine has no clock: the timeouts that fire are its clock. Once some validator of our set
+   * has been seen at a later height for about capMs (concurrent timers may make it up to ~2× sooner),
+   * ask for block sync once at this height, even if they hold < 1/3 of the power.
+   */
+  private countTimeAhead (ev: Extract<EngineEvent, { type: 'timeout' }>, out: EngineAction[]): void {
+    if (this.higherHeightSenders.size === 0 || this.decided) return
+    if (this.aheadElapsedMs === undefined) {
+      this.aheadElapsedMs = 0 // first timeout after the sighting: may have been scheduled before it
+      return
+    }
+    this.aheadElapsedMs += ev.step === 'commit'
+      ? this.timeouts.commitMs
+      : timeoutDelay(this.timeouts, ev.step === 'rebroadcast' ? Step.Prevote : ev.step, ev.round)
+    if (this.aheadElapsedMs >= this.timeouts.capMs) this.requestSyncOnce('peerAheadLong', out)
+  }
+
   private onProposalBuilt (ev: Extract<EngineEvent, { type: 'proposalBuilt' }>, out: EngineAction[]): void {
     const pending = this.pendingBuild
     if (pending === undefined || ev.height !== pending.height || ev.round !== pending.round) return
@@ -298,6 +383,12 @@ export class ConsensusEngine {
   private onBlockCommitted (ev: Extract<EngineEvent, { type: 'blockCommitted' }>, out: EngineAction[]): void {
     if (ev.height < this._height) return
     const previous = this._height
+    const decided = this.decidedVotes
+    this.lastCommit = decided !== undefined && decided.height === ev.height && ev.height === previous && equalBytes(decided.hash, ev.hash)
+      ? { height: ev.height, validatorSet: this.validatorSet, votes: decided.votes, armed: true }
+      : undefined
+    this.decidedVotes = undefined
+    this.restoredOwn = []
     this._height = ev.height + 1
     this.validatorSet = ev.validatorSet
     this._round = 0
@@ -314,6 +405,7 @@ export class ConsensusEngine {
     this.validity = new Map()
     this.evidenceSent = new Set()
     this.higherHeightSenders = new Map()
+    this.aheadElapsedMs = undefined
     this.syncRequested = new Set()
     if (this.signingBlockedUntil !== undefined && this._height >= this.signingBlockedUntil) this.signingBlockedUntil = undefined
     const buffered = this.futureBuffer
@@ -344,7 +436,7 @@ export class ConsensusEngine {
   }
 
   /** Checks shared by votes and proposals: 'current' height, 'future' height, or 'drop' (stale or refused). */
-  private checkPlace (chainId: string, height: number, round: number, out: EngineAction[]): 'current' | 'future' | 'drop' {
+  private checkPlace (chainId: string, height: number, round: number, out: EngineAction[]): 'current' | 'future' | 'previous' | 'drop' {
     if (chainId !== this.chainId) {
       this.reject(out, 'MSG_WRONG_CHAIN', `The message is for chain "${String(chainId)}", not "${this.chainId}".`)
       return 'drop'
@@ -357,7 +449,10 @@ export class ConsensusEngine {
       this.reject(out, 'MSG_BAD_ROUND', 'The message round is not a 32-bit unsigned integer.')
       return 'drop'
     }
-    if (height < this._height) return 'drop' // stale: silently ignored
+    if (height < this._height) {
+      // stale: silently ignored, except that a peer still at the height we just decided gets its certificate
+      return height === this._height - 1 && this.lastCommit?.height === height ? 'previous' : 'drop'
+    }
     const current = height === this._height ? this._round : 0
     if (round > current + MAX_ROUND_AHEAD) {
       this.reject(out, 'MSG_BAD_ROUND', `Round ${round} is more than ${MAX_ROUND_AHEAD} rounds ahead of round ${current}.`)
@@ -369,6 +464,10 @@ export class ConsensusEngine {
   private onVote (vote: Vote, out: EngineAction[]): void {
     const place = this.checkPlace(vote.chainId, vote.height, vote.round, out)
     if (place === 'drop') return
+    if (place === 'previous') {
+      this.onPreviousHeightMessage(vote.validator, () => verifyVoteSignature(vote), out)
+      return
+    }
     if (vote.type !== VoteType.Prevote && vote.type !== VoteType.Precommit) {
       this.reject(out, 'MSG_MALFORMED', 'The vote type is neither prevote nor precommit.')
       return
@@ -409,6 +508,10 @@ export class ConsensusEngine {
   private onProposal (proposal: Proposal, out: EngineAction[]): void {
     const place = this.checkPlace(proposal.chainId, proposal.height, proposal.round, out)
     if (place === 'drop') return
+    if (place === 'previous') {
+      this.onPreviousHeightMessage(proposal.proposer, () => verifyProposalSignature(proposal), out)
+      return
+    }
     if (!Number.isInteger(proposal.polRound) || proposal.polRound < -1 || proposal.polRound >= proposal.round) {
       this.reject(out, 'MSG_BAD_POL_ROUND', `The proof-of-lock round ${proposal.polRound} is not in [-1, ${proposal.round}).`)
       return
@@ -477,6 +580,27 @@ export class ConsensusEngine {
     let power = 0
     for (const p of this.higherHeightSenders.values()) power += p
     if (power > this.validatorSet.totalPower / 3) this.requestSyncOnce('peersAhead', out)
+  }
+
+  /**
+   * Last-commit catch-up (as CometBFT's consensus reactor): a valid, signed message for the height
+   * we decided last means its signer has not seen 2f+1 of the certificate's precommits (a node at
+   * height + 1 ignores height-h messages, and one validator ahead is too little for block sync).
+   * Re-send the certificate's precommits — others' signatures, nothing signed here — at most once
+   * per timeout the engine sees at the current height (the rate limit), and only for a member of
+   * that height's validator set whose signature verifies (checked only when a re-send is due).
+   */
+  private onPreviousHeightMessage (signer: Uint8Array, verifySignature: () => boolean, out: EngineAction[]): void {
+    const lc = this.lastCommit
+    if (lc === undefined || !lc.armed) return
+    if (findValidator(lc.validatorSet, signer) === undefined) return
+    if (this.signer !== undefined && equalBytes(signer, this.signer.publicKey)) return // our own echo
+    if (!verifySignature()) {
+      this.reject(out, 'MSG_BAD_SIGNATURE', `The signature of validator ${toHex(signer)} on a message for height ${lc.height} does not verify.`)
+      return
+    }
+    lc.armed = false
+    for (const vote of lc.votes) out.push({ type: 'broadcast', message: { kind: 'vote', vote } })
   }
 
   private requestSyncOnce (trigger: SyncTrigger, out: EngineAction[]): void {
@@ -681,15 +805,28 @@ export class ConsensusEngine {
   }
 
   private rebroadcast (out: EngineAction[]): void {
-    // Only what we signed ourselves: every broadcast of this engine is its own message.
-    for (const message of this.roundState(this._round).own) out.push({ type: 'broadcast', message })
+    // Only what we signed ourselves, at this height, in every round (in round order): a peer that
+    // restarted or was cut off may need an earlier round's votes (a polka, or f+1 for a round skip).
+    for (const [, rs] of [...this.rounds].sort((a, b) => a[0] - b[0])) {
+      for (const message of rs.own) out.push({ type: 'broadcast', message })
+    }
     this.scheduleRebroadcast(out)
+  }
+
+  /** Adds a message we signed to its round's own list, once (by signature); true when added. */
+  private pushOwn (round: number, message: ConsensusMessage): boolean {
+    const rs = this.roundState(round)
+    const signature = message.kind === 'vote' ? message.vote.signature : message.proposal.signature
+    if (rs.own.some((m) => equalBytes(m.kind === 'vote' ? m.vote.signature : m.proposal.signature, signature))) return false
+    rs.own.push(message)
+    return true
   }
 
   /** Decide (l. 49-54): hand the block and its certificate to the node, wait for blockCommitted. */
   private commit (round: number, key: string, block: Block, out: EngineAction[]): void {
     const rs = this.roundState(round)
     const signatures: CommitSignature[] = []
+    const certVotes: Vote[] = []
     let hash: Uint8Array | undefined
     const votes = rs.precommits.votesFor(key)
     for (const v of this.validatorSet.validators) {
@@ -697,9 +834,11 @@ export class ConsensusEngine {
       if (counted === undefined) continue
       hash = counted.vote.blockHash
       signatures.push({ validator: v.publicKey, signature: counted.vote.signature })
+      certVotes.push(counted.vote)
     }
     if (hash === undefined) return
     this.decided = true
+    this.decidedVotes = { height: this._height, hash, votes: certVotes }
     out.push({ type: 'commitBlock', height: this._height, block, certificate: { height: this._height, round, blockHash: hash, signatures } })
   }
 
@@ -737,7 +876,7 @@ export class ConsensusEngine {
     const proposal = signProposal({ chainId: this.chainId, height: this._height, round: this._round, polRound, block, proposer: signer.publicKey }, signer, hash)
     const message: ConsensusMessage = { kind: 'proposal', proposal }
     out.push({ type: 'broadcast', message, signState: next })
-    this.roundState(this._round).own.push(message)
+    this.pushOwn(this._round, message)
     const power = findValidator(this.validatorSet, signer.publicKey)?.power ?? 0
     this.addProposal(proposal, hash, power, out)
   }
@@ -751,8 +890,18 @@ export class ConsensusEngine {
     const vote = signVote({ chainId: this.chainId, type, height: this._height, round: this._round, ...(hash !== undefined ? { blockHash: hash } : {}), validator: signer.publicKey }, signer)
     const message: ConsensusMessage = { kind: 'vote', vote }
     out.push({ type: 'broadcast', message, signState: next })
-    this.roundState(this._round).own.push(message)
+    this.pushOwn(this._round, message)
     const validator = findValidator(this.validatorSet, signer.publicKey)
     if (validator !== undefined) this.addVote(vote, validator.power)
   }
+}
+
+/** Height, round and signer of a consensus message; undefined when it is not well-formed enough to tell. */
+function messagePlace (message: ConsensusMessage): { height: number, round: number, step: Step, signer: Uint8Array } | undefined {
+  if (message.kind === 'vote') {
+    const v = message.vote
+    return { height: v.height, round: v.round, step: v.type === VoteType.Prevote ? Step.Prevote : Step.Precommit, signer: v.validator }
+  }
+  if (message.kind === 'proposal') return { height: message.proposal.height, round: message.proposal.round, step: Step.Propose, signer: message.proposal.proposer }
+  return undefined
 }

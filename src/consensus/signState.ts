@@ -8,8 +8,8 @@
  * Wire: [version u32, height u64, round u32, step u32, blockHash bytes(0|32)]
  * File: [state bytes, sha256(state bytes)], replaced atomically by `SignStateFile.save`.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { writeFileAtomic } from '../atomicFile.js'
 import { equalBytes } from '../crypto/bytes.js'
 import { HASH_LENGTH, sha256 } from '../crypto/hash.js'
 import {
@@ -95,22 +95,7 @@ export class SignStateFile {
 
   save (s: SignState): void {
     const body = encodeSignState(s)
-    const bytes = encodeCanonical([body, sha256(body)])
-    const tmp = `${this.path}.tmp`
-    const fd = openSync(tmp, 'w', 0o600)
-    try {
-      let off = 0
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off)
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-    renameSync(tmp, this.path)
-    const dirFd = openSync(dirname(this.path), 'r')
-    try {
-      fsyncSync(dirFd)
-    } finally {
-      closeSync(dirFd)
-    }
+    writeFileAtomic(this.path, encodeCanonical([body, sha256(body)]), { mode: 0o600 })
   }
+
 }

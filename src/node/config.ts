@@ -9,7 +9,8 @@
  *   <home>/data/            the LevelDB database
  *   <home>/keystore/        encrypted user keys (`medchain keys`)
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { writeFileAtomic as writeAtomic } from '../atomicFile.js'
 import { join } from 'node:path'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import { createSigner, generateKeyPair, type KeyPair, type Signer } from '../crypto/ed25519.js'
@@ -174,19 +175,10 @@ export function loadGenesis (home: string): Genesis {
   return genesisFromJson(readJson(HomePaths.genesis(home)))
 }
 
-/** Writes a file atomically (temp file, fsync, rename) with the given mode; refuses to overwrite unless asked. */
+/** Writes a file crash-safely (src/atomicFile.ts); refuses to overwrite unless asked. */
 export function writeFileAtomic (path: string, text: string, opts: { mode?: number, overwrite?: boolean } = {}): void {
   if (opts.overwrite !== true && existsSync(path)) throw new ConfigError({ code: 'CONFIG_EXISTS', path }, `${path} already exists; move it away or pick another --home.`)
-  const tmp = `${path}.tmp`
-  const fd = openSync(tmp, 'w', opts.mode ?? 0o644)
-  try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  if (opts.mode !== undefined) chmodSync(tmp, opts.mode)
-  renameSync(tmp, path)
+  writeAtomic(path, text, opts.mode !== undefined ? { mode: opts.mode } : {})
 }
 
 export function ensureDir (path: string, mode = 0o700): void {

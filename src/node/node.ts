@@ -6,7 +6,9 @@
  *  - events are handled strictly one at a time (a promise queue), so the engine never sees a
  *    message while a block it decided is still being imported;
  *  - `broadcast`: the sign-state (and the block signed for) reaches the disk (fsync) BEFORE the
- *    message leaves; the message is delivered to our own engine too;
+ *    message leaves, then the message joins `<home>/data/own_messages.bin` (every message signed
+ *    at the sign-state's height, a small WAL given back to the engine as `ownMessages` on start);
+ *    the message is delivered to our own engine too;
  *  - `scheduleTimeout`: real timers, all cleared on stop;
  *  - `buildProposal`: the mempool's executable transactions, through `chain.buildBlock`;
  *  - `validateBlock`: `chain.checkBlock` (the execution is kept for the import);
@@ -14,7 +16,8 @@
  *  - `requestSync`: block sync from peers (network), each block verified against its certificate;
  *  - `evidence`: an Evidence transaction signed with the node key, into the mempool and gossip.
  */
-import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { writeFileAtomic } from '../atomicFile.js'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { Registry, Gauge, Histogram, Counter } from 'prom-client'
@@ -30,6 +33,8 @@ import type { Signer } from '../crypto/ed25519.js'
 import { VerifyPool } from '../crypto/verifyPool.js'
 import { ConsensusEngine } from '../consensus/engine.js'
 import { SignStateFile } from '../consensus/signState.js'
+import { decodeConsensusMessage, encodeConsensusMessage } from '../consensus/messages.js'
+import { sha256, HASH_LENGTH } from '../crypto/hash.js'
 import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/types.js'
 import { encodeVote, type Vote } from '../consensus/vote.js'
 import { startRpcServer, type RpcServer } from '../rpc/server.js'
@@ -74,11 +79,14 @@ export interface StartNodeOptions {
 }
 
 const LAST_SIGNED_BLOCK_FILE = 'last_signed_block.bin'
+const OWN_MESSAGES_FILE = 'own_messages.bin'
 
 export class MedchainNode {
   private queue: Promise<void> = Promise.resolve()
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly knownBlocks = new Map<string, Block>()
+  /** What own_messages.bin holds: the messages this validator signed at the sign-state's height. */
+  private ownMessages: ConsensusMessage[] = []
   private stopped = false
   private waitingForTxs: { height: number, round: number } | undefined
   private syncing = false
@@ -122,6 +130,7 @@ export class MedchainNode {
       signatureCache
     })
     const lastSignedBlock = readLastSignedBlock(home)
+    const ownMessages = readOwnMessages(home, logger)
     const isValidator = findValidator(chain.validatorSet, nodeKey.publicKey) !== undefined
     const engine = new ConsensusEngine({
       chainId: genesis.chainId,
@@ -130,6 +139,7 @@ export class MedchainNode {
       validatorSet: chain.validatorSet,
       ...(signState !== undefined ? { signState } : {}),
       ...(lastSignedBlock !== undefined ? { lastSignedBlock } : {}),
+      ...(ownMessages.length > 0 ? { ownMessages } : {}),
       timeouts: config.consensus.timeouts
     })
     const metrics = new Registry()
@@ -142,9 +152,11 @@ export class MedchainNode {
       validationSeconds: new Histogram({ name: 'medchain_block_validation_seconds', help: 'Time to validate and import a block', buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [metrics] })
     }
     const node = new MedchainNode(home, config, genesis, nodeKey, chain, mempool, engine, pool, signStateFile, logger, metrics, gauges)
+    node.ownMessages = ownMessages
     // every imported block, decided here or received by block sync, settles the mempool
     chain.on('block', ({ block }) => {
       mempool.update(block.header.height, block.txs)
+      node.clearOwnMessages(block.header.height)
       if (!equalBytes(block.header.validatorsHash, block.header.nextValidatorsHash)) void node.network?.refreshAllowlist()
     })
     try {
@@ -228,6 +240,11 @@ export class MedchainNode {
           const block = hash === undefined ? undefined : this.knownBlocks.get(toHex(hash))
           if (block !== undefined) writeLastSignedBlock(this.home, block)
           this.signStateFile.save(action.signState) // fsync before the message leaves
+          // then the WAL of this height's own messages (after the sign-state: a crash in between
+          // loses only the message, which the engine re-signs identically from the sign-state)
+          const height = action.signState.height
+          this.ownMessages = [...this.ownMessages.filter((m) => messageHeight(m) === height), action.message]
+          writeOwnMessages(this.home, this.ownMessages)
         }
         this.network?.publishConsensus(action.message)
         pending.push({ type: 'message', message: action.message })
@@ -284,6 +301,14 @@ export class MedchainNode {
       case 'rejected':
         this.logger.debug({ reason: action.reason, detail: action.detail }, 'consensus message refused')
     }
+  }
+
+  /** The height advanced past the own messages' height: they are of no use any more. */
+  private clearOwnMessages (committed: number): void {
+    const first = this.ownMessages[0]
+    if (first === undefined || messageHeight(first) > committed) return
+    this.ownMessages = []
+    rmSync(join(HomePaths.data(this.home), OWN_MESSAGES_FILE), { force: true })
   }
 
   private buildProposal (height: number, round: number): void {
@@ -363,6 +388,54 @@ function readLastSignedBlock (home: string): Block | undefined {
 
 function writeLastSignedBlock (home: string, block: Block): void {
   const path = join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE)
-  writeFileSync(`${path}.tmp`, encodeBlock(block))
-  renameSync(`${path}.tmp`, path)
+  writeFileAtomic(path, encodeBlock(block))
+}
+
+function messageHeight (m: ConsensusMessage): number {
+  return m.kind === 'proposal' ? m.proposal.height : m.vote.height
+}
+
+/**
+ * own_messages.bin: for each message a 4-byte big-endian length and encodeConsensusMessage's bytes,
+ * then sha256 of all that. Replaced crash-safely (src/atomicFile.ts).
+ */
+function writeOwnMessages (home: string, messages: readonly ConsensusMessage[]): void {
+  const parts = messages.map((m) => encodeConsensusMessage(m))
+  const bodyLength = parts.reduce((n, p) => n + 4 + p.length, 0)
+  const bytes = new Uint8Array(bodyLength + HASH_LENGTH)
+  const view = new DataView(bytes.buffer)
+  let off = 0
+  for (const p of parts) {
+    view.setUint32(off, p.length)
+    bytes.set(p, off + 4)
+    off += 4 + p.length
+  }
+  bytes.set(sha256(bytes.subarray(0, bodyLength)), bodyLength)
+  writeFileAtomic(join(HomePaths.data(home), OWN_MESSAGES_FILE), bytes, { mode: 0o600 })
+}
+
+/** The own messages of the last signed height; none when the file is missing or unreadable (liveness data only). */
+function readOwnMessages (home: string, logger: Logger): ConsensusMessage[] {
+  const path = join(HomePaths.data(home), OWN_MESSAGES_FILE)
+  if (!existsSync(path)) return []
+  try {
+    const bytes = new Uint8Array(readFileSync(path))
+    if (bytes.length < HASH_LENGTH) throw new Error('too short')
+    const bodyLength = bytes.length - HASH_LENGTH
+    if (!equalBytes(sha256(bytes.subarray(0, bodyLength)), bytes.subarray(bodyLength))) throw new Error('checksum mismatch')
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    const out: ConsensusMessage[] = []
+    let off = 0
+    while (off < bodyLength) {
+      if (off + 4 > bodyLength) throw new Error('truncated length')
+      const length = view.getUint32(off)
+      if (off + 4 + length > bodyLength) throw new Error('truncated message')
+      out.push(decodeConsensusMessage(bytes.slice(off + 4, off + 4 + length)))
+      off += 4 + length
+    }
+    return out
+  } catch (err) {
+    logger.warn({ path, err: err instanceof Error ? err.message : String(err) }, 'own messages file unreadable: ignored (a restart re-sends only the last signed vote)')
+    return []
+  }
 }

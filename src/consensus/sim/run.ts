@@ -16,7 +16,7 @@ import type { Genesis } from '../../chain/genesis.js'
 import { RESULT_OK } from '../../chain/receipt.js'
 import { blockHash } from '../../chain/block.js'
 import { createSigner, type Signer } from '../../crypto/ed25519.js'
-import { toHex } from '../../crypto/bytes.js'
+import { equalBytes, toHex } from '../../crypto/bytes.js'
 import { decodeConsensusMessage, encodeConsensusMessage } from '../messages.js'
 import { DEFAULT_TIMEOUTS, type ConsensusMessage, type SignState, type TimeoutConfig } from '../types.js'
 import { decodeVote } from '../vote.js'
@@ -25,7 +25,7 @@ import { checkInvariants, signedRecordOf, type InvariantVerdict, type NodeHistor
 import { Network, type LinkConfig, type NetworkStats } from './network.js'
 import { Rng } from './random.js'
 import { Scheduler } from './scheduler.js'
-import { SimNode, type EngineFactory, type SimEnv, type SimObserver } from './simNode.js'
+import { signerOf, SimNode, type EngineFactory, type SimEnv, type SimObserver } from './simNode.js'
 import { Workload } from './workload.js'
 
 export const SIM_CHAIN_ID = 'medchain-sim'
@@ -168,7 +168,12 @@ export async function runSimulation (opts: SimulationOptions): Promise<Simulatio
       if (byzantine.has(node) || firstCommits.has(height)) return
       firstCommits.set(height, { at, hash, txs })
     },
-    onBroadcast: (node, message, at) => { signed[node]?.push(signedRecordOf(message, at)) },
+    onBroadcast: (node, message, at) => {
+      // recorded by signer, not by sender: a relayed vote (last-commit catch-up) is not the relayer's signature
+      const signer = signerOf(message)
+      const key = nodes[node]?.signer.publicKey
+      if (signer !== undefined && key !== undefined && equalBytes(signer, key)) signed[node]?.push(signedRecordOf(message, at))
+    },
     onRejected: (_node, reason) => { rejected[reason] = (rejected[reason] ?? 0) + 1 },
     onEvidence: (_node, tx) => { evidenceTxs.push(tx) },
     onError: (node, what) => { errors.push(`t=${scheduler.now} node ${node}: ${what}`); log(`n${node}: ERROR ${what}`) },

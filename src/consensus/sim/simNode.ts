@@ -85,6 +85,11 @@ interface Disk {
   signState: SignState | undefined
   /** The block whose hash the sign-state holds, when the node had it (the engine's optional `lastSignedBlock`). */
   lastSignedBlock: Block | undefined
+  /**
+   * Every message this node signed at the height of the sign-state (a small WAL kept next to it,
+   * written with it before the message leaves); given back to the engine as `ownMessages`.
+   */
+  ownMessages: ConsensusMessage[]
 }
 
 const SYNC_RETRY_MS = 1_000
@@ -101,7 +106,7 @@ export class SimNode {
   readonly signer: Signer
   readonly honest: boolean
   private readonly env: SimEnv
-  private readonly disk: Disk = { db: newDb(), signState: undefined, lastSignedBlock: undefined }
+  private readonly disk: Disk = { db: newDb(), signState: undefined, lastSignedBlock: undefined, ownMessages: [] }
   /** Blocks of proposals seen at heights above the head, by hash hex (to store the last signed block). */
   private readonly knownBlocks = new Map<string, Block>()
   private up = false
@@ -160,6 +165,7 @@ export class SimNode {
       validatorSet: chain.validatorSet,
       ...(this.disk.signState !== undefined ? { signState: this.disk.signState } : {}),
       ...(this.disk.lastSignedBlock !== undefined ? { lastSignedBlock: this.disk.lastSignedBlock } : {}),
+      ...(this.disk.ownMessages.length > 0 ? { ownMessages: [...this.disk.ownMessages] } : {}),
       timeouts: this.env.timeouts
     })
     this.up = true
@@ -253,13 +259,17 @@ export class SimNode {
           const block = action.message.kind === 'proposal' ? action.message.proposal.block : hash !== undefined ? this.knownBlocks.get(toHex(hash)) : undefined
           this.disk.signState = { ...action.signState }
           this.disk.lastSignedBlock = hash !== undefined && block !== undefined && equalBytes(blockHash(block.header), hash) ? block : undefined
+          const height = action.signState.height
+          this.disk.ownMessages = [...this.disk.ownMessages.filter((m) => messageHeight(m) === height), action.message]
         }
+        // a broadcast without sign-state may relay others' votes (the engine's last-commit catch-up)
+        const own = signerOf(action.message) !== undefined && equalBytes(signerOf(action.message) as Uint8Array, this.signer.publicKey)
         this.env.observer.onBroadcast(this.id, action.message, this.now)
-        this.rememberOwn(action.message)
+        if (own) this.rememberOwn(action.message)
         const suppress = (await this.broadcastHook?.(action.message)) ?? false
         if (!suppress) this.env.network.broadcast(this.id, action.message)
         const trigger = this.crashAfterPrecommit
-        if (trigger !== undefined && action.message.kind === 'vote' && action.message.vote.type === VoteType.Precommit && action.message.vote.height >= trigger.height) {
+        if (trigger !== undefined && own && action.message.kind === 'vote' && action.message.vote.type === VoteType.Precommit && action.message.vote.height >= trigger.height) {
           this.crashAfterPrecommit = undefined
           this.crash()
           trigger.onCrash()
@@ -515,6 +525,15 @@ export class SimNode {
   static stepName (step: Step): string {
     return step === Step.Propose ? 'propose' : step === Step.Prevote ? 'prevote' : 'precommit'
   }
+}
+
+function messageHeight (m: ConsensusMessage): number {
+  return m.kind === 'proposal' ? m.proposal.height : m.vote.height
+}
+
+/** Who signed a message (the proposer or the voter). */
+export function signerOf (m: ConsensusMessage): Uint8Array | undefined {
+  return m.kind === 'proposal' ? m.proposal.proposer : m.kind === 'vote' ? m.vote.validator : undefined
 }
 
 function errorCode (err: unknown): string {

@@ -475,6 +475,23 @@ void describe('consensus engine', () => {
       assert.equal(d.engine.round, 0)
     })
 
+    void it('requests sync once when one validator (< 1/3 of the power) has been seen ahead for about one timeout cap', () => {
+      const d = new Driver({ signer: val(0) })
+      d.send({ type: 'start' }, { type: 'timeout', height: 1, round: 0, step: Step.Propose })
+      const tick = (): EngineAction[] => ofType(d.send({ type: 'timeout', height: 1, round: 0, step: 'rebroadcast' }), 'requestSync')
+      // nobody ahead: the timers alone never ask for sync
+      for (let i = 0; i < 40; i++) assert.deepEqual(tick(), [])
+      assert.deepEqual(d.send(prevote(val(3), 2, 0)), [], 'one validator ahead is not enough at once')
+      const every = timeoutDelay(DEFAULT_TIMEOUTS, Step.Prevote, 0)
+      const ticks = 1 + Math.ceil(DEFAULT_TIMEOUTS.capMs / every) // the first one after the sighting does not count
+      for (let i = 1; i < ticks; i++) assert.deepEqual(tick(), [], `tick ${i}`)
+      assert.deepEqual(tick(), [{ type: 'requestSync', fromHeight: 1 }])
+      assert.deepEqual(tick(), [], 'once per height')
+      // a new height starts the count again from nothing
+      d.send({ type: 'blockCommitted', height: 1, hash: bytes32('synced'), validatorSet: SET4, timestamp: GENESIS_TIME })
+      for (let i = 0; i < 40; i++) assert.deepEqual(ofType(d.send({ type: 'timeout', height: 2, round: 0, step: Step.Propose }), 'requestSync'), [])
+    })
+
     void it('requests sync on 2f+1 precommits for a block it never received', () => {
       const d = new Driver({ signer: val(0) })
       d.send({ type: 'start' })
@@ -746,6 +763,119 @@ void describe('consensus engine', () => {
       const p = proposal(proposerOf(SET4, VAL, 5, 0), 5, 0, fakeBlock(5, 'five'))
       assert.equal(d.send(proposalMsg(p)).length, 1)
       assert.deepEqual(d.send(proposalMsg(p)), [])
+    })
+  })
+
+  void describe('restart with the own messages of the height (ownMessages)', () => {
+    const sig = (m: ConsensusMessage): string => toHex(m.kind === 'vote' ? m.vote.signature : m.proposal.signature)
+    const signedOut = (actions: EngineAction[]): ConsensusMessage[] => ofType(actions, 'broadcast').filter((b) => b.signState !== undefined).map((b) => b.message)
+
+    /** val(0) (no proposer in rounds 0 and 1 of height 1) signs prevote r0, precommit r0 and prevote r1, all nil. */
+    function signThreeVotes (): { messages: ConsensusMessage[], signState: SignState } {
+      const d = new Driver({ signer: val(0) })
+      d.send({ type: 'start' }, { type: 'timeout', height: 1, round: 0, step: Step.Propose })
+      d.send(prevote(val(1), 1, 0), prevote(val(2), 1, 0))
+      d.send(precommit(val(1), 1, 0), precommit(val(2), 1, 0))
+      d.send({ type: 'timeout', height: 1, round: 0, step: Step.Precommit }, { type: 'timeout', height: 1, round: 1, step: Step.Propose })
+      const messages = signedOut(d.log)
+      assert.deepEqual(messages.map((m) => m.kind === 'vote' ? [m.vote.round, m.vote.type] : []), [[0, VoteType.Prevote], [0, VoteType.Precommit], [1, VoteType.Prevote]])
+      return { messages, signState: d.engine.signState as SignState }
+    }
+
+    void it('re-sends every own message of the height on start and on each rebroadcast, signing nothing new', () => {
+      const { messages, signState } = signThreeVotes()
+      // without them (the old behaviour) only the last signed vote goes out again
+      const bare = new Driver({ signer: val(0), signState })
+      assert.deepEqual(ofType(bare.send({ type: 'start' }), 'broadcast').map((b) => sig(b.message)), [sig(messages[2] as ConsensusMessage)])
+      // others' messages and other heights are not ours to re-send
+      const stranger: ConsensusMessage = { kind: 'vote', vote: vote(val(1), VoteType.Prevote, 1, 0) }
+      const otherHeight: ConsensusMessage = { kind: 'vote', vote: vote(val(0), VoteType.Prevote, 2, 0) }
+      const d = new Driver({ signer: val(0), signState, ownMessages: [...messages, stranger, otherHeight] })
+      const start = d.send({ type: 'start' })
+      assert.equal(d.engine.round, 1)
+      assert.equal(d.engine.step, Step.Prevote)
+      const sent = ofType(start, 'broadcast')
+      assert.deepEqual(sent.map((b) => sig(b.message)), messages.map(sig), 'all three, in round order, each once')
+      // only the vote at the sign-state's position carries it (re-signed identically); the others are re-sends
+      assert.deepEqual(sent.map((b) => b.signState !== undefined), [false, false, true])
+      assert.deepEqual(sent[2]?.signState, signState)
+      everySignedAfterState(start, signState)
+      // the rebroadcast timer of round 1 re-sends the messages of rounds 0 and 1
+      const again = d.send({ type: 'timeout', height: 1, round: 1, step: 'rebroadcast' })
+      assert.deepEqual(ofType(again, 'broadcast').map((b) => sig(b.message)), messages.map(sig))
+      assert.ok(ofType(again, 'broadcast').every((b) => b.signState === undefined), 'nothing new is signed')
+      assert.deepEqual(d.engine.signState, signState)
+    })
+
+    void it('ignores restored messages beyond the sign-state (it is persisted first) and restores nothing without a signer', () => {
+      const { messages } = signThreeVotes()
+      const older: SignState = { height: 1, round: 0, step: Step.Precommit }
+      const d = new Driver({ signer: val(0), signState: older, ownMessages: messages })
+      const start = d.send({ type: 'start' })
+      assert.deepEqual(ofType(start, 'broadcast').map((b) => sig(b.message)), messages.slice(0, 2).map(sig))
+      const full = new Driver({ signState: older, ownMessages: messages })
+      assert.deepEqual(ofType(full.send({ type: 'start' }), 'broadcast'), [])
+    })
+
+    function everySignedAfterState (actions: EngineAction[], last: SignState): void {
+      for (const b of ofType(actions, 'broadcast')) {
+        if (b.signState === undefined) continue
+        const order = b.signState.height - last.height || b.signState.round - last.round || b.signState.step - last.step
+        assert.ok(order > 0 || (order === 0 && hexOf(b.signState.blockHash) === hexOf(last.blockHash)))
+      }
+    }
+  })
+
+  void describe('last-commit catch-up', () => {
+    const A1 = fakeBlock(1, 'catch-up A', val(1).publicKey)
+    const a = hashOf(A1)
+
+    /** val(0) decides A1 at height 1 with the precommits of val(0), val(1), val(2), and moves to height 2. */
+    function decided (): { d: Driver, certificate: Extract<EngineAction, { type: 'commitBlock' }>['certificate'] } {
+      const d = new Driver({ signer: val(0) })
+      d.send({ type: 'start' }, proposalMsg(proposal(val(1), 1, 0, A1)), validated(1, A1))
+      d.send(prevote(val(1), 1, 0, a), prevote(val(2), 1, 0, a))
+      const done = d.send(precommit(val(1), 1, 0, a), precommit(val(2), 1, 0, a))
+      const [commit] = ofType(done, 'commitBlock')
+      assert.ok(commit !== undefined)
+      d.send({ type: 'blockCommitted', height: 1, hash: a, validatorSet: SET4, timestamp: A1.header.timestamp })
+      assert.equal(d.engine.height, 2)
+      return { d, certificate: commit.certificate }
+    }
+
+    void it('a valid message for the height just decided gets the certificate precommits back, at most once per timeout', () => {
+      const { d, certificate } = decided()
+      const out = d.send(prevote(val(3), 1, 0, a))
+      const sent = ofType(out, 'broadcast')
+      assert.equal(sent.length, certificate.signatures.length)
+      assert.ok(sent.every((b) => b.signState === undefined), 'a relay: nothing signed, nothing to persist')
+      const votes = votesOut(out)
+      assert.deepEqual(votes.map((v) => [v.height, v.round, v.type, hexOf(v.blockHash)]), votes.map(() => [1, 0, VoteType.Precommit, toHex(a)]))
+      assert.deepEqual(votes.map((v) => toHex(v.signature)), certificate.signatures.map((s) => toHex(s.signature)))
+      assert.ok(votes.every((v) => verifyVoteSignature(v)))
+      assert.deepEqual(ofType(out, 'scheduleTimeout'), [], 'the engine state is unchanged')
+      // rate limit: nothing more until a timeout of the current height fires
+      assert.deepEqual(d.send(precommit(val(3), 1, 1), proposalMsg(proposal(val(2), 1, 1, fakeBlock(1, 'late', val(2).publicKey)))), [])
+      d.send({ type: 'timeout', height: 2, round: 0, step: 'commit' })
+      assert.equal(votesOut(d.send(prevote(val(3), 1, 2))).length, certificate.signatures.length)
+      assert.deepEqual(d.send(prevote(val(3), 1, 3)), [])
+      // older heights stay silent
+      d.send({ type: 'timeout', height: 2, round: 0, step: Step.Propose })
+      assert.deepEqual(d.send(prevote(val(3), 0, 0)), [])
+    })
+
+    void it('only for a signed message of a member of that height\'s set, not our own echo, and only after deciding it here', () => {
+      const { d } = decided()
+      const forged = { ...vote(val(3), VoteType.Prevote, 1, 0, a), signature: new Uint8Array(64) }
+      assert.deepEqual(ofType(d.send(voteMsg(forged)), 'rejected').map((r) => r.reason), ['MSG_BAD_SIGNATURE'])
+      const stranger = makeKeys('stranger/validator')
+      assert.deepEqual(d.send(voteMsg(vote(stranger, VoteType.Prevote, 1, 0, a))), [])
+      assert.deepEqual(d.send(precommit(val(0), 1, 0, a)), [], 'our own late echo')
+      assert.equal(votesOut(d.send(prevote(val(3), 1, 0, a))).length, 3, 'still armed after the refused ones')
+      // a height received by block sync (not decided here): no certificate votes to hand out
+      const synced = new Driver({ signer: val(0) })
+      synced.send({ type: 'start' }, { type: 'blockCommitted', height: 1, hash: a, validatorSet: SET4, timestamp: A1.header.timestamp })
+      assert.deepEqual(synced.send(prevote(val(3), 1, 0, a)), [])
     })
   })
 })

@@ -99,7 +99,7 @@ void describe('consensus simulation', () => {
     assert.ok(r.committed >= 8, explain(r))
   })
 
-  it('validators back from an outage in different rounds and steps (r0 prevote, r0 precommit x2, r1): they catch up and commit', { todo: 'engine: a restarted validator re-sends only its last signed message (seed 199)' }, async () => {
+  it('validators back from an outage in different rounds and steps (r0 prevote, r0 precommit x2, r1): they catch up and commit', async () => {
     // sweep seed 199 (npm run sim -- --validators 4 --heights 8 --faults crash,wipe,outage --seed 199):
     // the survivor moved to round 1 on the precommits it held; the two that come back precommitted
     // nil in round 0 and lost the votes they had received; the wiped one proposed late in round 0.
@@ -115,7 +115,7 @@ void describe('consensus simulation', () => {
     assert.ok(r.committed >= 8, explain(r))
   })
 
-  it('one validator committed a height alone (the others lost its precommits to drops): the others still decide it', { todo: 'engine: no last-commit catch-up for peers that missed the certificate (seed 1079)' }, async () => {
+  it('one validator committed a height alone (the others lost its precommits to drops): the others still decide it', async () => {
     // sweep seed 1079 (npm run sim -- --validators 4 --heights 8 --faults partition,drop --seed 1079):
     // validator 1 got 2f+1 precommits for height 6 and moved to height 7; validators 0, 2 and 3 never
     // did, two of them are locked on the block in round 0 and the third never saw that polka. A

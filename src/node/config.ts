@@ -50,7 +50,12 @@ export interface NodeConfig {
     port: number
     maxBodyBytes: number
     maxBatch: number
+    /** Calls per second per client IP, sustained. */
     ratePerSecond: number
+    /** Calls a client IP may make at once before the rate applies. */
+    burst: number
+    /** Extra host names accepted in Host/Origin headers (localhost and the bound host always are). */
+    allowedHosts: string[]
   }
   consensus: {
     timeouts: TimeoutConfig
@@ -64,7 +69,7 @@ export interface NodeConfig {
 export const DEFAULT_CONFIG: NodeConfig = {
   moniker: 'medchain-node',
   p2p: { listen: '/ip4/127.0.0.1/tcp/26656', peers: [] },
-  rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, ratePerSecond: 50 },
+  rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, ratePerSecond: 50, burst: 100, allowedHosts: [] },
   consensus: { timeouts: DEFAULT_TIMEOUTS, createEmptyBlocks: true },
   mempool: { maxTxs: 10_000, maxBytes: 32 * 1024 * 1024 },
   log: { level: 'info' }
@@ -98,6 +103,13 @@ function pickString (path: string, obj: Json, field: string, fallback: string, p
   if (v === undefined) return fallback
   if (typeof v !== 'string' || (pattern !== undefined && !pattern.test(v))) throw invalid(path, field, 'is not a valid value')
   return v
+}
+
+function pickStringList (path: string, obj: Json, field: string, fallback: string[]): string[] {
+  const v = obj[field.split('.').pop() as string]
+  if (v === undefined) return fallback
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && /^[A-Za-z0-9.:[\]-]{1,253}$/.test(x))) throw invalid(path, field, 'must be a list of host names')
+  return v as string[]
 }
 
 function section (path: string, obj: Json, name: string): Json {
@@ -143,7 +155,9 @@ export function parseConfig (json: unknown, path = 'config.json'): NodeConfig {
       port: pickNumber(path, rpc, 'rpc.port', d.rpc.port, 0, 65535),
       maxBodyBytes: pickNumber(path, rpc, 'rpc.maxBodyBytes', d.rpc.maxBodyBytes, 1024, 64 * 1024 * 1024),
       maxBatch: pickNumber(path, rpc, 'rpc.maxBatch', d.rpc.maxBatch, 1, 10_000),
-      ratePerSecond: pickNumber(path, rpc, 'rpc.ratePerSecond', d.rpc.ratePerSecond, 1, 1_000_000)
+      ratePerSecond: pickNumber(path, rpc, 'rpc.ratePerSecond', d.rpc.ratePerSecond, 1, 1_000_000),
+      burst: pickNumber(path, rpc, 'rpc.burst', d.rpc.burst, 1, 1_000_000),
+      allowedHosts: pickStringList(path, rpc, 'rpc.allowedHosts', d.rpc.allowedHosts)
     },
     consensus: {
       timeouts: { proposeMs: ms('proposeMs'), prevoteMs: ms('prevoteMs'), precommitMs: ms('precommitMs'), deltaMs: ms('deltaMs'), capMs: ms('capMs'), commitMs: ms('commitMs') },

@@ -27,7 +27,7 @@ import type { Genesis } from '../chain/genesis.js'
 import { Mempool, SignatureCache } from '../chain/mempool.js'
 import { signTx, TxType, type Tx } from '../chain/tx.js'
 import { findValidator } from '../chain/validatorSet.js'
-import { getSenderNonce } from '../contracts/index.js'
+import { getEvidence, getSenderNonce } from '../contracts/index.js'
 import { equalBytes, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { VerifyPool } from '../crypto/verifyPool.js'
@@ -37,7 +37,7 @@ import { decodeConsensusMessage, encodeConsensusMessage } from '../consensus/mes
 import { sha256, HASH_LENGTH } from '../crypto/hash.js'
 import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/types.js'
 import { encodeVote, type Vote } from '../consensus/vote.js'
-import { startRpcServer, type RpcServer } from '../rpc/server.js'
+import { resolveLimits, startRpcServer, type RpcServer } from '../rpc/server.js'
 import { MAX_CONSENSUS_GOSSIP_BYTES } from '../p2p/gossip.js'
 import { HomePaths, loadConfig, loadGenesis, loadNodeKeyPair, type NodeConfig } from './config.js'
 
@@ -172,7 +172,7 @@ export class MedchainNode {
         mempool,
         host: config.rpc.host,
         port: config.rpc.port,
-        limits: { maxBodyBytes: config.rpc.maxBodyBytes, maxBatch: config.rpc.maxBatch, ratePerSecond: config.rpc.ratePerSecond },
+        limits: { maxBodyBytes: config.rpc.maxBodyBytes, maxBatch: config.rpc.maxBatch, ratePerSecond: config.rpc.ratePerSecond, burst: config.rpc.burst, ...(config.rpc.allowedHosts.length > 0 ? { allowedHosts: [...resolveLimits(config.rpc.host).allowedHosts, ...config.rpc.allowedHosts] } : {}) },
         nodeInfo: () => ({ moniker: config.moniker, nodeKey: toHex(nodeKey.publicKey), validator: findValidator(chain.validatorSet, nodeKey.publicKey) !== undefined, consensus: { height: engine.height, round: engine.round, step: engine.step } }),
         peers: () => node.network?.peers() ?? [],
         metrics,
@@ -340,7 +340,14 @@ export class MedchainNode {
     })
   }
 
+  /** Double-signs this node already reported: every honest node sees the same equivocation. */
+  private readonly reportedEvidence = new Set<string>()
+
   private submitEvidence (voteA: Vote, voteB: Vote): void {
+    const id = `${toHex(voteA.validator)}/${voteA.height}/${voteA.round}/${voteA.type}`
+    if (this.reportedEvidence.has(id) || getEvidence(this.chain.stateView, voteA.validator, voteA.height, voteA.round, voteA.type) !== undefined) return
+    if (this.reportedEvidence.size > 1024) this.reportedEvidence.clear()
+    this.reportedEvidence.add(id)
     const nonce = getSenderNonce(this.chain.stateView, this.nodeKey.publicKey)
     if (nonce === undefined) return
     try {

@@ -31,6 +31,7 @@ describe('node config', () => {
     assert.equal(c.moniker, 'st-mary')
     assert.equal(c.rpc.port, 8545)
     assert.equal(c.rpc.host, '127.0.0.1', 'RPC stays on loopback unless configured')
+    assert.deepEqual(parseConfig({ rpc: { allowedHosts: ['node.hospital.example'] } }).rpc.allowedHosts, ['node.hospital.example'])
     assert.equal(c.consensus.timeouts.capMs, 5000)
     assert.equal(c.consensus.createEmptyBlocks, false)
     const cases: Array<[unknown, string]> = [
@@ -42,7 +43,9 @@ describe('node config', () => {
       [{ consensus: { timeouts: { proposeMs: -1 } } }, 'consensus.timeouts.proposeMs'],
       [{ consensus: { createEmptyBlocks: 'yes' } }, 'consensus.createEmptyBlocks'],
       [{ log: { level: 'loud' } }, 'log.level'],
-      [{ moniker: 'has space' }, 'moniker']
+      [{ moniker: 'has space' }, 'moniker'],
+      [{ rpc: { burst: 0 } }, 'rpc.burst'],
+      [{ rpc: { allowedHosts: ['bad host!'] } }, 'rpc.allowedHosts']
     ]
     for (const [doc, field] of cases) {
       assert.throws(() => parseConfig(doc), (err: unknown) => hasErrorCode(err, 'CONFIG_INVALID') && (err as { type: { field: string } }).type.field === field, `field ${field}`)

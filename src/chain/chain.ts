@@ -521,12 +521,19 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /** Encoded audit entries of a patient's trail, oldest first, with their global sequence numbers. */
-  async listAuditByPatient (patient: Uint8Array, limit = 1000): Promise<Array<{ seq: number, entry: Uint8Array }>> {
+  /**
+   * A patient's audit entries with their global sequence numbers, oldest first (newest first with
+   * `reverse`); `afterSeq` starts after a known entry, so a subscriber reads only what is new.
+   */
+  async listAuditByPatient (patient: Uint8Array, opts: { afterSeq?: number, limit?: number, reverse?: boolean } = {}): Promise<Array<{ seq: number, entry: Uint8Array }>> {
     const prefix = new Uint8Array(33)
     prefix[0] = Bucket.auditByPatient
     prefix.set(patient, 1)
+    const range = prefixRange(prefix)
+    const gte = opts.afterSeq === undefined ? range.gte : auditByPatientKey(patient, opts.afterSeq + 1)
+    const limit = opts.limit ?? 1000
     const out: Array<{ seq: number, entry: Uint8Array }> = []
-    for await (const [key, entry] of this.db.iterator({ ...prefixRange(prefix), limit })) {
+    for await (const [key, entry] of this.db.iterator({ gte, lt: range.lt, reverse: opts.reverse ?? false, ...(Number.isFinite(limit) ? { limit } : {}) })) {
       out.push({ seq: Number(new DataView(key.buffer, key.byteOffset + 33, 8).getBigUint64(0)), entry })
     }
     return out

@@ -209,7 +209,7 @@ export function auditVisibleTo (scope: ReaderScope, e: AuditEntry): boolean {
 // queries over the chain
 
 async function decodedAudit (chain: Chain, patient: Uint8Array): Promise<Array<{ seq: number, entry: AuditEntry }>> {
-  const raw = await chain.listAuditByPatient(patient, Number.POSITIVE_INFINITY)
+  const raw = await chain.listAuditByPatient(patient, { limit: Number.POSITIVE_INFINITY })
   return raw.map(({ seq, entry }) => ({ seq, entry: decodeAuditEntry(entry) }))
 }
 

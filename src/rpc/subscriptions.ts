@@ -76,8 +76,8 @@ export class SubscriptionHub {
       this.auditGroups.set(key, created)
       // deliver only what comes after the subscription: start after the trail's current end
       this.enqueue(async () => {
-        const entries = await this.chain.listAuditByPatient(patient, Number.POSITIVE_INFINITY)
-        created.lastSeq = entries.length === 0 ? -1 : (entries[entries.length - 1] as { seq: number }).seq
+        const [last] = await this.chain.listAuditByPatient(patient, { reverse: true, limit: 1 })
+        created.lastSeq = last === undefined ? -1 : last.seq
       })
     }
     group.subs.add(sub)
@@ -96,7 +96,7 @@ export class SubscriptionHub {
     const headTimestamp = this.chain.head.timestamp
     for (const group of [...this.auditGroups.values()]) {
       if (group.subs.size === 0 || !Number.isFinite(group.lastSeq)) continue
-      const fresh = (await this.chain.listAuditByPatient(group.patient, Number.POSITIVE_INFINITY)).filter((e) => e.seq > group.lastSeq)
+      const fresh = await this.chain.listAuditByPatient(group.patient, { afterSeq: group.lastSeq, limit: Number.POSITIVE_INFINITY })
       if (fresh.length === 0) continue
       group.lastSeq = (fresh[fresh.length - 1] as { seq: number }).seq
       const entries = fresh.map(({ seq, entry }) => ({ seq, entry: decodeAuditEntry(entry) }))

@@ -81,6 +81,11 @@ describe('importBlock', () => {
     const audit = await h.chain.listAuditByPatient(patient.publicKey)
     assert.ok(audit.length >= 3, `enrolment and two anchors are audited, got ${audit.length}`)
     assert.deepEqual(audit.map((a) => a.seq), [...audit.map((a) => a.seq)].sort((a, b) => a - b))
+    // a cursor reads only what follows a known entry; reverse + limit 1 reads the newest
+    const after = await h.chain.listAuditByPatient(patient.publicKey, { afterSeq: (audit[0] as { seq: number }).seq })
+    assert.deepEqual(after.map((a) => a.seq), audit.slice(1).map((a) => a.seq))
+    const [newest] = await h.chain.listAuditByPatient(patient.publicKey, { reverse: true, limit: 1 })
+    assert.equal(newest?.seq, audit.at(-1)?.seq)
   })
 
   it('refuses a broken block with one code and changes nothing (malleate table)', async (t) => {

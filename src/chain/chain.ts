@@ -259,6 +259,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     return computeStateRoot(this.chainId, this.committed.tree, this.committed.audit)
   }
 
+  /** The validator set that validated the head block (its certificate's signers). */
+  get headValidators (): ValidatorSet {
+    return this.headValidatorSet
+  }
+
   /** The validator set that validates the next block. */
   get validatorSet (): ValidatorSet {
     return this.validatorSetValue
@@ -311,7 +316,12 @@ export class Chain extends EventEmitter<ChainEvents> {
       proposer: args.proposer,
       lastCommitHash: certificateHash(this.chainId, lastCommit)
     }
-    return { block: { header, txs: out.included, lastCommit }, receipts: out.receipts, skipped: out.skipped }
+    const block = { header, txs: out.included, lastCommit }
+    // the proposer validates its own proposal next (checkBlock): keep this execution for it, but
+    // only when every signature was verified before (mempool admission), or checkBlock would skip one
+    const cache = this.opts.verifiedTxs
+    if (cache !== undefined && out.included.every((tx) => cache.has(tx.hash))) this.prepared = { hash: blockHash(header), parentHash: this.headHashValue, out, overlay, commitment, timings: { checksMs: 0, executeMs: 0, rootsMs: 0, verifyWaitMs: 0 } }
+    return { block, receipts: out.receipts, skipped: out.skipped }
   }
 
   /**

@@ -59,8 +59,13 @@ Example:
       const { home } = globalOptions(cmd, io)
       const network = await loadNetwork()
       const node = await MedchainNode.start({ home, ...(network !== undefined ? { network } : {}) })
-      const signal = await untilSignal()
-      node.logger.info({ signal }, 'shutting down')
+      const failed = new Promise<'failed'>((resolve) => { node.emitFailure = () => { resolve('failed') } })
+      const reason = await Promise.race([untilSignal(), failed])
+      if (reason === 'failed') {
+        process.exitCode = 1
+        return
+      }
+      node.logger.info({ signal: reason }, 'shutting down')
       await node.stop()
     })
 

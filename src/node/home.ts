@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { toHex } from '../crypto/bytes.js'
+import { fromHex, toHex } from '../crypto/bytes.js'
 import type { KeyPair } from '../crypto/ed25519.js'
 import { Keystore, type ScryptParams } from '../crypto/keystore.js'
 import { genesisToJson, validateGenesis, type Genesis } from '../chain/genesis.js'
@@ -95,8 +95,8 @@ export function createTestnet (opts: TestnetOptions): TestnetSummary {
   const genesis: Genesis = {
     chainId,
     genesisTime: opts.genesisTime ?? Date.now(),
-    hospitals: admins.map((a, i) => ({ publicKey: Buffer.from(a.publicKey, 'hex'), name: `Hospital ${letters(i).toUpperCase()}` })),
-    validators: nodeKeys.map((k, i) => ({ publicKey: k.publicKey, power: 1, hospital: Buffer.from((admins[i] as { publicKey: string }).publicKey, 'hex') }))
+    hospitals: admins.map((a, i) => ({ publicKey: fromHex(a.publicKey), name: `Hospital ${letters(i).toUpperCase()}` })),
+    validators: nodeKeys.map((k, i) => ({ publicKey: k.publicKey, power: 1, hospital: fromHex((admins[i] as { publicKey: string }).publicKey) }))
   }
   validateGenesis(genesis)
   const ports = homes.map((_, i) => ({ p2p: basePort + 2 * i, rpc: basePort + 2 * i + 1 }))
@@ -143,8 +143,8 @@ export function initHome (opts: InitOptions): TestnetSummary {
   const genesis: Genesis = {
     chainId,
     genesisTime: opts.genesisTime ?? Date.now(),
-    hospitals: [{ publicKey: Buffer.from(admin.publicKey, 'hex'), name: opts.moniker }],
-    validators: [{ publicKey: nodeKey.publicKey, power: 1, hospital: Buffer.from(admin.publicKey, 'hex') }]
+    hospitals: [{ publicKey: fromHex(admin.publicKey), name: opts.moniker }],
+    validators: [{ publicKey: nodeKey.publicKey, power: 1, hospital: fromHex(admin.publicKey) }]
   }
   validateGenesis(genesis)
   writeHome(home, { ...DEFAULT_CONFIG, moniker: opts.moniker }, genesis)

@@ -5,6 +5,8 @@
 import { findValidator } from '../chain/validatorSet.js'
 import { createP2pHost } from '../p2p/host.js'
 import { P2pError } from '../p2p/errors.js'
+import { ConsensusError } from '../consensus/errors.js'
+import { toHex } from '../crypto/bytes.js'
 import type { NetworkFactory, NodeNetwork } from './node.js'
 
 export const libp2pNetwork: NetworkFactory = async (args): Promise<NodeNetwork> => {
@@ -18,6 +20,16 @@ export const libp2pNetwork: NetworkFactory = async (args): Promise<NodeNetwork> 
     syncSource: chain,
     handlers: {
       checkTx: (input) => args.checkTx(input instanceof Uint8Array ? input : input.bytes),
+      // relay only what could matter: votes and proposals of validators, for the last committed
+      // height (catch-up) or later; anything else is ignored (not forwarded, no penalty)
+      checkConsensusMessage: (message) => {
+        const signer = message.kind === 'vote' ? message.vote.validator : message.proposal.proposer
+        const height = message.kind === 'vote' ? message.vote.height : message.proposal.height
+        if (findValidator(chain.validatorSet, signer) === undefined && findValidator(chain.headValidators, signer) === undefined) {
+          throw new ConsensusError({ code: 'MSG_NOT_VALIDATOR', signer: toHex(signer) }, 'The consensus message is not signed by a validator.')
+        }
+        if (height < chain.head.height) throw new P2pError({ code: 'GOSSIP_STALE', reason: `height ${height}` }, `The consensus message is for height ${height}, already committed.`)
+      },
       onConsensusMessage: (message) => { args.onConsensusMessage(message) }
     }
   })

@@ -153,11 +153,15 @@ export class MedchainNode {
     }
     const node = new MedchainNode(home, config, genesis, nodeKey, chain, mempool, engine, pool, signStateFile, logger, metrics, gauges)
     node.ownMessages = ownMessages
-    // every imported block, decided here or received by block sync, settles the mempool
+    // every imported block, decided here or received by block sync (also a sync that failed
+    // part-way), settles the mempool and moves the engine to the new head; for a block the engine
+    // decided itself that event arrives after its own and is ignored as stale
     chain.on('block', ({ block }) => {
       mempool.update(block.header.height, block.txs)
       node.clearOwnMessages(block.header.height)
       if (!equalBytes(block.header.validatorsHash, block.header.nextValidatorsHash)) void node.network?.refreshAllowlist()
+      const head = chain.head
+      node.enqueue({ type: 'blockCommitted', height: head.height, hash: head.hash, validatorSet: chain.validatorSet, timestamp: head.timestamp })
     })
     try {
       if (opts.network !== undefined) {
@@ -205,13 +209,25 @@ export class MedchainNode {
     }
   }
 
-  /** Queues an event for the engine; events are handled one at a time, actions to completion. */
+  /**
+   * Queues an event for the engine; events are handled one at a time, actions to completion. The
+   * engine never throws on peer input, so an error here is the node's own (a disk that cannot
+   * persist the sign-state or a block): consensus cannot continue safely and the node stops, as
+   * CometBFT halts on a WAL or store failure; a supervisor (e.g. `medchain devnet`) restarts it.
+   */
   enqueue (event: EngineEvent): void {
     if (this.stopped) return
     this.queue = this.queue.then(async () => { await this.handle(event) }).catch((err: unknown) => {
-      this.logger.error({ err }, 'consensus event failed')
+      this.logger.fatal({ err, code: errorCode(err) }, 'consensus failed; stopping the node')
+      this.failure = err
+      setImmediate(() => { void this.stop().then(() => { this.emitFailure?.(err) }) })
     })
   }
+
+  /** The error that stopped the node, if one did. */
+  failure: unknown
+  /** Called after the node stopped itself on a consensus failure (`medchain start` exits non-zero). */
+  emitFailure: ((err: unknown) => void) | undefined
 
   private async handle (event: EngineEvent): Promise<void> {
     const pending: EngineEvent[] = [event]
@@ -283,7 +299,18 @@ export class MedchainNode {
           return
         }
         const started = performance.now()
-        const result = await this.chain.importBlock(action.block, { commit: action.certificate })
+        let result
+        try {
+          result = await this.chain.importBlock(action.block, { commit: action.certificate })
+        } catch (err) {
+          // block sync may have imported this height between the check above and the import
+          const head = this.chain.head
+          if (head.height >= action.height) {
+            pending.push({ type: 'blockCommitted', height: head.height, hash: head.hash, validatorSet: this.chain.validatorSet, timestamp: head.timestamp })
+            return
+          }
+          throw err
+        }
         this.gauges.validationSeconds.observe((performance.now() - started) / 1000)
         this.gauges.commitSeconds.observe((Date.now() - this.heightStartedAt) / 1000)
         this.heightStartedAt = Date.now()
@@ -327,13 +354,10 @@ export class MedchainNode {
     const network = this.network
     if (network === undefined || this.syncing) return
     this.syncing = true
+    // every block sync imports reaches the engine through the chain's 'block' event
     void network.syncFrom(fromHeight).then((height) => {
       this.syncing = false
-      const head = this.chain.head
-      if (height >= fromHeight) {
-        this.logger.info({ height: head.height }, 'synced')
-        this.enqueue({ type: 'blockCommitted', height: head.height, hash: head.hash, validatorSet: this.chain.validatorSet, timestamp: head.timestamp })
-      }
+      if (height >= fromHeight) this.logger.info({ height }, 'synced')
     }, (err: unknown) => {
       this.syncing = false
       this.logger.warn({ code: errorCode(err) }, 'block sync failed; will retry when peers are ahead again')

@@ -224,6 +224,24 @@ describe('checkBlock and injected databases', () => {
     await h.close()
   })
 
+  it('a proposer validating its own freshly built block (of admitted txs) does not execute or verify it again', async () => {
+    let jobs = 0
+    const counting: BatchVerifier = { verifyBatch: async (list) => { jobs += list.length; return list.map((j) => verify(j.publicKey, j.message, j.signature)) } }
+    const verified = new Set<string>([toHex(registerDoctor(0).hash)])
+    const cache = { has: (hash: Uint8Array) => verified.has(toHex(hash)), add: (hash: Uint8Array) => { verified.add(toHex(hash)) } }
+    const h = await ChainHarness.open({ verifier: counting, verifiedTxs: cache })
+    const built = h.build([registerDoctor(0)])
+    await h.chain.checkBlock(built.block)
+    assert.equal(jobs, 0, 'buildBlock\'s execution was reused')
+    // a block with the same parent but other contents is executed and verified as usual
+    const other = h.build([registerDoctor(0), enrol(0)])
+    await h.chain.checkBlock(h.build([registerDoctor(0)]).block)
+    assert.equal(jobs, 0)
+    await assert.rejects(h.chain.checkBlock(withHeader(other.block, { stateRoot: bytes32('x') })), (err: unknown) => hasErrorCode(err, 'BLOCK_BAD_STATE_ROOT'))
+    assert.equal(jobs, 1, 'another block is executed, and its tx not seen before is verified')
+    await h.close()
+  })
+
   it('runs on an injected in-memory database and reopens from it', async () => {
     const { MemoryLevel } = await import('memory-level')
     const db = new MemoryLevel<Uint8Array, Uint8Array>({ keyEncoding: 'view', valueEncoding: 'view' })

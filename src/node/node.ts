@@ -233,7 +233,6 @@ export class MedchainNode {
     const pending: EngineEvent[] = [event]
     while (pending.length > 0 && !this.stopped) {
       const next = pending.shift() as EngineEvent
-      if (next.type === 'message' && next.message.kind === 'proposal') this.rememberBlock(next.message.proposal.block)
       if (next.type === 'proposalBuilt') this.rememberBlock(next.block)
       for (const action of this.engine.handle(next)) await this.perform(action, pending)
       this.gauges.height.set(this.engine.height)
@@ -241,8 +240,12 @@ export class MedchainNode {
     }
   }
 
+  /**
+   * Blocks this validator may sign for: its own proposals and the proposals the engine asked to
+   * validate (so only from the round's proposer, never arbitrary peer blocks); the oldest go first.
+   */
   private rememberBlock (block: Block): void {
-    if (this.knownBlocks.size > 64) this.knownBlocks.clear()
+    if (this.knownBlocks.size >= 64) this.knownBlocks.delete(this.knownBlocks.keys().next().value as string)
     this.knownBlocks.set(toHex(blockHash(block.header)), block)
   }
 
@@ -283,6 +286,7 @@ export class MedchainNode {
         this.buildProposal(action.height, action.round)
         return
       case 'validateBlock': {
+        this.rememberBlock(action.block)
         try {
           await this.chain.checkBlock(action.block)
           pending.push({ type: 'blockValidated', height: action.height, hash: action.hash, valid: true })

@@ -250,6 +250,7 @@ export class MedchainNode {
   }
 
   private heightStartedAt = Date.now()
+  private lastSignedBlockHash: string | undefined
 
   private async perform (action: EngineAction, pending: EngineEvent[]): Promise<void> {
     switch (action.type) {
@@ -257,7 +258,10 @@ export class MedchainNode {
         if (action.signState !== undefined) {
           const hash = action.signState.blockHash
           const block = hash === undefined ? undefined : this.knownBlocks.get(toHex(hash))
-          if (block !== undefined) writeLastSignedBlock(this.home, block)
+          if (block !== undefined && hash !== undefined && toHex(hash) !== this.lastSignedBlockHash) {
+            writeLastSignedBlock(this.home, block) // the prevote and precommit for one block write it once
+            this.lastSignedBlockHash = toHex(hash)
+          }
           this.signStateFile.save(action.signState) // fsync before the message leaves
           // then the WAL of this height's own messages (after the sign-state: a crash in between
           // loses only the message, which the engine re-signs identically from the sign-state)

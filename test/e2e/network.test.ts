@@ -5,6 +5,7 @@
  * block sync and rejoins.
  */
 import { describe, it, after } from 'node:test'
+import { waitForHeight } from '../utils/nodes.js'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -31,15 +32,6 @@ async function freePorts (n: number): Promise<number[]> {
     if (!ports.includes(port)) ports.push(port)
   }
   return ports
-}
-
-async function waitForHeight (node: MedchainNode, height: number, timeoutMs = 30_000): Promise<void> {
-  if (node.chain.head.height >= height) return
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { node.chain.off('block', onBlock); reject(new Error(`${node.config.moniker}: height ${height} not reached in ${timeoutMs} ms (at ${node.chain.head.height})`)) }, timeoutMs)
-    const onBlock = (): void => { if (node.chain.head.height >= height) { clearTimeout(timer); node.chain.off('block', onBlock); resolve() } }
-    node.chain.on('block', onBlock)
-  })
 }
 
 describe('a network of four hospital validators', () => {

@@ -4,6 +4,7 @@
  * after a restart from its stored head and sign-state.
  */
 import { describe, it, after } from 'node:test'
+import { waitForHeight } from '../utils/nodes.js'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,17 +19,6 @@ import { toHex } from '../../src/crypto/bytes.js'
 import { makeKeys } from '../utils/factories.js'
 
 const FAST = { proposeMs: 200, prevoteMs: 100, precommitMs: 100, deltaMs: 100, capMs: 1000, commitMs: 50 }
-
-async function waitForHeight (node: MedchainNode, height: number, timeoutMs = 20_000): Promise<void> {
-  if (node.chain.head.height >= height) return
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { node.chain.off('block', onBlock); reject(new Error(`height ${height} not reached in ${timeoutMs} ms (at ${node.chain.head.height})`)) }, timeoutMs)
-    const onBlock = (): void => {
-      if (node.chain.head.height >= height) { clearTimeout(timer); node.chain.off('block', onBlock); resolve() }
-    }
-    node.chain.on('block', onBlock)
-  })
-}
 
 async function rpc (url: string, method: string, params: unknown = {}): Promise<{ result?: unknown, error?: { code: number, message: string, data?: { code?: string } } }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })

@@ -13,19 +13,9 @@ import { DEFAULT_TIMEOUTS, Step } from '../../../src/consensus/types.js'
 import { getEvidence } from '../../../src/contracts/index.js'
 import { decodeVote, verifyVoteSignature } from '../../../src/consensus/vote.js'
 import { fromHex, toHex } from '../../../src/crypto/bytes.js'
+import { assertAllHeld, explain } from '../../utils/sim.js'
 
 const CAP = DEFAULT_TIMEOUTS.capMs
-
-function explain (r: SimulationResult): string {
-  const bad = r.verdicts.filter((v) => v.status === 'violated').map((v) => `${v.name}: ${v.violations.slice(0, 3).join('; ')}`)
-  return `seed ${r.seed}, n=${r.validators}, faults ${JSON.stringify(r.faults)}: committed ${r.committed}, stop ${r.stopReason}, nodes ${JSON.stringify(r.nodes.map((n) => [n.id, n.height, n.engine]))}${bad.length > 0 ? `; violated ${bad.join(' | ')}` : ''}${r.errors.length > 0 ? `; errors ${r.errors.slice(0, 3).join(' | ')}` : ''}`
-}
-
-function assertAllHeld (r: SimulationResult): void {
-  assert.equal(r.invariantViolations, 0, explain(r))
-  assert.equal(r.forks, 0, explain(r))
-  for (const v of r.verdicts) assert.notEqual(v.status, 'violated', `${v.name}: ${explain(r)}`)
-}
 
 async function run (opts: SimulationOptions): Promise<{ r: SimulationResult, nodes: SimNode[] }> {
   let nodes: SimNode[] = []

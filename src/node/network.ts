@@ -43,14 +43,16 @@ export const libp2pNetwork: NetworkFactory = async (args): Promise<NodeNetwork> 
       host.publishTxs(txs).catch((err: unknown) => { logger.warn({ code: (err as P2pError).code ?? String(err) }, 'could not gossip transactions') })
     },
     syncFrom: async (fromHeight) => {
-      // ask every connected peer for its head and sync from the highest one ahead of us
+      // ask every connected peer for its head (at once: one stalled peer must not hold up the rest)
+      // and sync from the highest one ahead of us
       let best: { peer: string, height: number } | undefined
-      for (const peer of host.connectedPeers()) {
-        try {
-          const status = await host.status(peer)
-          if (status.height >= fromHeight && (best === undefined || status.height > best.height)) best = { peer, height: status.height }
-        } catch { /* that peer cannot answer now */ }
-      }
+      const peers = host.connectedPeers()
+      const answers = await Promise.allSettled(peers.map(async (peer) => await host.status(peer)))
+      answers.forEach((answer, i) => {
+        if (answer.status !== 'fulfilled') return // that peer cannot answer now
+        const height = answer.value.height
+        if (height >= fromHeight && (best === undefined || height > best.height)) best = { peer: peers[i] as string, height }
+      })
       if (best === undefined) return chain.head.height
       const result = await host.syncFrom(best.peer, chain)
       return result.height

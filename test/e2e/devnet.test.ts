@@ -39,6 +39,7 @@ describe('medchain devnet', () => {
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+    let nodePids: number[] = []
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let out = ''
@@ -46,6 +47,7 @@ describe('medchain devnet', () => {
         void exited.then(() => reject(new Error(`devnet exited early: ${stderr}`)))
       })
       const ready = JSON.parse(line) as { nodes: Array<{ name: string, rpc: string, pid: number }> }
+      nodePids = ready.nodes.map((n) => n.pid)
       assert.equal(ready.nodes.length, 2)
       assert.deepEqual(ready.nodes.map((n) => n.name), ['node0', 'node1'])
       for (const n of ready.nodes) { assert.match(n.rpc, /^http:\/\/127\.0\.0\.1:\d+$/); assert.ok(n.pid > 0) }
@@ -61,7 +63,9 @@ describe('medchain devnet', () => {
       assert.equal(await exited, 0, stderr)
       for (const n of ready.nodes) assert.throws(() => process.kill(n.pid, 0), 'every node process is gone')
     } finally {
+      // on a failure, leave no process behind: the devnet and the node processes it started
       if (child.exitCode === null) child.kill('SIGKILL')
+      for (const pid of nodePids) { try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ } }
     }
   })
 })

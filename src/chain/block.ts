@@ -11,7 +11,7 @@
  * The block hash is sha256(domain 'medchain/block/v1' || chainId || encoded header). stateRoot and
  * resultsRoot are those after executing this block's transactions.
  */
-import { equalBytes } from '../crypto/bytes.js'
+import { byteKey, equalBytes } from '../crypto/bytes.js'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from '../crypto/ed25519.js'
 import { Domain, hashWithDomain, HASH_LENGTH } from '../crypto/hash.js'
 import {
@@ -171,7 +171,7 @@ export function validateBlockBasic (block: Block, opts: { chainId: string }): vo
   const seen = new Set<string>()
   block.txs.forEach((tx, index) => {
     if (tx.chainId !== h.chainId) throw new ChainError({ code: 'BLOCK_INVALID_TX', index, txCode: 'TX_WRONG_CHAIN', reason: 'wrong chain id' }, `Transaction ${index} is for chain "${tx.chainId}".`)
-    const id = Buffer.from(tx.hash).toString('latin1')
+    const id = byteKey(tx.hash)
     if (seen.has(id)) throw new ChainError({ code: 'BLOCK_DUPLICATE_TX', index }, `Transaction ${index} appears twice in the block.`)
     seen.add(id)
   })

@@ -29,6 +29,7 @@
  * was committed and what the commit made stale (nonce below the new account nonce, or a sender no
  * longer registered), keeping transactions for later nonces.
  */
+import { byteKey } from '../crypto/bytes.js'
 import { MedchainError } from '../errors.js'
 import { ChainError } from './errors.js'
 import { decodeTx, validateTxBasic, verifyTxSignature, type Tx } from './tx.js'
@@ -43,11 +44,6 @@ export type MempoolErrorType =
   | { code: 'TX_DUPLICATE_NONCE', nonce: number }
 
 export class MempoolError extends MedchainError<MempoolErrorType> {}
-
-/** A byte string as a Map key, without copying (latin1 maps each byte to one char). */
-function byteKey (bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
-}
 
 /**
  * Hashes of transactions whose signature verified, so a transaction is verified once: at
@@ -142,6 +138,11 @@ export class Mempool {
 
   get size (): number {
     return this.byHash.size
+  }
+
+  /** Transactions of one sender waiting in the pool (executable or not). */
+  pendingCount (sender: Uint8Array): number {
+    return this.bySender.get(byteKey(sender))?.byNonce.size ?? 0
   }
 
   /** Sum of the encoded sizes of the transactions held. */

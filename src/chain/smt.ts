@@ -16,7 +16,7 @@
  * Only hashes live here; the values themselves are in the state store. The tree is rebuilt from
  * the stored values when a node starts (which is also the start-up consistency check).
  */
-import { equalBytes, compareBytes } from '../crypto/bytes.js'
+import { byteKey, compareBytes, equalBytes } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 
 export const EMPTY_TREE_ROOT = new Uint8Array(32)
@@ -123,7 +123,7 @@ export class SparseMerkleTree {
   update (changes: readonly TreeChange[]): SparseMerkleTree {
     if (changes.length === 0) return this
     const byKey = new Map<string, TreeChange>()
-    for (const c of changes) byKey.set(Buffer.from(c.keyHash).toString('latin1'), c)
+    for (const c of changes) byKey.set(byteKey(c.keyHash), c)
     const sorted = [...byKey.values()].sort((a, b) => compareBytes(a.keyHash, b.keyHash))
     let size = this.size
     for (const c of sorted) {

@@ -37,7 +37,7 @@ import {
 } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { MedchainError } from '../errors.js'
-import { toHex } from './bytes.js'
+import { byteKey } from './bytes.js'
 
 export const PUBLIC_KEY_LENGTH = 32
 export const SECRET_KEY_LENGTH = 32
@@ -135,7 +135,7 @@ const PUBLIC_KEY_CACHE_LIMIT = 16_384
 const publicKeyCache = new Map<string, KeyObject>()
 
 function publicKeyObject (publicKey: Uint8Array): KeyObject {
-  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('latin1')
+  const id = byteKey(publicKey)
   let obj = publicKeyCache.get(id)
   if (obj === undefined) {
     obj = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
@@ -233,6 +233,3 @@ export function sign (secretKey: Uint8Array, message: Uint8Array): Uint8Array {
   return createSigner(secretKey).sign(message)
 }
 
-export function publicKeyHex (publicKey: Uint8Array): string {
-  return toHex(publicKey)
-}

@@ -383,17 +383,13 @@ export class MedchainNode {
     const nonce = getSenderNonce(this.chain.stateView, this.nodeKey.publicKey)
     if (nonce === undefined) return
     try {
-      const tx = signTx({ chainId: this.genesis.chainId, from: this.nodeKey.publicKey, nonce: nonce + this.pendingFrom(this.nodeKey.publicKey), payload: { type: TxType.Evidence, voteA: encodeVote(voteA), voteB: encodeVote(voteB) } }, this.nodeKey)
+      const tx = signTx({ chainId: this.genesis.chainId, from: this.nodeKey.publicKey, nonce: nonce + this.mempool.pendingCount(this.nodeKey.publicKey), payload: { type: TxType.Evidence, voteA: encodeVote(voteA), voteB: encodeVote(voteB) } }, this.nodeKey)
       this.mempool.checkTx(tx.bytes)
       this.onAdmitted(tx)
       this.logger.warn({ validator: toHex(voteA.validator), height: voteA.height, round: voteA.round }, 'double-sign detected: evidence submitted')
     } catch (err) {
       this.logger.warn({ code: errorCode(err) }, 'could not submit evidence')
     }
-  }
-
-  private pendingFrom (publicKey: Uint8Array): number {
-    return this.mempool.reap(Number.MAX_SAFE_INTEGER).filter((tx) => equalBytes(tx.from, publicKey)).length
   }
 
   /** Stops consensus, the RPC server, the network and the store, in that order. Idempotent. */

@@ -64,6 +64,16 @@ describe('Mempool.checkTx', () => {
     assert.ok(pool.has(a0.hash) && pool.has(b0.hash))
   })
 
+  it('counts each sender\'s pending transactions, future nonces included', () => {
+    const { pool } = harness()
+    pool.checkTx(access(alice, 0).bytes)
+    pool.checkTx(access(alice, 2).bytes)
+    pool.checkTx(access(bob, 0).bytes)
+    assert.equal(pool.pendingCount(alice.publicKey), 2)
+    assert.equal(pool.pendingCount(bob.publicKey), 1)
+    assert.equal(pool.pendingCount(carol.publicKey), 0)
+  })
+
   // Each case: a valid transaction (alice, account nonce 5) with one thing broken, and its code.
   // Only a tx refused for capacity got as far as a good signature check, so only it is cached.
   const cases: Array<{ name: string, setup?: (pool: Mempool) => void, input: () => Uint8Array | Tx, code: string, cached?: number }> = [

@@ -6,12 +6,11 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { runCli, type CliRun } from '../utils/cli.js'
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { Keystore } from '../../src/crypto/keystore.js'
 import { hasErrorCode } from '../../src/errors.js'
 import { toHex } from '../../src/crypto/bytes.js'
@@ -20,35 +19,16 @@ import { addKeysCommands } from '../../src/cli/keys.js'
 import { readNewPassphrase, readPassphrase } from '../../src/cli/passphrase.js'
 import type { CliIo } from '../../src/cli/output.js'
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url))
-const BIN = join(REPO, 'bin', 'medchain.ts')
 const PASSPHRASE = 'e2e passphrase'
 const RFC8032_SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60'
 const RFC8032_PUBLIC = 'd75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'
 const POSIX = process.platform !== 'win32'
 
-interface Run { code: number | null, stdout: string, stderr: string }
+type Run = CliRun
 
 /** Runs the CLI with stdin closed; `env` adds to (or, with undefined, removes from) a clean environment. */
 async function medchain (args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env }
-  delete childEnv.MEDCHAIN_PASSPHRASE
-  delete childEnv.MEDCHAIN_HOME
-  delete childEnv.MEDCHAIN_DEBUG
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete childEnv[k]
-    else childEnv[k] = v
-  }
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (c) => resolve(c))
-  })
-  return { code, stdout, stderr }
+  return await runCli(args, env)
 }
 
 /** stdout must be exactly one JSON document on one line. */

@@ -9,27 +9,24 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { runCli, type CliRun } from '../utils/cli.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { initHome } from '../../src/node/home.js'
 import { MedchainNode } from '../../src/node/node.js'
 import { Keystore } from '../../src/crypto/keystore.js'
 import { HomePaths } from '../../src/node/config.js'
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url))
-const BIN = join(REPO, 'bin', 'medchain.ts')
 const PASSPHRASE = 'pw'
 const CHEAP_SCRYPT = { n: 1024, r: 8, p: 1 }
 const FAST = { proposeMs: 200, prevoteMs: 100, precommitMs: 100, deltaMs: 100, capMs: 1000, commitMs: 50 }
 const CONTENT_HASH_1 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
 const CONTENT_HASH_2 = '60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752'
 
-interface Run { code: number | null, stdout: string, stderr: string }
+type Run = CliRun
 
 let dir: string
 let home: string
@@ -39,25 +36,8 @@ let url: string
 /** Runs the CLI with stdin closed, the passphrase in the environment, against the test node unless `args` names --rpc. */
 async function medchain (args: string[], opts: { env?: Record<string, string | undefined>, json?: boolean } = {}): Promise<Run> {
   const env = opts.env ?? {}
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, MEDCHAIN_PASSPHRASE: PASSPHRASE }
-  delete childEnv.MEDCHAIN_HOME
-  delete childEnv.MEDCHAIN_RPC
-  delete childEnv.MEDCHAIN_DEBUG
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined) delete childEnv[k]
-    else childEnv[k] = v
-  }
   const rpc = args.includes('--rpc') || env.MEDCHAIN_RPC !== undefined ? [] : ['--rpc', url]
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN, '--home', home, ...(opts.json === false ? [] : ['--json']), ...args, ...rpc], { cwd: REPO, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (c) => resolve(c))
-  })
-  return { code, stdout, stderr }
+  return await runCli(['--home', home, ...(opts.json === false ? [] : ['--json']), ...args, ...rpc], { MEDCHAIN_PASSPHRASE: PASSPHRASE, ...env })
 }
 
 /** stdout must be exactly one JSON document on one line. */

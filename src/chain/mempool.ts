@@ -30,6 +30,7 @@
  * longer registered), keeping transactions for later nonces.
  */
 import { byteKey } from '../crypto/bytes.js'
+import { MinHeap } from '../minHeap.js'
 import { MedchainError } from '../errors.js'
 import { ChainError } from './errors.js'
 import { decodeTx, validateTxBasic, verifyTxSignature, type Tx } from './tx.js'
@@ -205,7 +206,8 @@ export class Mempool {
    * is removed.
    */
   reap (maxBytes: number, maxTxs = Number.POSITIVE_INFINITY): Tx[] {
-    const heads = new ArrivalHeap()
+    // the next transaction reap considers: each sender's lowest nonce, oldest arrival first
+    const heads = new MinHeap<Entry>((a, b) => a.seq < b.seq)
     for (const queue of this.bySender.values()) {
       const accountNonce = this.getAccountNonce(queue.from)
       if (accountNonce === undefined) continue
@@ -317,42 +319,5 @@ export class Mempool {
     if (queue === undefined) return
     queue.byNonce.delete(entry.tx.nonce)
     if (queue.byNonce.size === 0) this.bySender.delete(entry.sender)
-  }
-}
-
-/** A binary min-heap of entries by arrival order: the next transaction `reap` considers. */
-class ArrivalHeap {
-  private readonly items: Entry[] = []
-
-  push (entry: Entry): void {
-    const items = this.items
-    items.push(entry)
-    let i = items.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if ((items[parent] as Entry).seq <= entry.seq) break
-      items[i] = items[parent] as Entry
-      i = parent
-    }
-    items[i] = entry
-  }
-
-  pop (): Entry | undefined {
-    const items = this.items
-    const top = items[0]
-    const last = items.pop()
-    if (top === undefined || last === undefined || items.length === 0) return top
-    let i = 0
-    for (;;) {
-      const left = 2 * i + 1
-      if (left >= items.length) break
-      const right = left + 1
-      const child = right < items.length && (items[right] as Entry).seq < (items[left] as Entry).seq ? right : left
-      if ((items[child] as Entry).seq >= last.seq) break
-      items[i] = items[child] as Entry
-      i = child
-    }
-    items[i] = last
-    return top
   }
 }

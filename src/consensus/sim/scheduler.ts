@@ -4,6 +4,7 @@
  * pure function of its seed. Each event's work (which may be async: block execution on a
  * MemoryLevel) is awaited before the next event starts, and no event ever waits on real time.
  */
+import { MinHeap } from '../../minHeap.js'
 
 export interface ScheduledEvent {
   readonly at: number
@@ -23,7 +24,7 @@ export interface SchedulerOptions {
 export class Scheduler {
   private nowMs = 0
   private nextSeq = 0
-  private readonly heap: ScheduledEvent[] = []
+  private readonly heap = new MinHeap<ScheduledEvent>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq))
   private processed = 0
   readonly trace: TraceEntry[] | undefined
 
@@ -37,7 +38,7 @@ export class Scheduler {
   }
 
   get pending (): number {
-    return this.heap.length
+    return this.heap.size
   }
 
   /** Number of events run so far. */
@@ -49,7 +50,7 @@ export class Scheduler {
   schedule (at: number, label: string, run: () => void | Promise<void>): ScheduledEvent {
     if (!Number.isFinite(at)) throw new RangeError(`Scheduler: bad time ${at}`)
     const event: ScheduledEvent = { at: Math.max(at, this.nowMs), seq: this.nextSeq++, label, run }
-    this.push(event)
+    this.heap.push(event)
     return event
   }
 
@@ -60,7 +61,7 @@ export class Scheduler {
 
   /** Runs the next event; false when the queue is empty. */
   async step (): Promise<boolean> {
-    const event = this.pop()
+    const event = this.heap.pop()
     if (event === undefined) return false
     this.nowMs = event.at
     this.processed++
@@ -79,7 +80,7 @@ export class Scheduler {
     let count = 0
     for (;;) {
       if (typeof stop === 'function' && stop()) return 'condition'
-      const next = this.heap[0]
+      const next = this.heap.peek()
       if (next === undefined) return 'idle'
       if (typeof stop === 'number' && next.at > stop) {
         this.nowMs = Math.max(this.nowMs, stop)
@@ -89,41 +90,5 @@ export class Scheduler {
       count++
       await this.step()
     }
-  }
-
-  private less (a: ScheduledEvent, b: ScheduledEvent): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq)
-  }
-
-  private push (event: ScheduledEvent): void {
-    const h = this.heap
-    h.push(event)
-    let i = h.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!this.less(event, h[parent] as ScheduledEvent)) break
-      h[i] = h[parent] as ScheduledEvent
-      i = parent
-    }
-    h[i] = event
-  }
-
-  private pop (): ScheduledEvent | undefined {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop()
-    if (top === undefined || last === undefined || h.length === 0) return top
-    let i = 0
-    for (;;) {
-      const left = 2 * i + 1
-      if (left >= h.length) break
-      const right = left + 1
-      const child = right < h.length && this.less(h[right] as ScheduledEvent, h[left] as ScheduledEvent) ? right : left
-      if (!this.less(h[child] as ScheduledEvent, last)) break
-      h[i] = h[child] as ScheduledEvent
-      i = child
-    }
-    h[i] = last
-    return top
   }
 }

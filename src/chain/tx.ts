@@ -33,7 +33,8 @@ export const TxType = {
   AccessRecord: 10,
   ProposeValidator: 11,
   Vote: 12,
-  Evidence: 13
+  Evidence: 13,
+  ShareKeys: 14
 } as const
 export type TxType = typeof TxType[keyof typeof TxType]
 export const TX_TYPE_NAMES: Record<TxType, string> = Object.fromEntries(
@@ -54,7 +55,7 @@ export type ValidatorAction = typeof ValidatorAction[keyof typeof ValidatorActio
 
 /** A record's data key wrapped for one reader (format defined by src/crypto envelopes). */
 export interface KeyEnvelope { recipient: Uint8Array, wrappedKey: Uint8Array }
-/** A record's data key wrapped for a grantee, one per record in a grant's scope. */
+/** A record's data key wrapped for a grantee (one per record in a grant's scope) or for a ShareKeys recipient. */
 export interface GrantEnvelope { recordId: Uint8Array, wrappedKey: Uint8Array }
 
 export type TxPayload =
@@ -88,6 +89,7 @@ export type TxPayload =
   | { type: typeof TxType.ProposeValidator, action: ValidatorAction, validator: Uint8Array, hospital?: Uint8Array, power: number }
   | { type: typeof TxType.Vote, proposalId: Uint8Array, approve: boolean }
   | { type: typeof TxType.Evidence, voteA: Uint8Array, voteB: Uint8Array }
+  | { type: typeof TxType.ShareKeys, recipient: Uint8Array, envelopes: GrantEnvelope[] }
 
 /** Payload of one transaction type, e.g. `PayloadOf<typeof TxType.Grant>`. */
 export type PayloadOf<T extends TxType> = Extract<TxPayload, { type: T }>
@@ -124,18 +126,30 @@ function payloadToWire (p: TxPayload): Wire[] {
     case TxType.AnchorRecord:
       return [p.patient, p.resourceType, p.contentHash, u64(p.size), p.blobRef, envelopesToWire(p.envelopes), p.supersedes ?? EMPTY_BYTES]
     case TxType.Grant:
-      return [p.grantee, p.recordTypes, p.recordIds, p.purpose, u64(p.expiresAt), p.envelopes.map((e) => [e.recordId, e.wrappedKey])]
+      return [p.grantee, p.recordTypes, p.recordIds, p.purpose, u64(p.expiresAt), recordEnvelopesToWire(p.envelopes)]
     case TxType.Revoke: return [p.grantId]
     case TxType.EmergencyAccess: return [p.patient, p.reason]
     case TxType.AccessRecord: return [p.recordId, p.purpose]
     case TxType.ProposeValidator: return [p.action, p.validator, p.hospital ?? EMPTY_BYTES, p.power]
     case TxType.Vote: return [p.proposalId, p.approve ? 1 : 0]
     case TxType.Evidence: return [p.voteA, p.voteB]
+    case TxType.ShareKeys: return [p.recipient, recordEnvelopesToWire(p.envelopes)]
   }
 }
 
 const key = (v: Wire | undefined, field: string): Uint8Array => readBytes(v, field, PUBLIC_KEY_LENGTH)
 const hash32 = (v: Wire | undefined, field: string): Uint8Array => readBytes(v, field, HASH_LENGTH)
+
+function recordEnvelopesToWire (envs: GrantEnvelope[]): Wire[] {
+  return envs.map((e) => [e.recordId, e.wrappedKey])
+}
+
+function recordEnvelopesFromWire (w: Wire | undefined): GrantEnvelope[] {
+  return readList(w, MAX_ENVELOPES, 'payload.envelopes').map((e) => {
+    const pair = readTuple(e, 2, 'payload.envelopes[]')
+    return { recordId: hash32(pair[0], 'payload.envelopes[].recordId'), wrappedKey: readBytesMax(pair[1], 'payload.envelopes[].wrappedKey', MAX_ENVELOPE_BYTES) }
+  })
+}
 const purpose = (v: Wire | undefined): Purpose => {
   const n = readU32(v, 'payload.purpose')
   if (n < 1 || n > 4) throw new CodecError({ code: 'CODEC_WRONG_SHAPE', field: 'payload.purpose', reason: 'is not a known purpose' }, 'Field payload.purpose is not one of treatment, pharmacy, insurance, research.')
@@ -185,10 +199,7 @@ function payloadFromWire (type: number, w: Wire | undefined): TxPayload {
         recordIds: readList(t[2], MAX_SCOPE_RECORDS, 'payload.recordIds').map((r) => hash32(r, 'payload.recordIds[]')),
         purpose: purpose(t[3]),
         expiresAt: readU64(t[4], 'payload.expiresAt'),
-        envelopes: readList(t[5], MAX_ENVELOPES, 'payload.envelopes').map((e) => {
-          const pair = readTuple(e, 2, 'payload.envelopes[]')
-          return { recordId: hash32(pair[0], 'payload.envelopes[].recordId'), wrappedKey: readBytesMax(pair[1], 'payload.envelopes[].wrappedKey', MAX_ENVELOPE_BYTES) }
-        })
+        envelopes: recordEnvelopesFromWire(t[5])
       }
     }
     case TxType.Revoke: { const t = f(1); return { type, grantId: hash32(t[0], 'payload.grantId') } }
@@ -201,6 +212,7 @@ function payloadFromWire (type: number, w: Wire | undefined): TxPayload {
     }
     case TxType.Vote: { const t = f(2); return { type, proposalId: hash32(t[0], 'payload.proposalId'), approve: readU32(t[1], 'payload.approve', 1) === 1 } }
     case TxType.Evidence: { const t = f(2); return { type, voteA: readBytesMax(t[0], 'payload.voteA', MAX_VOTE_BYTES), voteB: readBytesMax(t[1], 'payload.voteB', MAX_VOTE_BYTES) } }
+    case TxType.ShareKeys: { const t = f(2); return { type, recipient: key(t[0], 'payload.recipient'), envelopes: recordEnvelopesFromWire(t[1]) } }
     default:
       throw new ChainError({ code: 'TX_UNKNOWN_TYPE', type }, `Transaction type ${type} is not known to this node; upgrade the node or fix the client.`)
   }

@@ -13,6 +13,7 @@
  * | Revoke          | the grant's patient, when the grant exists    | —                   | grant purpose  | 0         |
  * | EmergencyAccess | the named patient, when it is a patient       | —                   | —              | 1 always  |
  * | AccessRecord    | the record's patient, when the record exists  | the record          | requested      | 1 when granted by an emergency window |
+ * | ShareKeys       | the first record's patient, when it exists    | the record, when one (OK) | —        | 1 when a hospital released keys to a break-glass reader |
  *
  * "A patient" means an identity of kind patient, active or not. Other transactions (and ones
  * naming no known patient) are not audited: a trail exists only for registered patients.

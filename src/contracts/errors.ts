@@ -60,6 +60,16 @@ export const CONTRACT_ERROR_MESSAGES = {
   EMERGENCY_NOT_CLINICIAN: 'Only an active clinician may open emergency access; sign with a doctor\'s or nurse\'s key.',
   EMERGENCY_UNKNOWN_PATIENT: 'The patient is not a registered, active patient; check the patient key.',
 
+  // key sharing
+  KEYS_NOT_AUTHORISED: 'Only the records\' patient, or a hospital where the patient is enrolled, may share a record\'s key.',
+  KEYS_EMPTY: 'The transaction shares no key; add at least one envelope.',
+  KEYS_DUPLICATE_RECORD: 'Two envelopes are for the same record; send one envelope per record.',
+  KEYS_MIXED_PATIENTS: 'The records belong to different patients; share one patient\'s records per transaction.',
+  KEYS_BAD_RECIPIENT: 'Keys can be shared only with an active clinician or organisation; check the recipient key.',
+  KEYS_NO_CONSENT: 'The recipient holds no live consent from you that covers every one of these records; grant consent first.',
+  KEYS_NOT_CUSTODIAN: 'The patient is not enrolled at your hospital, so your hospital holds no key to release.',
+  KEYS_NO_EMERGENCY_WINDOW: 'The recipient has no open emergency access for this patient; the clinician must open emergency access first.',
+
   // access
   ACCESS_NO_CONSENT: 'The patient has not granted you access to this record; ask the patient for consent.',
   ACCESS_CONSENT_REVOKED: 'The patient revoked the consent that covered this record; ask the patient for a new consent.',

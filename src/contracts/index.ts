@@ -37,6 +37,7 @@
  * | AccessRecord           | ACCESS_NO_CONSENT        | its own records, a live grant, an open emergency window | a live grant, narrowed to the role's record types | its own records | ACCESS_NO_CONSENT |
  * | ProposeValidator, Vote | GOV_NOT_VALIDATOR        | GOV_NOT_VALIDATOR                     | GOV_NOT_VALIDATOR                  | GOV_NOT_VALIDATOR | yes (current set)       |
  * | Evidence               | yes                      | yes                                   | yes                                | yes          | yes                          |
+ * | ShareKeys              | to a clinician with an open emergency window, for a patient enrolled there | KEYS_NOT_AUTHORISED | KEYS_NOT_AUTHORISED | to a holder of a live grant covering the records | KEYS_NOT_AUTHORISED |
  */
 import { toHex } from '../crypto/bytes.js'
 import { validateGenesis, type Genesis } from '../chain/genesis.js'
@@ -54,6 +55,7 @@ import {
   applyValidatorChanges, currentValidatorSet, executeEvidence, executeProposeValidator, executeRegisterHospital, executeVote, recordLiveness,
   verifyEvidence, verifyProposeValidator, verifyRegisterHospital, verifyVote
 } from './governance.js'
+import { executeShareKeys, findKeyEnvelope, verifyShareKeys, type KeySource } from './keyShare.js'
 import { executeAnchorRecord, verifyAnchorRecord } from './records.js'
 import {
   executeDeactivate, executeEnrolPatient, executeRegisterClinician, executeRegisterOrganization, isEffectivelyActive, newEntity,
@@ -75,6 +77,7 @@ export {
   type ValidatorChange
 } from './stateView.js'
 export type { AccessDecision, AccessGround } from './access.js'
+export type { KeySource } from './keyShare.js'
 
 /** One sentence per transaction type for the log of a successful receipt. */
 const OK_LOGS: Record<TxType, string> = {
@@ -90,7 +93,8 @@ const OK_LOGS: Record<TxType, string> = {
   [TxType.AccessRecord]: 'Access to the record was granted.',
   [TxType.ProposeValidator]: 'The validator change was proposed; it takes effect two blocks after more than 2/3 of the validator power approved it.',
   [TxType.Vote]: 'The vote was counted.',
-  [TxType.Evidence]: 'The evidence of double-signing was recorded.'
+  [TxType.Evidence]: 'The evidence of double-signing was recorded.',
+  [TxType.ShareKeys]: 'The record keys were shared with the recipient.'
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -139,6 +143,7 @@ function dispatch (view: StateView, tx: Tx, ctx: ExecContext, sender: Sender): {
     case TxType.ProposeValidator: return run({ verify: verifyProposeValidator, execute: executeProposeValidator }, view, tx, ctx, sender)
     case TxType.Vote: return run({ verify: verifyVote, execute: executeVote }, view, tx, ctx, sender)
     case TxType.Evidence: return run({ verify: verifyEvidence, execute: executeEvidence }, view, tx, ctx, sender)
+    case TxType.ShareKeys: return run({ verify: verifyShareKeys, execute: executeShareKeys }, view, tx, ctx, sender)
     default: return { code: 'CONTRACT_UNSUPPORTED_TX' }
   }
 }
@@ -167,6 +172,11 @@ function auditSubjectOf (view: StateView, tx: Tx, sender: Sender): AuditSubject 
     case TxType.AccessRecord: {
       const record = view.getRecord(p.recordId)
       return record === undefined ? undefined : { patient: record.patient, recordId: p.recordId, purpose: p.purpose, emergency: false }
+    }
+    case TxType.ShareKeys: {
+      const first = p.envelopes[0]
+      const record = first === undefined ? undefined : view.getRecord(first.recordId)
+      return record === undefined ? undefined : { patient: record.patient, purpose: 0, emergency: false }
     }
     default: return undefined
   }
@@ -276,6 +286,15 @@ export function getGrant (state: StateBackend, grantId: Uint8Array): Grant | und
 /** The grants of the (patient, grantee) index, oldest first (dead ones are pruned by later grants). */
 export function listGrantsFor (state: StateBackend, patient: Uint8Array, grantee: Uint8Array): Array<{ grantId: Uint8Array, grant: Grant }> {
   return loadGrants(new StateView(state), patient, grantee)
+}
+
+/** The record's data key wrapped for `reader`, when the chain holds one (keyShare.ts). */
+export function getKeyEnvelope (
+  state: StateBackend, recordId: Uint8Array, reader: Uint8Array, timestamp: number
+): { wrappedKey: Uint8Array, source: KeySource } | undefined {
+  const view = new StateView(state)
+  const record = view.getRecord(recordId)
+  return record === undefined ? undefined : findKeyEnvelope(view, recordId, record, reader, timestamp)
 }
 
 export function getEmergencyWindow (state: StateBackend, clinician: Uint8Array, patient: Uint8Array): EmergencyWindow | undefined {

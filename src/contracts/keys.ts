@@ -10,6 +10,7 @@
  * | `grant/<grantId>`                                | consent incl. its key envelopes                 | Grant, Revoke                      |
  * | `grants/<patient>/<grantee>`                     | ids of the pair's live (or not yet pruned) grants | Grant                              |
  * | `emergency/<clinician>/<patient>`                | the break-glass window                          | EmergencyAccess                    |
+ * | `keyshare/<recordId>/<recipient>`                | a record's data key wrapped for one recipient   | ShareKeys                          |
  * | `proposal/<proposalId>`                          | governance proposal and its votes               | RegisterHospital, ProposeValidator, Vote, endBlock |
  * | `validators`                                     | the validator set of the next block             | genesis, endBlock                  |
  * | `validators/pending/<height>`                    | validator changes effective at that height      | ProposeValidator, Vote, endBlock   |
@@ -43,6 +44,7 @@ export const StateKeys = {
   grant: (grantId: Uint8Array): string => `grant/${toHex(grantId)}`,
   grantIndex: (patient: Uint8Array, grantee: Uint8Array): string => `grants/${toHex(patient)}/${toHex(grantee)}`,
   emergencyWindow: (clinician: Uint8Array, patient: Uint8Array): string => `emergency/${toHex(clinician)}/${toHex(patient)}`,
+  keyShare: (recordId: Uint8Array, recipient: Uint8Array): string => `keyshare/${toHex(recordId)}/${toHex(recipient)}`,
   proposal: (proposalId: Uint8Array): string => `proposal/${toHex(proposalId)}`,
   validatorSet: 'validators',
   pendingValidatorChanges: (effectiveHeight: number): string => `validators/pending/${heightKey(effectiveHeight)}`,

@@ -232,6 +232,32 @@ export function decodeEmergencyWindow (bytes: Uint8Array): EmergencyWindow {
 }
 
 // ------------------------------------------------------------------------------------------------
+// shared keys
+
+/** A record's data key wrapped for one recipient by a ShareKeys transaction. */
+export interface KeyShare {
+  wrappedKey: Uint8Array
+  /** Who shared it: the patient, or the custodian hospital for a break-glass reader. */
+  sharedBy: Uint8Array
+  sharedAt: number
+  emergency: boolean
+}
+
+export function encodeKeyShare (k: KeyShare): Uint8Array {
+  return encodeCanonical([k.wrappedKey, k.sharedBy, u64(k.sharedAt), k.emergency ? 1 : 0])
+}
+
+export function decodeKeyShare (bytes: Uint8Array): KeyShare {
+  const t = decodeValue(bytes, 4, 'keyshare')
+  return {
+    wrappedKey: readBytesMax(t[0], 'keyshare.wrappedKey', MAX_ENVELOPE_BYTES),
+    sharedBy: readBytes(t[1], 'keyshare.sharedBy', 32),
+    sharedAt: readU64(t[2], 'keyshare.sharedAt'),
+    emergency: readU32(t[3], 'keyshare.emergency', 1) === 1
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
 // governance
 
 export const ProposalKind = { AddHospital: 1, AddValidator: 2, RemoveValidator: 3 } as const
@@ -430,6 +456,15 @@ export class StateView {
   putGrantIds (patient: Uint8Array, grantee: Uint8Array, grantIds: readonly Uint8Array[]): void {
     if (grantIds.length === 0) this.remove(StateKeys.grantIndex(patient, grantee))
     else this.write(StateKeys.grantIndex(patient, grantee), encodeIdList(grantIds))
+  }
+
+  getKeyShare (recordId: Uint8Array, recipient: Uint8Array): KeyShare | undefined {
+    const v = this.read(StateKeys.keyShare(recordId, recipient))
+    return v === undefined ? undefined : decodeKeyShare(v)
+  }
+
+  putKeyShare (recordId: Uint8Array, recipient: Uint8Array, share: KeyShare): void {
+    this.write(StateKeys.keyShare(recordId, recipient), encodeKeyShare(share))
   }
 
   getEmergencyWindow (clinician: Uint8Array, patient: Uint8Array): EmergencyWindow | undefined {

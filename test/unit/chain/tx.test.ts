@@ -49,7 +49,8 @@ const SAMPLES: Record<string, TxPayload> = {
   AccessRecord: { type: TxType.AccessRecord, recordId: bytes32('r1'), purpose: 1 },
   ProposeValidator: { type: TxType.ProposeValidator, action: 1, validator: makeKeys('v').publicKey, hospital: makeKeys('h').publicKey, power: 10 },
   Vote: { type: TxType.Vote, proposalId: bytes32('proposal'), approve: true },
-  Evidence: { type: TxType.Evidence, voteA: new Uint8Array(150).fill(4), voteB: new Uint8Array(150).fill(5) }
+  Evidence: { type: TxType.Evidence, voteA: new Uint8Array(150).fill(4), voteB: new Uint8Array(150).fill(5) },
+  ShareKeys: { type: TxType.ShareKeys, recipient: makeKeys('o').publicKey, envelopes: [{ recordId: bytes32('r1'), wrappedKey: new Uint8Array(93).fill(6) }] }
 }
 
 function expectError (fn: () => unknown, code: string, cls?: typeof CodecError | typeof ChainError): MedchainError<{ code: string }> {
@@ -84,9 +85,9 @@ function structuredCloneWire (w: Wire): Wire {
 // ---------------------------------------------------------------------------------------------
 
 void describe('tx: every type signs, encodes, decodes and verifies', () => {
-  void it('the samples cover all 13 transaction types', () => {
+  void it('the samples cover all 14 transaction types', () => {
     assert.deepEqual(Object.values(SAMPLES).map((p) => p.type).sort((a, b) => a - b), Object.values(TxType).sort((a, b) => a - b))
-    assert.equal(Object.keys(TX_TYPE_NAMES).length, 13)
+    assert.equal(Object.keys(TX_TYPE_NAMES).length, 14)
     for (const [name, payload] of Object.entries(SAMPLES)) assert.equal(TX_TYPE_NAMES[payload.type], name)
   })
 
@@ -273,7 +274,9 @@ const payloadArb: fc.Arbitrary<TxPayload> = fc.oneof(
   fc.record({ action: fc.constantFrom(1 as const, 2 as const), validator: key32, hospital: fc.option(key32, { nil: undefined }), power: fc.nat({ max: 0xffffffff }) })
     .map(({ hospital, ...r }): TxPayload => ({ type: TxType.ProposeValidator, ...r, ...(hospital !== undefined ? { hospital } : {}) })),
   fc.record({ proposalId: hash32, approve: fc.boolean() }).map((r): TxPayload => ({ type: TxType.Vote, ...r })),
-  fc.record({ voteA: fc.uint8Array({ maxLength: 256 }), voteB: fc.uint8Array({ maxLength: 256 }) }).map((r): TxPayload => ({ type: TxType.Evidence, ...r }))
+  fc.record({ voteA: fc.uint8Array({ maxLength: 256 }), voteB: fc.uint8Array({ maxLength: 256 }) }).map((r): TxPayload => ({ type: TxType.Evidence, ...r })),
+  fc.record({ recipient: key32, envelopes: fc.array(fc.record({ recordId: hash32, wrappedKey: wrapped }, { noNullPrototype: true }), { maxLength: 4 }) })
+    .map((r): TxPayload => ({ type: TxType.ShareKeys, ...r }))
 )
 
 void describe('tx: properties', () => {
@@ -286,7 +289,7 @@ void describe('tx: properties', () => {
       assert.equal(verifyTxSignature(decoded), true)
       seenTypes.add(payload.type)
     }), { seed: SEED, numRuns: 400 })
-    assert.equal(seenTypes.size, 13)
+    assert.equal(seenTypes.size, 14)
   })
 
   void it('random mutations of a valid tx: a typed error, or a tx whose signature fails, or the original', () => {

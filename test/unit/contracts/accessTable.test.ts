@@ -15,7 +15,7 @@ import { SMALL_ORDER_KEYS_HEX } from '../../../src/crypto/ed25519.js'
 import { equalBytes, fromHex } from '../../../src/crypto/bytes.js'
 import { TxType, ValidatorAction, type TxPayload } from '../../../src/chain/tx.js'
 import {
-  EMERGENCY_WINDOW_MS, EntityKind, getEntity, getGrant, getRecord, MAX_LIVE_GRANTS_PER_GRANTEE
+  getKeyEnvelope, EMERGENCY_WINDOW_MS, EntityKind, getEntity, getGrant, getRecord, MAX_LIVE_GRANTS_PER_GRANTEE
 } from '../../../src/contracts/index.js'
 import { bytes32 } from '../../utils/factories.js'
 import { BLOCK_MS, ClinicianRole, DAY_MS, OrganizationKind, pk, Purpose, type Submitted, type TestChain } from './harness.js'
@@ -190,6 +190,33 @@ cases.push({ tx: 'AccessRecord', role: 'doctor', state: 'record does not exist',
 cases.push({ tx: 'AccessRecord', role: 'patient', state: 'own record, after the record was amended', setup: (w) => { w.ok('doctor', { ...BASE_PAYLOAD.AnchorRecord(w, 'doctor'), supersedes: w.id('obs') } as TxPayload) }, expect: 'OK' })
 cases.push({ tx: 'AccessRecord', role: 'doctor', state: 'author of a record of a patient deactivated since', setup: (w) => deactivate(w, 'hospital-a', 'patient'), expect: 'OK' })
 
+// ShareKeys: the patient to a grantee, the custodian hospital to a break-glass clinician
+const share = (recipient: string, records: string[]) => (w: TestChain): TxPayload =>
+  ({ type: TxType.ShareKeys, recipient: pk(recipient), envelopes: records.map((r) => ({ recordId: w.id(r), wrappedKey: bytes32(`key-${r}`) })) })
+const openWindow = (clinician: string, patient = 'patient') => (w: TestChain): void => { w.ok(clinician, { type: TxType.EmergencyAccess, patient: pk(patient), reason: 'unconscious' }); w.commitBlock() }
+const grantObs = (grantee: string, purpose: Purpose) => (w: TestChain): void => { w.grant('patient', grantee, { purpose, recordTypes: ['*'] }, 'g'); w.commitBlock() }
+const shareRows: Array<Omit<Case, 'tx'>> = [
+  { role: 'patient', state: 'to a grantee whose live grant covers the records', setup: grantObs('doctor-b', Purpose.Treatment), payload: share('doctor-b', ['obs', 'report']), expect: 'OK',
+    check: (w) => { assert.ok(getKeyEnvelope(w.state, w.id('obs'), pk('doctor-b'), w.timestamp)?.source === 'share') } },
+  { role: 'patient', state: 'to a pharmacy, a record type its role may not read', setup: grantObs('pharmacy', Purpose.Pharmacy), payload: share('pharmacy', ['report']), expect: 'KEYS_NO_CONSENT' },
+  { role: 'patient', state: 'to a pharmacy, a prescription', setup: grantObs('pharmacy', Purpose.Pharmacy), payload: share('pharmacy', ['rx']), expect: 'OK' },
+  { role: 'patient', state: 'to a grantee whose grant was revoked', setup: (w) => { grantObs('doctor-b', Purpose.Treatment)(w); w.ok('patient', { type: TxType.Revoke, grantId: w.id('g') }) }, payload: share('doctor-b', ['obs']), expect: 'KEYS_NO_CONSENT' },
+  { role: 'patient', signer: 'patient-2', state: 'another patient\'s records', setup: grantObs('doctor-b', Purpose.Treatment), payload: share('doctor-b', ['obs']), expect: 'KEYS_NOT_AUTHORISED' },
+  { role: 'patient', state: 'records of two patients', setup: grantObs('doctor-b', Purpose.Treatment), payload: share('doctor-b', ['obs', 'obs-2']), expect: 'KEYS_MIXED_PATIENTS' },
+  { role: 'patient', state: 'the same record twice', setup: grantObs('doctor-b', Purpose.Treatment), payload: share('doctor-b', ['obs', 'obs']), expect: 'KEYS_DUPLICATE_RECORD' },
+  { role: 'patient', state: 'no envelope', payload: share('doctor-b', []), expect: 'KEYS_EMPTY' },
+  { role: 'patient', state: 'an unknown record', payload: (w) => ({ ...share('doctor-b', ['obs'])(w), envelopes: [{ recordId: bytes32('nothing'), wrappedKey: bytes32('k') }] } as TxPayload), expect: 'RECORD_NOT_FOUND' },
+  { role: 'patient', state: 'to another patient', payload: share('patient-2', ['obs']), expect: 'KEYS_BAD_RECIPIENT' },
+  { role: 'hospital', state: 'to a clinician with an open emergency window', setup: openWindow('doctor-b'), payload: share('doctor-b', ['obs']), expect: 'OK', emergency: true,
+    check: (w) => { assert.ok(getKeyEnvelope(w.state, w.id('obs'), pk('doctor-b'), w.timestamp)?.source === 'share') } },
+  { role: 'hospital', state: 'emergency window closed by itself', setup: (w) => { const t = w.timestamp; openWindow('doctor-b')(w); w.commitBlockAt(t + EMERGENCY_WINDOW_MS + 1) }, payload: share('doctor-b', ['obs']), expect: 'KEYS_NO_EMERGENCY_WINDOW' },
+  { role: 'hospital', state: 'window for another patient', setup: openWindow('doctor-b', 'patient-2'), payload: share('doctor-b', ['obs']), expect: 'KEYS_NO_EMERGENCY_WINDOW' },
+  { role: 'hospital', state: 'to a pharmacy (no break-glass for organisations)', payload: share('pharmacy', ['rx']), expect: 'KEYS_NO_EMERGENCY_WINDOW' },
+  { role: 'hospital', signer: 'hospital-b', state: 'patient not enrolled there', setup: openWindow('doctor-b'), payload: share('doctor-b', ['obs']), expect: 'KEYS_NOT_CUSTODIAN' },
+  { role: 'doctor', state: 'the author, not the patient', setup: grantObs('doctor-b', Purpose.Treatment), payload: share('doctor-b', ['obs']), expect: 'KEYS_NOT_AUTHORISED' }
+]
+for (const row of shareRows) cases.push({ tx: 'ShareKeys', ...row })
+
 // 3. AnchorRecord states
 const anchor = (patch: Record<string, unknown>): ((w: TestChain) => TxPayload) => (w) => ({ ...BASE_PAYLOAD.AnchorRecord(w, 'doctor'), ...patch } as TxPayload)
 const anchorRows: Array<Omit<Case, 'tx'>> = [
@@ -351,6 +378,7 @@ function namedPatient (w: TestChain, signer: string, payload: TxPayload, code: s
     case TxType.Revoke: return getGrant(w.state, payload.grantId)?.patient
     case TxType.EmergencyAccess: return isPatient(payload.patient) ? payload.patient : undefined
     case TxType.AccessRecord: return getRecord(w.state, payload.recordId)?.patient
+    case TxType.ShareKeys: return payload.envelopes[0] === undefined ? undefined : getRecord(w.state, payload.envelopes[0].recordId)?.patient
     default: return undefined
   }
 }

@@ -116,7 +116,8 @@ export const BASE_PAYLOAD: Record<TxName, (w: TestChain, role: Role) => TxPayloa
   AccessRecord: (w, role) => ({ type: TxType.AccessRecord, recordId: w.id('obs'), purpose: ROLE_PURPOSE[role] }),
   ProposeValidator: () => ({ type: TxType.ProposeValidator, action: ValidatorAction.Add, validator: pk('new-validator'), hospital: pk('hospital-a'), power: 1 }),
   Vote: (w) => ({ type: TxType.Vote, proposalId: w.id('open-proposal'), approve: true }),
-  Evidence: () => ({ type: TxType.Evidence, ...doubleSign('hospital-c/validator') })
+  Evidence: () => ({ type: TxType.Evidence, ...doubleSign('hospital-c/validator') }),
+  ShareKeys: (w) => ({ type: TxType.ShareKeys, recipient: pk('doctor-b'), envelopes: [{ recordId: w.id('obs'), wrappedKey: bytes32('shared-key') }] })
 }
 
 /** Who may do what in the base state (every signer active, no consent except grant-b to doctor-b). */
@@ -137,5 +138,7 @@ export function baseExpectation (tx: TxName, role: Role): string {
     case 'ProposeValidator':
     case 'Vote': return role === 'validator' ? 'OK' : 'GOV_NOT_VALIDATOR'
     case 'Evidence': return 'OK'
+    // grant-b covers only Encounter records, not 'obs'; the hospital holds the patient's records but doctor-b opened no emergency window
+    case 'ShareKeys': return role === 'patient' ? 'KEYS_NO_CONSENT' : role === 'hospital' ? 'KEYS_NO_EMERGENCY_WINDOW' : 'KEYS_NOT_AUTHORISED'
   }
 }

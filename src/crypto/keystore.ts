@@ -337,6 +337,17 @@ export function encryptKeyFile (
  * Throws KEYSTORE_BAD_PASSPHRASE (wrong passphrase or altered file) or KEYSTORE_KEY_MISMATCH.
  */
 export function decryptKeyFile (file: KeyFile, passphrase: string): Signer {
+  const { signer, seed } = decryptKeyFileSecret(file, passphrase)
+  seed.fill(0)
+  return signer
+}
+
+/**
+ * Like `decryptKeyFile`, and also returns a copy of the 32-byte seed, for the one use that needs
+ * the secret itself: opening record key envelopes (X25519 from the ed25519 seed, src/records).
+ * The caller should zero the seed when done.
+ */
+export function decryptKeyFileSecret (file: KeyFile, passphrase: string): { signer: Signer, seed: Uint8Array } {
   const key = deriveKey(passphrase, fromHex(file.crypto.kdfparams.salt), file.crypto.kdfparams)
   let seed: Buffer
   try {
@@ -356,7 +367,7 @@ export function decryptKeyFile (file: KeyFile, passphrase: string): Signer {
       throw new KeystoreError({ code: 'KEYSTORE_KEY_MISMATCH', name: file.name },
         `The secret in key file "${file.name}" does not belong to the public key the file names; do not use this file, restore it from your backup.`)
     }
-    return signer
+    return { signer, seed: new Uint8Array(seed) }
   } finally {
     seed.fill(0)
   }
@@ -447,6 +458,11 @@ export class Keystore {
   /** Decrypts key `name` and returns a signer for it. */
   unlock (name: string, passphrase: string): Signer {
     return decryptKeyFile(this.loadFile(name), passphrase)
+  }
+
+  /** Unlocks a key and also returns its seed (see decryptKeyFileSecret). */
+  unlockSecret (name: string, passphrase: string): { signer: Signer, seed: Uint8Array } {
+    return decryptKeyFileSecret(this.loadFile(name), passphrase)
   }
 
   /** Reads and validates `<dir>/<name>.json`, refusing files others may read. */

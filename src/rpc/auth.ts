@@ -20,7 +20,9 @@
  *     pairs are kept until their timestamp + 60 s in a bounded cache;
  *  5. the requester may read the patient's data (QUERY_NOT_AUTHORISED): the requester is the
  *     patient, or an active identity holding a live grant from the patient (not revoked, not expired
- *     at the head block's time), or a clinician with an open emergency window for the patient.
+ *     at the head block's time), or a clinician with an open emergency window for the patient, or
+ *     an active hospital where the patient is enrolled (the custodian: it sees the metadata of the
+ *     patient's records, to release keys in an emergency, and nothing else).
  *
  * What a reader sees (methods.ts): the patient sees everything; anyone else sees only what concerns
  * them: the records their consent (or emergency window) lets them read, the grants made to them,
@@ -164,6 +166,7 @@ export type ReaderScope =
     /** The requester is a clinician with an open emergency window for the patient. */
     emergency: boolean
   }
+  | { ground: 'custodian', requester: Uint8Array }
 
 /** Step 5 of the module comment, at block time `headTimestamp`. Throws QUERY_NOT_AUTHORISED. */
 export function authoriseReader (state: StateBackend, headTimestamp: number, patient: Uint8Array, requester: Uint8Array): ReaderScope {
@@ -173,6 +176,9 @@ export function authoriseReader (state: StateBackend, headTimestamp: number, pat
   }
   const entity = getEntity(state, requester)
   if (entity === undefined || !isEffectivelyActive(new StateView(state), entity)) return refused()
+  if (entity.kind === EntityKind.Hospital && getEntity(state, patient)?.enrolledAt.some((h) => equalBytes(h, requester)) === true) {
+    return { ground: 'custodian', requester }
+  }
   const grants = listGrantsFor(state, patient, requester)
     .filter(({ grant }) => grant.revokedAt === undefined && headTimestamp < grant.expiresAt)
   const emergency = entity.kind === EntityKind.Clinician && isWindowOpen(getEmergencyWindow(state, requester, patient), headTimestamp)
@@ -183,6 +189,7 @@ export function authoriseReader (state: StateBackend, headTimestamp: number, pat
 /** The purposes a consent-scoped reader may read records for. */
 export function readerPurposes (scope: ReaderScope): Purpose[] {
   if (scope.ground === 'patient') return [Purpose.Treatment]
+  if (scope.ground === 'custodian') return []
   const purposes = new Set<Purpose>(scope.grants.map(({ grant }) => grant.purpose))
   if (scope.emergency) purposes.add(Purpose.Treatment)
   return [...purposes]

@@ -14,68 +14,37 @@
  * | node_info              | —                                        | {chainId, height, ...the node's info}       |
  * | node_peers             | —                                        | [...]                                       |
  * | records_listByPatient  | {patient, auth}                          | [record]                                    |
+ * | records_get            | {patient, recordId, auth}                | record (with the reader's keyEnvelope) or null |
  * | consent_list           | {patient, auth}                          | [grant]                                     |
  * | audit_listByPatient    | {patient, from?, to?, limit?, auth}      | [audit entry]                               |
+ * | proof_getRecord        | {recordId, patient, grantee?, auth}      | record proof bundle (src/proof/types.ts) or null |
+ * | proof_getTx            | {hash, patient, auth}                    | tx proof bundle, or null when not on the trail the reader sees |
  * | chain_subscribe (ws)   | {topic: "newHeads"}                      | subscription id                             |
  * | audit_subscribe (ws)   | {patient, auth}                          | subscription id                             |
  * | chain_unsubscribe (ws) | {subscription}                           | true, or false when unknown                 |
  */
 import type { Chain } from '../chain/chain.js'
 import { blockHash, type Block, type BlockHeader } from '../chain/block.js'
-import type { Mempool } from '../chain/mempool.js'
 import type { Receipt } from '../chain/receipt.js'
 import { TX_TYPE_NAMES, TxType, type Tx } from '../chain/tx.js'
 import { toHex } from '../crypto/bytes.js'
 import { MedchainError } from '../errors.js'
 import {
   CLINICIAN_ROLE_NAMES, ENTITY_KIND_NAMES, EntityKind, EntityStatus, ORGANIZATION_KIND_NAMES, PURPOSE_NAMES,
-  checkRecordAccess, decodeAuditEntry, getEntity, getGrant, getRecord, listGrantsFor,
+  checkRecordAccess, decodeAuditEntry, getEntity, getGrant, getKeyEnvelope, getRecord, listGrantsFor,
   type AnchoredRecord, type AuditEntry, type Entity, type Grant
 } from '../contracts/index.js'
 import { isEffectivelyActive } from '../contracts/registry.js'
 import { StateView } from '../contracts/stateView.js'
 import type { ClinicianRole, OrganizationKind, Purpose } from '../chain/tx.js'
-import { authoriseReader, readerPurposes, readQueryAuth, verifySignedQuery, type ReaderScope, type ReplayCache } from './auth.js'
+import { authoriseReader, readerPurposes, readQueryAuth, verifySignedQuery, type ReaderScope } from './auth.js'
+import { auditVisibleTo, method, type CallContext, type MethodSpec, type SubscriptionHost } from './methodSpec.js'
+import { PROOF_METHODS } from './proofMethods.js'
 import { invalidParams, RpcError } from './errors.js'
 import { readHex, readOptionalInt, readParams, readString, type Params } from './params.js'
 
-/** What the methods read and call; built once by the server. */
-export interface RpcContext {
-  chain: Chain
-  mempool: Mempool
-  now: () => number
-  replay: ReplayCache
-  nodeInfo: () => Record<string, unknown>
-  peers: () => unknown[]
-  /** Called with each transaction `tx_submit` admitted (the node gossips it). */
-  onTx?: (tx: Tx) => void
-}
-
-/** The WebSocket connection a call arrived on, for the subscription methods. */
-export interface SubscriptionHost {
-  subscribeNewHeads: () => string
-  subscribeAudit: (patient: Uint8Array, scope: ReaderScope) => string
-  unsubscribe: (id: string) => boolean
-}
-
-export interface CallContext {
-  rpc: RpcContext
-  /** Present for calls over WebSocket. */
-  session?: SubscriptionHost
-}
-
-interface MethodSpec<A> {
-  params: readonly string[]
-  parse: (p: Params) => A
-  /** For signed queries: the patient whose data is read. */
-  patientOf?: (args: A) => Uint8Array
-  wsOnly?: boolean
-  run: (args: A, ctx: CallContext, scope: ReaderScope | undefined) => unknown
-}
-
-function method<A> (spec: MethodSpec<A>): MethodSpec<unknown> {
-  return spec as MethodSpec<unknown>
-}
+export type { CallContext, RpcContext, SubscriptionHost } from './methodSpec.js'
+export { auditVisibleTo }
 
 /** Default and largest number of audit entries per call. */
 export const AUDIT_DEFAULT_LIMIT = 100
@@ -148,10 +117,11 @@ function entityJson (chain: Chain, publicKey: Uint8Array, e: Entity): Record<str
   }
 }
 
-function recordJson (recordId: Uint8Array, r: AnchoredRecord, requester: Uint8Array): Record<string, unknown> {
-  const envelope = r.envelopes.find((e) => toHex(e.recipient) === toHex(requester))
+function recordJson (chain: Chain, recordId: Uint8Array, r: AnchoredRecord, requester: Uint8Array): Record<string, unknown> {
+  const envelope = getKeyEnvelope(chain.stateView, recordId, requester, chain.head.timestamp)
   return {
     recordId: toHex(recordId),
+    patient: toHex(r.patient),
     resourceType: r.resourceType,
     contentHash: toHex(r.contentHash),
     size: r.size,
@@ -161,8 +131,9 @@ function recordJson (recordId: Uint8Array, r: AnchoredRecord, requester: Uint8Ar
     anchoredTime: r.anchoredTime,
     supersedes: r.supersedes === undefined ? null : toHex(r.supersedes),
     supersededBy: r.supersededBy === undefined ? null : toHex(r.supersededBy),
-    /** The record's data key wrapped for the requester, when the record carries one for it. */
-    keyEnvelope: envelope === undefined ? null : toHex(envelope.wrappedKey)
+    /** The record's data key wrapped for the requester: from the record, a grant, or a ShareKeys tx. */
+    keyEnvelope: envelope === undefined ? null : toHex(envelope.wrappedKey),
+    keySource: envelope?.source ?? null
   }
 }
 
@@ -200,11 +171,6 @@ export function auditEntryJson (seq: number, e: AuditEntry): Record<string, unkn
   }
 }
 
-/** Whether a reader sees an audit entry: the patient all of them, anyone else its own actions. */
-export function auditVisibleTo (scope: ReaderScope, e: AuditEntry): boolean {
-  return scope.ground === 'patient' || toHex(e.actor) === toHex(scope.requester)
-}
-
 // ------------------------------------------------------------------------------------------------
 // queries over the chain
 
@@ -221,11 +187,25 @@ async function listRecords (chain: Chain, patient: Uint8Array, scope: ReaderScop
   for (const recordId of await chain.listRecordsByPatient(patient, Number.POSITIVE_INFINITY)) {
     const record = getRecord(state, recordId)
     if (record === undefined) continue
-    const visible = scope.ground === 'patient' ||
+    const visible = scope.ground === 'patient' || scope.ground === 'custodian' ||
       purposes.some((purpose) => checkRecordAccess(state, scope.requester, recordId, purpose, headTimestamp).code === 'OK')
-    if (visible) out.push(recordJson(recordId, record, scope.requester))
+    if (visible) out.push(recordJson(chain, recordId, record, scope.requester))
   }
   return out
+}
+
+/**
+ * One record of the patient, with the reader's key envelope: to the patient always; to anyone else
+ * when some purpose they hold would be granted access now (the same rule as records_listByPatient).
+ * Answers null for a record that does not exist, belongs to another patient, or is not visible.
+ */
+function getVisibleRecord (chain: Chain, patient: Uint8Array, recordId: Uint8Array, scope: ReaderScope): unknown {
+  const state = chain.stateView
+  const record = getRecord(state, recordId)
+  if (record === undefined || toHex(record.patient) !== toHex(patient)) return null
+  const visible = scope.ground === 'patient' || scope.ground === 'custodian' || toHex(record.author) === toHex(scope.requester) ||
+    readerPurposes(scope).some((purpose) => checkRecordAccess(state, scope.requester, recordId, purpose, chain.head.timestamp).code === 'OK')
+  return visible ? recordJson(chain, recordId, record, scope.requester) : null
 }
 
 async function listConsents (chain: Chain, patient: Uint8Array, scope: ReaderScope): Promise<unknown[]> {
@@ -263,6 +243,8 @@ interface AuditArgs { patient: Uint8Array, from?: number, to?: number, limit: nu
 const patientArg = (p: Params): { patient: Uint8Array } => ({ patient: readHex(p, 'patient', { length: 32 }) })
 
 export const METHODS: Readonly<Record<string, MethodSpec<unknown>>> = {
+  ...PROOF_METHODS,
+
   chain_head: method({
     params: [],
     parse: () => null,
@@ -353,6 +335,13 @@ export const METHODS: Readonly<Record<string, MethodSpec<unknown>>> = {
     parse: patientArg,
     patientOf: (a) => a.patient,
     run: async ({ patient }, { rpc }, scope) => await listRecords(rpc.chain, patient, scope as ReaderScope)
+  }),
+
+  records_get: method({
+    params: ['patient', 'recordId'],
+    parse: (p) => ({ patient: readHex(p, 'patient', { length: 32 }), recordId: readHex(p, 'recordId', { length: 32 }) }),
+    patientOf: (a) => a.patient,
+    run: ({ patient, recordId }, { rpc }, scope) => getVisibleRecord(rpc.chain, patient, recordId, scope as ReaderScope)
   }),
 
   consent_list: method({

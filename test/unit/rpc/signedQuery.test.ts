@@ -129,3 +129,41 @@ describe('RPC signed queries', () => {
     assertRpcError(await ask(researcher, 'records_listByPatient'), -32000, 'QUERY_NOT_AUTHORISED')
   })
 })
+
+describe('RPC records_get and the custodian hospital', () => {
+  let f: Fixture
+  before(async () => { f = await startFixture() })
+  after(async () => { await f.close() })
+
+  const patientParams = (): { patient: string } => ({ patient: hex(keys.patient) })
+  const ask = async (signer: Signer, method: string, params: Record<string, unknown> = patientParams()): Promise<Awaited<ReturnType<typeof rpc>>> =>
+    await rpc(f.server, method, signed(signer, method, params, ++f.clock.now))
+
+  it('records_get: one record with the reader\'s key envelope, from the record, or a ShareKeys tx', async () => {
+    const get = async (signer: Signer, recordId: Uint8Array): Promise<Record<string, unknown> | null> =>
+      (await ask(signer, 'records_get', { ...patientParams(), recordId: toHex(recordId) })).result as Record<string, unknown> | null
+    const own = await get(keys.patient, f.world.records.rx)
+    assert.equal(own?.keyEnvelope, '07'.repeat(48))
+    assert.equal(own?.keySource, 'record')
+    assert.equal(own?.patient, hex(keys.patient))
+    // the pharmacy may read the prescription but holds no key for it yet
+    assert.equal((await get(keys.pharmacy, f.world.records.rx))?.keyEnvelope, null)
+    assert.equal(await get(keys.pharmacy, f.world.records.obs), null, 'an Observation is out of a pharmacy\'s reach')
+    await f.world.commitOk([f.world.tx(keys.patient, { type: TxType.ShareKeys, recipient: keys.pharmacy.publicKey, envelopes: [{ recordId: f.world.records.rx, wrappedKey: new Uint8Array(93).fill(9) }] })])
+    const shared = await get(keys.pharmacy, f.world.records.rx)
+    assert.equal(shared?.keyEnvelope, '09'.repeat(93))
+    assert.equal(shared?.keySource, 'share')
+    // the record must belong to the patient the query names
+    const other = makeKeys('rpc/other-patient')
+    assert.equal((await ask(other, 'records_get', { patient: hex(other), recordId: toHex(f.world.records.rx) })).result, null, 'not this patient\'s record')
+    assertRpcError(await ask(keys.stranger, 'records_get', { ...patientParams(), recordId: toHex(f.world.records.rx) }), -32000, 'QUERY_NOT_AUTHORISED')
+  })
+
+  it('the hospital where the patient is enrolled (custodian) sees the records\' metadata, and only its own audit actions', async () => {
+    const records = (await ask(keys.hospital, 'records_listByPatient')).result as Array<Record<string, unknown>>
+    assert.deepEqual(records.map((r) => r.resourceType), ['MedicationRequest', 'Observation'])
+    const trail = (await ask(keys.hospital, 'audit_listByPatient')).result as Array<Record<string, unknown>>
+    assert.ok(trail.every((e) => e.actor === hex(keys.hospital)))
+    assert.deepEqual((await ask(keys.hospital, 'consent_list')).result, [], 'no consents are the custodian\'s business')
+  })
+})

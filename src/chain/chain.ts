@@ -17,8 +17,8 @@ import {
   blockHash, certificateHash, computeTxRoot, decodeBlock, decodeCertificate, encodeBlock,
   encodeCertificate, EMPTY_COMMIT, validateBlockBasic, ZERO_HASH, type Block, type BlockHeader, type CommitCertificate
 } from './block.js'
-import { decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
-import { decodeCanonical, encodeCanonical, readBytes, readList, readTuple, readU32, readU64, u64 } from './codec.js'
+import { accumulatorRoot, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
+import { decodeCanonical, encodeCanonical, readBytes, readBytesMax, readList, readTuple, readU32, readU64, u64 } from './codec.js'
 import { ChainError } from './errors.js'
 import { executeBlockTxs, type ExecutionOutput } from './execute.js'
 import { genesisHash, type Genesis } from './genesis.js'
@@ -251,6 +251,20 @@ export class Chain extends EventEmitter<ChainEvents> {
     return undefined
   }
 
+  /**
+   * Every change of the validator set after genesis that is in force at or before `maxHeight`,
+   * oldest first: the set in force from `fromHeight` (block `fromHeight - 1`'s nextValidatorsHash
+   * commits to it), as encoded bytes. For validator-history proofs (src/proof).
+   */
+  async listValidatorSetChanges (maxHeight: number): Promise<Array<{ fromHeight: number, encodedSet: Uint8Array }>> {
+    const out: Array<{ fromHeight: number, encodedSet: Uint8Array }> = []
+    if (maxHeight < 2) return out
+    for await (const [key, value] of this.db.iterator({ gte: heightKey(Bucket.validatorSetFrom, 2), lte: heightKey(Bucket.validatorSetFrom, maxHeight) })) {
+      out.push({ fromHeight: Number(new DataView(key.buffer, key.byteOffset + 1, 8).getBigUint64(0)), encodedSet: value })
+    }
+    return out
+  }
+
   get head (): { height: number, hash: Uint8Array, timestamp: number } {
     return { height: this.headHeightValue, hash: this.headHashValue, timestamp: this.headTimestamp }
   }
@@ -279,6 +293,11 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** The committed state tree, for state proofs. */
   get stateTree (): CommittedState['tree'] {
     return this.committed.tree
+  }
+
+  /** The audit accumulator's root as of the head (the second half of stateRoot's preimage), for state proofs. */
+  get auditRoot (): Uint8Array {
+    return accumulatorRoot(this.committed.audit)
   }
 
   private view (): ChainView {
@@ -518,6 +537,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     const item = list[loc.index]
     if (!(item instanceof Uint8Array)) return undefined
     return { ...loc, receipt: decodeReceipt(item) }
+  }
+
+  /** The encoded receipts of block `height`, in transaction order (the leaves of its resultsRoot). */
+  async getBlockReceiptBytes (height: number): Promise<Uint8Array[] | undefined> {
+    const v = await this.db.get(heightKey(Bucket.receiptsByHeight, height))
+    if (v === undefined) return undefined
+    return readList(decodeCanonical(v, { maxBytes: 64 * 1024 * 1024, maxItems: MAX_BLOCK_TXS, maxDepth: 2 }), MAX_BLOCK_TXS, 'receipts')
+      .map((item, i) => readBytesMax(item, `receipts[${i}]`, 64 * 1024))
   }
 
   /** Record ids anchored for a patient, oldest first. */

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { ExitCode, printError, printUsageError, type CliIo } from './output.js'
+import { addVerifyCommand } from './verify.js'
 
 export const HOME_ENV = 'MEDCHAIN_HOME'
 
@@ -94,6 +95,7 @@ export function createProgram (io: CliIo): Command {
     .showHelpAfterError('(add --help for usage and examples)')
     .exitOverride()
     .addHelpText('after', ROOT_HELP)
+  addVerifyCommand(program, io)
   return program
 }
 

@@ -3,16 +3,23 @@
  *
  *  - public reads: `block <height|hash>`, `tx <hash>` (its receipt), `entity <name|hex>`, `validators`;
  *  - a patient's data, as signed queries (`signQuery` of src/rpc/auth.ts, signed afresh for every
- *    call by the `--as` key): `records`, `consent`, `audit`. The node answers the patient with
+ *    call by the `--as` key): `records`, `consent`, `audit`, and `proof` (a record's proof bundle for
+ *    `medchain verify`, src/cli/verify.ts). The node answers the patient with
  *    everything, a holder of a live grant with what concerns it, and anyone else QUERY_NOT_AUTHORISED.
  *
  * `query audit` is the patient's accounting of disclosures: every access to the patient's records,
  * granted or refused, with time, actor, the actor's role, action, purpose, result and the emergency
- * (break-glass) flag; `--format table|json|csv`.
+ * (break-glass) flag; `--format table|json|csv`. With `--verify` every line is proven offline
+ * against the genesis (proof_getTx, src/proof): a VERIFIED column, or exit 1 naming the line.
  */
+import { writeFileSync } from 'node:fs'
 import { InvalidArgumentError, Option, type Command } from 'commander'
 import { toHex } from '../crypto/bytes.js'
+import { ProofError } from '../proof/errors.js'
+import type { RecordProof } from '../proof/types.js'
+import { verifyTxProof } from '../proof/verify.js'
 import { signQuery } from '../rpc/auth.js'
+import { loadTrustedGenesis } from './verify.js'
 import { formatTable, printResult, type CliIo, type CommandResult } from './output.js'
 import {
   addConnectionOptions, ClientError, contextOf, hex32, integerIn, localKeyNames, parseDuration, parseTime, resolvePublicKey, unlockKey,
@@ -144,6 +151,19 @@ interface SignedOptions extends ConnectionOptions {
 async function signedCall<T> (
   ctx: CliContext, cmd: Command, method: string, opts: SignedOptions, extra: Record<string, unknown> = {}
 ): Promise<{ result: T } | { request: CommandResult }> {
+  const session = await openSignedSession(ctx, cmd, opts)
+  const params = session.sign(method, extra)
+  if (opts.printRequest === true) {
+    const request = { jsonrpc: '2.0', id: 1, method, params }
+    return { request: { json: request, text: JSON.stringify(request) } }
+  }
+  return { result: await ctx.client.call<T>(method, params) }
+}
+
+/** The `--as` key unlocked once, signing queries for `--patient` with a fresh timestamp each. */
+async function openSignedSession (
+  ctx: CliContext, cmd: Command, opts: SignedOptions
+): Promise<{ sign: (method: string, extra: Record<string, unknown>) => Record<string, unknown> }> {
   const asName = opts.as ?? (HEX64_RE.test(opts.patient) ? undefined : opts.patient)
   if (asName === undefined) cmd.error('error: name the key that signs the query with --as <keyName> (the patient, or a holder of the patient\'s consent).', { code: 'medchain.as', exitCode: 2 })
   const patient = toHex(resolvePublicKey(ctx.keystore, opts.patient))
@@ -152,12 +172,8 @@ async function signedCall<T> (
   if (typeof info?.chainId !== 'string') {
     throw new ClientError({ code: 'CLI_RPC_BAD_RESPONSE', url: ctx.client.url, method: 'node_info' }, `The node at ${ctx.client.url} did not say its chain id; check the --rpc URL.`)
   }
-  const params = signQuery(signer, info.chainId, method, { patient, ...extra }, Date.now())
-  if (opts.printRequest === true) {
-    const request = { jsonrpc: '2.0', id: 1, method, params }
-    return { request: { json: request, text: JSON.stringify(request) } }
-  }
-  return { result: await ctx.client.call<T>(method, params) }
+  const chainId = info.chainId
+  return { sign: (method, extra) => signQuery(signer, chainId, method, { patient, ...extra }, Date.now()) }
 }
 
 interface RecordJson {
@@ -256,6 +272,34 @@ interface AuditOptions extends SignedOptions {
   to?: number
   limit?: number
   format: 'table' | 'json' | 'csv'
+  verify?: boolean
+  genesis?: string
+}
+
+/**
+ * `audit --verify`: fetches a tx proof (proof_getTx) for every line and verifies it offline against
+ * the genesis; the proven tx hash, height and receipt code must be the line's. Throws ProofError
+ * naming the first line that fails.
+ */
+async function verifyAuditLines (ctx: CliContext, cmd: Command, opts: AuditOptions, entries: readonly AuditJson[]): Promise<void> {
+  const genesis = loadTrustedGenesis(ctx.home, opts.genesis)
+  const session = await openSignedSession(ctx, cmd, opts)
+  for (const [i, e] of entries.entries()) {
+    const line = `Audit line ${i + 1} (tx ${short(e.txHash)}, height ${e.height})`
+    const bundle = await ctx.client.call<unknown>('proof_getTx', session.sign('proof_getTx', { hash: e.txHash }))
+    if (bundle === null) throw new ProofError({ code: 'PROOF_UNAVAILABLE', what: 'tx', reason: 'not on the trail' }, `${line} has no proof: the node says the tx is not on the trail you may see.`)
+    let proven
+    try {
+      proven = verifyTxProof(bundle, genesis)
+    } catch (err) {
+      if (err instanceof ProofError) throw new ProofError(err.type, `${line} does not verify: ${err.message}`)
+      throw err
+    }
+    if (proven.txHash !== e.txHash || proven.block.height !== e.height || proven.receipt.code !== e.result) {
+      throw new ProofError({ code: 'PROOF_RECORD_MISMATCH', part: `audit[${i + 1}]`, reason: 'line' },
+        `${line} does not match its proof: the proven tx ${short(proven.txHash)} at height ${proven.block.height} has result ${proven.receipt.code}, the line says ${e.result}.`)
+    }
+  }
 }
 
 async function queryAudit (ctx: CliContext, cmd: Command, opts: AuditOptions): Promise<CommandResult> {
@@ -267,6 +311,8 @@ async function queryAudit (ctx: CliContext, cmd: Command, opts: AuditOptions): P
   const call = await signedCall<AuditJson[]>(ctx, cmd, 'audit_listByPatient', opts, extra)
   if ('request' in call) return call.request
   const entries = call.result
+  if (opts.verify === true) await verifyAuditLines(ctx, cmd, opts, entries)
+  const verified = opts.verify === true ? { verified: true } : {}
   // the actor's name and role, as registered on chain (one lookup per distinct actor)
   const names = localKeyNames(ctx.keystore)
   const actors = new Map<string, EntityJson | null>()
@@ -277,27 +323,54 @@ async function queryAudit (ctx: CliContext, cmd: Command, opts: AuditOptions): P
     const entity = actors.get(e.actor) ?? null
     return {
       ...e,
+      ...verified,
       timeIso: isoTime(e.time),
       actorName: entity !== null && entity.name !== '' ? entity.name : names.get(e.actor) ?? null,
       actorRole: entity?.role ?? e.actorKind
     }
   })
-  const columns = ['TIME', 'ACTOR', 'ROLE', 'ACTION', 'PURPOSE', 'RECORD', 'RESULT', 'EMERGENCY']
+  const columns = ['TIME', 'ACTOR', 'ROLE', 'ACTION', 'PURPOSE', 'RECORD', 'RESULT', 'EMERGENCY', ...(opts.verify === true ? ['VERIFIED'] : [])]
   const row = (r: typeof report[number]): string[] => [
     r.timeIso, r.actorName ?? short(r.actor), r.actorRole, actionName(r.action), r.purpose ?? '-',
-    r.recordId === null ? '-' : short(r.recordId), r.result, r.emergency ? 'EMERGENCY' : '-'
+    r.recordId === null ? '-' : short(r.recordId), r.result, r.emergency ? 'EMERGENCY' : '-', ...(opts.verify === true ? ['yes'] : [])
   ]
   let text: string
   if (opts.format === 'json') text = JSON.stringify(report)
   else if (opts.format === 'csv') {
-    const header = ['time', 'actor', 'actor_name', 'role', 'action', 'purpose', 'record_id', 'result', 'emergency', 'height', 'tx_hash']
+    const header = ['time', 'actor', 'actor_name', 'role', 'action', 'purpose', 'record_id', 'result', 'emergency', 'height', 'tx_hash', ...(opts.verify === true ? ['verified'] : [])]
     text = [header.join(','), ...report.map((r) => [
-      r.timeIso, r.actor, r.actorName ?? '', r.actorRole, actionName(r.action), r.purpose ?? '', r.recordId ?? '', r.result, String(r.emergency), String(r.height), r.txHash
+      r.timeIso, r.actor, r.actorName ?? '', r.actorRole, actionName(r.action), r.purpose ?? '', r.recordId ?? '', r.result, String(r.emergency), String(r.height), r.txHash,
+      ...(opts.verify === true ? ['true'] : [])
     ].map(csvCell).join(','))].join('\n')
   } else {
     text = report.length === 0 ? 'No audit entries you may see.' : formatTable([columns, ...report.map(row)])
   }
   return { json: report, text }
+}
+
+interface ProofOptions extends SignedOptions {
+  record: string
+  grantee?: string
+  out?: string
+}
+
+/** `query proof`: fetches proof_getRecord (signed) and writes the bundle for `medchain verify`. */
+async function queryProof (ctx: CliContext, cmd: Command, opts: ProofOptions): Promise<CommandResult> {
+  const extra = { recordId: opts.record, ...(opts.grantee !== undefined ? { grantee: toHex(resolvePublicKey(ctx.keystore, opts.grantee)) } : {}) }
+  const call = await signedCall<RecordProof | null>(ctx, cmd, 'proof_getRecord', opts, extra)
+  if ('request' in call) return call.request
+  const bundle = call.result
+  if (bundle === null) throw notFound('record', `No record ${opts.record} is anchored on this chain; list the patient's records with \`medchain query records\`.`)
+  if (opts.out === undefined) return { json: bundle, text: JSON.stringify(bundle, null, 2) }
+  try {
+    writeFileSync(opts.out, JSON.stringify(bundle, null, 2) + '\n')
+  } catch (err) {
+    throw new ClientError({ code: 'CLI_BAD_FILE', path: opts.out }, `Could not write ${opts.out} (${(err as NodeJS.ErrnoException).code ?? 'error'}); choose another --out path.`)
+  }
+  return {
+    json: { out: opts.out, kind: bundle.kind, recordId: bundle.recordId },
+    text: `Wrote the proof of record ${opts.record} to ${opts.out}; check it offline with: medchain verify ${opts.out}`
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,7 +462,9 @@ Example:
     .option('--from <time>', 'only entries at or after this ISO time (or duration ago, e.g. 7d)', auditTime(now))
     .option('--to <time>', 'only entries at or before this ISO time (or duration ago)', auditTime(now))
     .option('--limit <n>', 'at most this many entries (node default 100, at most 1000)', integerIn(1, 1000))
-    .addOption(new Option('--format <format>', 'output as a table, JSON or CSV (--json also gives JSON)').choices(['table', 'json', 'csv']).default('table')), TIMEOUT_HELP)
+    .addOption(new Option('--format <format>', 'output as a table, JSON or CSV (--json also gives JSON)').choices(['table', 'json', 'csv']).default('table'))
+    .option('--verify', 'fetch a proof of every line (proof_getTx) and verify it offline against the genesis; exit 1 naming the first line that fails')
+    .option('--genesis <file>', 'with --verify: the genesis.json to trust (default: <home>/genesis.json, else <home>/node0/genesis.json)'), TIMEOUT_HELP)
     .addHelpText('after', `
 Example:
   $ medchain --home ./devnet query audit --patient patient --as patient
@@ -400,6 +475,7 @@ Example:
   2026-11-22T03:46:02.017Z  Main St Pharmacy  pharmacy  access-record     pharmacy   9e8d516f…feac  ACCESS_CONSENT_REVOKED  -
   2026-11-22T03:46:18.309Z  Dr. Ada Lovelace  doctor    emergency-access  -          -              OK                      EMERGENCY
   $ medchain --home ./devnet query audit --patient patient --as patient --from 7d --format csv > disclosures.csv
+  $ medchain --home ./devnet query audit --patient patient --as patient --verify      adds a VERIFIED column: each line proven against the genesis
   $ curl -s http://127.0.0.1:26657/ -H 'content-type: application/json' \\
       -d "$(medchain --home ./devnet query audit --patient patient --as patient --print-request)"`)
     .action(run(async (ctx, cmd) => {
@@ -407,4 +483,16 @@ Example:
       if (opts.from !== undefined && opts.to !== undefined && opts.from > opts.to) cmd.error('error: --from must not be after --to.', { code: 'medchain.range', exitCode: 2 })
       return await queryAudit(ctx, cmd, opts)
     }))
+
+  addConnectionOptions(signedOptions(query.command('proof')
+    .description('a proof of one record (signed query): its anchoring tx, block and commit certificate, validator history, and at the head its state and the patient\'s consents; check it with `medchain verify`'))
+    .requiredOption('--record <id>', 'record id (64 hex)', hex32('the record id'))
+    .option('--grantee <name|hex>', 'also prove whether this grantee holds a consent from the patient (inclusion or absence)')
+    .option('--out <file>', 'write the bundle to <file> (default: print it)'), TIMEOUT_HELP)
+    .addHelpText('after', `
+Examples:
+  $ medchain --home ./devnet query proof --record 9e8d…(64 hex) --patient patient --as patient --out rx.proof.json
+  $ medchain --home ./devnet query proof --record 9e8d…(64 hex) --patient patient --as patient --grantee pharmacy --out rx.proof.json
+  $ medchain --home ./devnet verify rx.proof.json`)
+    .action(run(async (ctx, cmd) => await queryProof(ctx, cmd, cmd.opts<ProofOptions>())))
 }

@@ -26,7 +26,7 @@
 import type { Chain } from '../chain/chain.js'
 import { blockHash, type Block, type BlockHeader } from '../chain/block.js'
 import type { Receipt } from '../chain/receipt.js'
-import { TX_TYPE_NAMES, TxType, type Tx } from '../chain/tx.js'
+import { Purpose, TX_TYPE_NAMES, TxType, type Tx } from '../chain/tx.js'
 import { toHex } from '../crypto/bytes.js'
 import { MedchainError } from '../errors.js'
 import {
@@ -36,7 +36,7 @@ import {
 } from '../contracts/index.js'
 import { isEffectivelyActive } from '../contracts/registry.js'
 import { StateView } from '../contracts/stateView.js'
-import type { ClinicianRole, OrganizationKind, Purpose } from '../chain/tx.js'
+import type { ClinicianRole, OrganizationKind } from '../chain/tx.js'
 import { authoriseReader, readerPurposes, readQueryAuth, verifySignedQuery, type ReaderScope } from './auth.js'
 import { auditVisibleTo, method, type CallContext, type MethodSpec, type SubscriptionHost } from './methodSpec.js'
 import { PROOF_METHODS } from './proofMethods.js'
@@ -341,6 +341,13 @@ export const METHODS: Readonly<Record<string, MethodSpec<unknown>>> = {
     params: ['patient', 'recordId'],
     parse: (p) => ({ patient: readHex(p, 'patient', { length: 32 }), recordId: readHex(p, 'recordId', { length: 32 }) }),
     patientOf: (a) => a.patient,
+    // the author of the record may read it back (the contract grants the author access too)
+    alsoReader: ({ patient, recordId }, chain, requester) => {
+      const record = getRecord(chain.stateView, recordId)
+      const isAuthor = record !== undefined && toHex(record.patient) === toHex(patient) && toHex(record.author) === toHex(requester) &&
+        checkRecordAccess(chain.stateView, requester, recordId, Purpose.Treatment, chain.head.timestamp).code === 'OK'
+      return isAuthor ? { ground: 'consent', requester, grants: [], emergency: false } : undefined
+    },
     run: ({ patient, recordId }, { rpc }, scope) => getVisibleRecord(rpc.chain, patient, recordId, scope as ReaderScope)
   }),
 
@@ -416,7 +423,7 @@ export async function callMethod (name: string, rawParams: unknown, ctx: CallCon
     const auth = readQueryAuth(params)
     const { chain } = ctx.rpc
     verifySignedQuery({ chainId: chain.chainId, method: name, params, auth, now: ctx.rpc.now(), replay: ctx.rpc.replay })
-    scope = authoriseReader(chain.stateView, chain.head.timestamp, spec.patientOf(args), auth.requester)
+    scope = spec.alsoReader?.(args, chain, auth.requester) ?? authoriseReader(chain.stateView, chain.head.timestamp, spec.patientOf(args), auth.requester)
   }
   return await spec.run(args, ctx, scope)
 }

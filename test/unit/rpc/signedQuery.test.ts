@@ -157,6 +157,9 @@ describe('RPC records_get and the custodian hospital', () => {
     const other = makeKeys('rpc/other-patient')
     assert.equal((await ask(other, 'records_get', { patient: hex(other), recordId: toHex(f.world.records.rx) })).result, null, 'not this patient\'s record')
     assertRpcError(await ask(keys.stranger, 'records_get', { ...patientParams(), recordId: toHex(f.world.records.rx) }), -32000, 'QUERY_NOT_AUTHORISED')
+    // the author reads its own record back (it may not list the patient's other records)
+    assert.equal((await get(keys.doctor, f.world.records.obs))?.author, hex(keys.doctor))
+    assertRpcError(await ask(keys.doctor, 'records_listByPatient'), -32000, 'QUERY_NOT_AUTHORISED')
   })
 
   it('the hospital where the patient is enrolled (custodian) sees the records\' metadata, and only its own audit actions', async () => {

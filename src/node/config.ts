@@ -7,6 +7,7 @@
  *                           plain text like CometBFT's priv_validator_key.json, owner-only (0600)
  *   <home>/sign_state.json  what the validator signed last (written by the node before each vote)
  *   <home>/data/            the LevelDB database
+ *   <home>/blobs/           encrypted record contents (src/blobs/store.ts) and serve-log.jsonl
  *   <home>/keystore/        encrypted user keys (`medchain keys`)
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
@@ -63,6 +64,15 @@ export interface NodeConfig {
     createEmptyBlocks: boolean
   }
   mempool: { maxTxs: number, maxBytes: number }
+  /** Encrypted record contents (src/blobs, src/rpc/blobRoutes.ts, src/p2p/blobs.ts). */
+  blobs: {
+    /** Largest blob uploaded, served or fetched from peers. Default 64 MiB (1 KiB..4 GiB). */
+    maxBytes: number
+    /** How long after its block an AccessRecord lets its sender download the blob. Default 1 h (1 s..7 days). */
+    accessTtlMs: number
+    /** Fetch the blob of every newly anchored record from peers in the background. Default true. */
+    replicate: boolean
+  }
   log: { level: 'debug' | 'info' | 'warn' | 'error' }
 }
 
@@ -72,6 +82,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, ratePerSecond: 50, burst: 100, allowedHosts: [] },
   consensus: { timeouts: DEFAULT_TIMEOUTS, createEmptyBlocks: true },
   mempool: { maxTxs: 10_000, maxBytes: 32 * 1024 * 1024 },
+  blobs: { maxBytes: 64 * 1024 * 1024, accessTtlMs: 60 * 60 * 1000, replicate: true },
   log: { level: 'info' }
 }
 
@@ -81,6 +92,7 @@ export const HomePaths = {
   nodeKey: (home: string) => join(home, 'node_key.json'),
   signState: (home: string) => join(home, 'sign_state.json'),
   data: (home: string) => join(home, 'data'),
+  blobs: (home: string) => join(home, 'blobs'),
   keystore: (home: string) => join(home, 'keystore')
 } as const
 
@@ -131,6 +143,9 @@ export function parseConfig (json: unknown, path = 'config.json'): NodeConfig {
   const timeouts = section(path, consensus, 'timeouts')
   const mempool = section(path, json, 'mempool')
   const log = section(path, json, 'log')
+  const blobs = section(path, json, 'blobs')
+  const replicate = blobs.replicate
+  if (replicate !== undefined && typeof replicate !== 'boolean') throw invalid(path, 'blobs.replicate', 'must be true or false')
   const peersRaw = p2p.peers ?? []
   if (!Array.isArray(peersRaw)) throw invalid(path, 'p2p.peers', 'must be a list')
   const peers = peersRaw.map((p: unknown, i): PeerConfig => {
@@ -166,6 +181,11 @@ export function parseConfig (json: unknown, path = 'config.json'): NodeConfig {
     mempool: {
       maxTxs: pickNumber(path, mempool, 'mempool.maxTxs', d.mempool.maxTxs, 1, 1_000_000),
       maxBytes: pickNumber(path, mempool, 'mempool.maxBytes', d.mempool.maxBytes, 1024, 4 * 1024 * 1024 * 1024)
+    },
+    blobs: {
+      maxBytes: pickNumber(path, blobs, 'blobs.maxBytes', d.blobs.maxBytes, 1024, 4 * 1024 * 1024 * 1024),
+      accessTtlMs: pickNumber(path, blobs, 'blobs.accessTtlMs', d.blobs.accessTtlMs, 1_000, 7 * 24 * 3_600_000),
+      replicate: typeof replicate === 'boolean' ? replicate : d.blobs.replicate
     },
     log: { level }
   }

@@ -18,6 +18,7 @@ export const libp2pNetwork: NetworkFactory = async (args): Promise<NodeNetwork> 
     peers: config.p2p.peers,
     isAllowed: (key) => findValidator(chain.validatorSet, key) !== undefined,
     syncSource: chain,
+    ...(args.blobStore !== undefined ? { blobStore: args.blobStore } : {}),
     handlers: {
       checkTx: (input) => args.checkTx(input instanceof Uint8Array ? input : input.bytes),
       // relay only what could matter: votes and proposals of validators, for the last committed
@@ -59,6 +60,7 @@ export const libp2pNetwork: NetworkFactory = async (args): Promise<NodeNetwork> 
     },
     peers: () => host.connectedPeers(),
     refreshAllowlist: async () => { await host.refreshAllowlist() },
+    fetchBlob: async (hash, maxBytes) => args.blobStore !== undefined && (await host.fetchBlob(hash, maxBytes)) !== undefined,
     stop: async () => { await host.stop() }
   }
 }

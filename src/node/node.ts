@@ -15,6 +15,9 @@
  *  - `commitBlock`: `chain.importBlock` with the certificate, then the mempool is updated;
  *  - `requestSync`: block sync from peers (network), each block verified against its certificate;
  *  - `evidence`: an Evidence transaction signed with the node key, into the mempool and gossip.
+ * Blobs (encrypted record contents): one FsBlobStore at `<home>/blobs`, served over p2p and the RPC
+ * blob routes; with `blobs.replicate`, the blob of every record anchored in a committed block is
+ * fetched from peers in the background when missing here (best effort: logged, never fatal).
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { writeFileAtomic } from '../atomicFile.js'
@@ -27,8 +30,8 @@ import type { Genesis } from '../chain/genesis.js'
 import { Mempool, SignatureCache } from '../chain/mempool.js'
 import { signTx, TxType, type Tx } from '../chain/tx.js'
 import { findValidator } from '../chain/validatorSet.js'
-import { getEvidence, getSenderNonce } from '../contracts/index.js'
-import { equalBytes, toHex } from '../crypto/bytes.js'
+import { getEvidence, getRecord, getSenderNonce } from '../contracts/index.js'
+import { equalBytes, fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { VerifyPool } from '../crypto/verifyPool.js'
 import { ConsensusEngine } from '../consensus/engine.js'
@@ -39,6 +42,7 @@ import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/t
 import { encodeVote, type Vote } from '../consensus/vote.js'
 import { resolveLimits, startRpcServer, type RpcServer } from '../rpc/server.js'
 import { MAX_CONSENSUS_GOSSIP_BYTES } from '../p2p/gossip.js'
+import { FsBlobStore, type BlobStore } from '../blobs/store.js'
 import { HomePaths, loadConfig, loadGenesis, loadNodeKeyPair, type NodeConfig } from './config.js'
 
 /** What the node needs of the network; src/p2p provides it. A lone validator runs without one. */
@@ -52,6 +56,8 @@ export interface NodeNetwork {
   peers: () => unknown[]
   /** Re-reads who may connect (after a block changed the validator set). */
   refreshAllowlist: () => Promise<void>
+  /** Fetches a blob (at most maxBytes) from peers into the blob store; true when it is there afterwards. */
+  fetchBlob?: (hash: Uint8Array, maxBytes: number) => Promise<boolean>
   stop: () => Promise<void>
 }
 
@@ -66,6 +72,8 @@ export interface NetworkFactoryArgs {
   checkTx: (bytes: Uint8Array) => Tx
   onConsensusMessage: (message: ConsensusMessage) => void
   logger: Logger
+  /** The node's blob store, served to and filled from peers. */
+  blobStore?: BlobStore
 }
 
 export type NetworkFactory = (args: NetworkFactoryArgs) => Promise<NodeNetwork>
@@ -122,6 +130,7 @@ export class MedchainNode {
     const pool = new VerifyPool()
     const signatureCache = new SignatureCache()
     const chain = await Chain.open({ dir: HomePaths.data(home), genesis, verifier: pool, verifiedTxs: signatureCache })
+    const blobStore = await FsBlobStore.open(HomePaths.blobs(home))
     const mempool = new Mempool({
       chainId: genesis.chainId,
       maxTxs: config.mempool.maxTxs,
@@ -156,17 +165,18 @@ export class MedchainNode {
     // every imported block, decided here or received by block sync (also a sync that failed
     // part-way), settles the mempool and moves the engine to the new head; for a block the engine
     // decided itself that event arrives after its own and is ignored as stale
-    chain.on('block', ({ block }) => {
+    chain.on('block', ({ block, receipts }) => {
       mempool.update(block.header.height, block.txs)
       node.clearOwnMessages(block.header.height)
       if (!equalBytes(block.header.validatorsHash, block.header.nextValidatorsHash)) void node.network?.refreshAllowlist()
       const head = chain.head
       node.enqueue({ type: 'blockCommitted', height: head.height, hash: head.hash, validatorSet: chain.validatorSet, timestamp: head.timestamp })
+      if (config.blobs.replicate) node.replicateBlobs(blobStore, receipts)
     })
     try {
       if (opts.network !== undefined) {
         node.network = await opts.network({
-          config, genesis, nodeKey, nodeSecret, chain, logger,
+          config, genesis, nodeKey, nodeSecret, chain, logger, blobStore,
           checkTx: (bytes) => node.admitTx(bytes),
           onConsensusMessage: (message) => { node.enqueue({ type: 'message', message }) }
         })
@@ -181,7 +191,14 @@ export class MedchainNode {
         peers: () => node.network?.peers() ?? [],
         metrics,
         onTx: (tx) => { node.onAdmitted(tx) },
-        logger
+        logger,
+        blobs: {
+          store: blobStore,
+          maxBytes: config.blobs.maxBytes,
+          accessTtlMs: config.blobs.accessTtlMs,
+          serveLogPath: join(HomePaths.blobs(home), 'serve-log.jsonl'),
+          fetchMissing: async (hash, maxBytes) => (await node.network?.fetchBlob?.(hash, maxBytes)) ?? false
+        }
       })
     } catch (err) {
       await node.stop()
@@ -370,6 +387,42 @@ export class MedchainNode {
       this.syncing = false
       this.logger.warn({ code: errorCode(err) }, 'block sync failed; will retry when peers are ahead again')
     })
+  }
+
+  /** Blob hashes being fetched for replication (one fetch per blob at a time). */
+  private readonly replicating = new Set<string>()
+
+  /**
+   * Best effort: fetches from peers, in the background, the blob of every record these receipts
+   * anchored that this node lacks. Failures are logged; a blob still missing is fetched again when
+   * a reader asks for it (blob routes).
+   */
+  private replicateBlobs (store: BlobStore, receipts: ReadonlyArray<{ events: ReadonlyArray<{ kind: string, attributes: ReadonlyArray<[string, string]> }> }>): void {
+    const network = this.network
+    if (network?.fetchBlob === undefined) return
+    for (const receipt of receipts) {
+      for (const event of receipt.events) {
+        if (event.kind !== 'record.anchored') continue
+        const recordIdHex = event.attributes.find(([k]) => k === 'recordId')?.[1]
+        const record = recordIdHex === undefined ? undefined : getRecord(this.chain.stateView, fromHex(recordIdHex))
+        if (record === undefined) continue
+        const key = toHex(record.contentHash)
+        if (record.size > this.config.blobs.maxBytes) {
+          this.logger.warn({ recordId: recordIdHex, size: record.size, limit: this.config.blobs.maxBytes }, 'anchored blob larger than blobs.maxBytes: not replicated')
+          continue
+        }
+        if (this.replicating.has(key)) continue
+        this.replicating.add(key)
+        void (async () => {
+          if (await store.has(record.contentHash)) return
+          const ok = await network.fetchBlob?.(record.contentHash, record.size)
+          if (ok === true) this.logger.info({ recordId: recordIdHex, size: record.size }, 'blob replicated from a peer')
+          else this.logger.warn({ recordId: recordIdHex }, 'blob of an anchored record not found at any peer; fetched again when read')
+        })().catch((err: unknown) => {
+          this.logger.warn({ recordId: recordIdHex, code: errorCode(err) }, 'blob replication failed')
+        }).finally(() => { this.replicating.delete(key) })
+      }
+    }
   }
 
   /** Double-signs this node already reported: every honest node sees the same equivocation. */

@@ -27,6 +27,8 @@ export type P2pErrorType =
   | { code: 'SYNC_PEER_ERROR', status: number }
   /** A served block or certificate that does not decode, is out of order, or does not verify. */
   | { code: 'SYNC_INVALID_BLOCK', height: number, reason: string }
+  /** A peer served blob bytes that are not the blob asked for (wrong hash, more or fewer bytes than announced). */
+  | { code: 'BLOB_INVALID_DATA', hash: string, reason: string }
   /** The peer claims a head it then does not serve. */
   | { code: 'SYNC_NO_PROGRESS', height: number }
   /** A connection from or to a peer that is not in the allowlist (or is banned). */

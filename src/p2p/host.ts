@@ -45,6 +45,9 @@ import { encodeConsensusMessage } from '../consensus/messages.js'
 import type { ConsensusMessage } from '../consensus/types.js'
 import type { PeerConfig } from '../node/config.js'
 import { P2pError, type P2pErrorCode } from './errors.js'
+import type { BlobStore, StoredBlob } from '../blobs/store.js'
+import { BlobError } from '../blobs/errors.js'
+import { blobProtocol, fetchBlobFrom, getBlobHandler, type BlobTimeouts } from './blobs.js'
 import {
   consensusTopic, frameConsensusGossip, getConsensusTopicValidatorFn, getTxTopicValidatorFn, MAX_CONSENSUS_GOSSIP_BYTES, MAX_GOSSIP_RPC_BYTES, packTxBatches, txTopic,
   type ConsensusGossipHandlers, type GossipVerdictEvent, type TxGossipHandlers
@@ -74,6 +77,9 @@ export interface P2pHostOptions {
   /** Serve status and blocks from this chain (a Chain). Without it the protocols are not served. */
   syncSource?: SyncSource
   timeouts?: Partial<SyncTimeouts>
+  /** Serve and fetch blobs (encrypted record contents) from this store (blobs.ts). Without it the blob protocol is not served. */
+  blobStore?: BlobStore
+  blobTimeouts?: Partial<BlobTimeouts>
   redial?: { baseMs?: number, maxMs?: number }
   /** How long a peer dropped for misbehaviour stays refused. Default 10 minutes. */
   banMs?: number
@@ -106,7 +112,8 @@ export const PENALTY: Partial<Record<P2pErrorCode, number>> = {
   SYNC_FRAME_TOO_LARGE: 100,
   SYNC_BAD_REQUEST: 20,
   SYNC_NO_PROGRESS: 20,
-  SYNC_TIMEOUT: 10
+  SYNC_TIMEOUT: 10,
+  BLOB_INVALID_DATA: 100
 }
 /**
  * Penalty points for a CLIENT misbehaving towards our sync server: a malformed request is more
@@ -157,7 +164,7 @@ interface Penalty { points: number, at: number }
 export class P2pHost extends EventEmitter<P2pHostEvents> {
   readonly chainId: string
   readonly topics: { txs: string, consensus: string }
-  readonly protocols: { status: string, blocks: string }
+  readonly protocols: { status: string, blocks: string, blob: string }
   private readonly known = new Map<string, KnownPeer>()
   private readonly banned = new Map<string, number>()
   private readonly penalties = new Map<string, Penalty>()
@@ -172,7 +179,7 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
     super()
     this.chainId = opts.chainId
     this.topics = { txs: txTopic(opts.chainId), consensus: consensusTopic(opts.chainId) }
-    this.protocols = { status: statusProtocol(opts.chainId), blocks: blocksProtocol(opts.chainId) }
+    this.protocols = { status: statusProtocol(opts.chainId), blocks: blocksProtocol(opts.chainId), blob: blobProtocol(opts.chainId) }
     this.redial = { ...DEFAULT_REDIAL, ...opts.redial }
     this.banMs = opts.banMs ?? 10 * 60_000
     this.penaltyHalfLifeMs = opts.penaltyHalfLifeMs ?? 10 * 60_000
@@ -266,6 +273,18 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
       }
       await node.handle(this.protocols.status, getStatusHandler(this.protocols.status, serverOpts), { maxInboundStreams: 4 })
       await node.handle(this.protocols.blocks, getBlocksHandler(this.protocols.blocks, serverOpts), { maxInboundStreams: 2 })
+    }
+    const blobStore = this.opts.blobStore
+    if (blobStore !== undefined) {
+      await node.handle(this.protocols.blob, getBlobHandler(this.protocols.blob, {
+        store: blobStore,
+        ...(this.opts.blobTimeouts !== undefined ? { timeouts: this.opts.blobTimeouts } : {}),
+        onPeerError: (peer, err) => {
+          const points = SERVER_SIDE_PENALTY[err.code]
+          if (points !== undefined) this.penalize(peer.toString(), err.code, points)
+        },
+        onStoreError: (hash, error) => { this.emit('handler:error', { where: `blob store (${Buffer.from(hash).toString('hex').slice(0, 16)})`, error }) }
+      }), { maxInboundStreams: 4 })
     }
     await node.start()
     pubsub.subscribe(this.topics.txs)
@@ -521,6 +540,39 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
    */
   async syncFrom (peerId: string, chain: SyncTarget, opts: Partial<Omit<SyncFromOptions, 'openStream' | 'protocols'>> = {}): Promise<SyncResult> {
     return await this.penalizing(peerId, async () => await syncFrom(peerIdFromString(peerId), chain, { ...opts, ...this.clientOpts(), protocols: this.protocols }))
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // blobs
+
+  /**
+   * Fetches blob `hash` (at most `maxBytes`) into the blob store from connected peers, trying them
+   * in turn until one has it. Resolves with the blob and the peer it came from (`peerId` is our own
+   * id when it was already here), or undefined when no connected peer has it. A peer serving wrong
+   * bytes is penalised (BLOB_INVALID_DATA: dropped and banned) and the next one is tried; nothing
+   * unverified is ever stored. Throws HOST_STOPPED without a blob store, and failures of our store.
+   */
+  async fetchBlob (hash: Uint8Array, maxBytes: number): Promise<(StoredBlob & { peerId: string }) | undefined> {
+    const store = this.opts.blobStore
+    if (store === undefined) throw new P2pError({ code: 'HOST_STOPPED' }, 'This p2p host has no blob store; give createP2pHost a blobStore.')
+    const here = await store.size(hash)
+    if (here !== undefined) return { hash, size: here, peerId: this.peerId }
+    const node = this.libp2p
+    for (const peerId of this.connectedPeers()) {
+      try {
+        const got = await this.penalizing(peerId, async () => await fetchBlobFrom(peerIdFromString(peerId), this.protocols.blob, hash, {
+          store,
+          maxBytes,
+          openStream: async (peer, protocol, o) => await node.dialProtocol(peer, protocol, { signal: o.signal }),
+          ...(this.opts.blobTimeouts !== undefined ? { timeouts: this.opts.blobTimeouts } : {})
+        }))
+        if (got !== undefined) return { ...got, peerId }
+      } catch (err) {
+        // this peer cannot help (refused, too large, stalled, lied): try the next one
+        if (!(err instanceof P2pError) && !(err instanceof BlobError && err.code === 'BLOB_TOO_LARGE')) throw err
+      }
+    }
+    return undefined
   }
 
   private async penalizing<T> (peerId: string, run: () => Promise<T>): Promise<T> {

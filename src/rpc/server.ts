@@ -31,6 +31,7 @@ import type { Chain } from '../chain/chain.js'
 import type { Mempool } from '../chain/mempool.js'
 import type { Tx } from '../chain/tx.js'
 import { ReplayCache } from './auth.js'
+import { createBlobRoutes, type BlobRoutesOptions } from './blobRoutes.js'
 import { RpcError } from './errors.js'
 import { callCount, errorResponse, handleParsed, parsePayload, type CallHooks, type ParsedPayload } from './jsonrpc.js'
 import type { RpcContext } from './methods.js'
@@ -81,6 +82,8 @@ export interface RpcServerOptions {
   /** Called with every transaction tx_submit admitted to the mempool (the node gossips it). */
   onTx?: (tx: Tx) => void
   logger?: RpcLogger
+  /** Serve PUT/GET /blobs/… (blobRoutes.ts) from this blob store; without it those paths are 404. */
+  blobs?: Omit<BlobRoutesOptions, 'chain' | 'replay' | 'now' | 'logError'>
 }
 
 export interface RpcServer {
@@ -209,6 +212,9 @@ export async function startRpcServer (opts: RpcServerOptions): Promise<RpcServer
     observe: (method, code, seconds) => { metrics.observeCall(method, code, seconds) },
     logError: (err, method) => { logger.error({ err, method }, 'RPC call failed with an internal error') }
   }
+  const blobRoutes = opts.blobs === undefined
+    ? undefined
+    : createBlobRoutes({ ...opts.blobs, chain: opts.chain, replay: rpc.replay, now, logError: (err, what) => { logger.error({ err }, `RPC ${what} failed`) } })
   const hub = new SubscriptionHub(opts.chain, limits, (err, what) => { logger.error({ err }, `RPC ${what} failed`) })
 
   // ---------------------------------------------------------------------------------------------
@@ -335,6 +341,16 @@ export async function startRpcServer (opts: RpcServerOptions): Promise<RpcServer
       await handleJsonRpcPost(req, res)
       return
     }
+    if (blobRoutes?.matches(path) === true) {
+      const ip = clientIp(req)
+      if (!limiter.take(ip, 1)) {
+        req.resume()
+        refuse(res, 429, new RpcError({ code: 'RPC_RATE_LIMITED' }, `Too many requests from ${ip}; slow down to ${limits.ratePerSecond} calls per second.`), { 'retry-after': String(limiter.retryAfterSeconds(ip, 1)) })
+        return
+      }
+      await blobRoutes.handle(req, res)
+      return
+    }
     req.resume()
     if (path === '/health' || path === '/metrics') {
       if (req.method !== 'GET') {
@@ -371,6 +387,13 @@ export async function startRpcServer (opts: RpcServerOptions): Promise<RpcServer
   })
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
+  // `Expect: 100-continue` (blob uploads): the blob routes check size and signature from the headers
+  // and only then ask for the body, so a refused upload is never sent; everything else continues now
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    if (blobRoutes?.matches(path) !== true) res.writeContinue()
+    server.emit('request', req, res)
+  })
 
   // ---------------------------------------------------------------------------------------------
   // WebSocket

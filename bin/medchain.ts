@@ -8,12 +8,13 @@ import { createProgram, processIo, runProgram } from '../src/cli/program.js'
 import { addKeysCommands } from '../src/cli/keys.js'
 import { addNodeCommands } from '../src/cli/node.js'
 import { addStartCommands } from '../src/cli/start.js'
+import { addRecordCommands } from '../src/cli/record.js'
 import { addQueryCommands, addTxCommands } from '../src/cli/tx.js'
 
 const io = processIo()
 const program = createProgram(io)
 addKeysCommands(program, io)
 addNodeCommands(program, io)
-addTxCommands(program, io); addQueryCommands(program, io)
+addTxCommands(program, io); addQueryCommands(program, io); addRecordCommands(program, io)
 addStartCommands(program, io, async () => (await import('../src/node/network.js')).libp2pNetwork)
 process.exitCode = await runProgram(program, process.argv, io)

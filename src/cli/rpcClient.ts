@@ -40,6 +40,8 @@ export type ClientErrorType =
   | { code: string, rpcCode: number }
   /** A transaction included in a block but refused by the contract: the receipt's code. */
   | { code: string, hash: string, height: number }
+  /** A record the reader cannot use (record.ts): not visible, no key envelope, not a clinician. */
+  | { code: 'RECORD_NOT_VISIBLE' | 'RECORD_NO_KEY' | 'RECORD_NOT_CLINICIAN' | 'KEYS_NO_CONSENT', recordId?: string }
 
 export class ClientError extends MedchainError<ClientErrorType> {}
 
@@ -238,6 +240,13 @@ export function addConnectionOptions (cmd: Command, timeoutHelp: string): Comman
   return cmd
     .option('--rpc <url>', RPC_HELP, rpcUrl)
     .option('--timeout <s>', timeoutHelp, integerIn(1, 3600), 30)
+}
+
+/** Unlocks keystore key `name` with its seed (to open record key envelopes); the caller zeroes the seed. */
+export async function unlockKeySecret (ctx: CliContext, name: string, passphraseFile: string | undefined): Promise<{ signer: Signer, seed: Uint8Array }> {
+  ctx.keystore.show(name)
+  const passphrase = await readPassphrase(ctx.io, passphraseFile !== undefined ? { passphraseFile } : {}, name)
+  return ctx.keystore.unlockSecret(name, passphrase)
 }
 
 /** Unlocks keystore key `name` for signing; fails before asking for a passphrase when the key does not exist. */

@@ -31,9 +31,11 @@ import { loadNodeKey } from '../node/config.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
 import { keystoreDir } from './program.js'
 import {
-  addConnectionOptions, ClientError, contextOf, hex32, integerIn, parseDuration, parseTime, resolvePublicKey, unlockKey,
+  addConnectionOptions, ClientError, contextOf, hex32, integerIn, parseDuration, parseTime, resolvePublicKey, unlockKey, unlockKeySecret,
   type CliContext, type ConnectionOptions
 } from './rpcClient.js'
+import { chainIdOf, grantEnvelopesFor, granteeRoleFromJson, type EntityJson, type RecordJson } from './record.js'
+import { signQuery } from '../rpc/auth.js'
 
 export { addQueryCommands } from './query.js'
 
@@ -270,9 +272,12 @@ mempool's code is printed), unreachable node or timeout; 2 bad usage.`
 
 type Build<O> = (ctx: CliContext, opts: O, cmd: Command) => TxPayload
 
+/** Fills in what needs the signer's secret (the grant's key envelopes); the seed is zeroed after. */
+type Complete<O> = (ctx: CliContext, opts: O, payload: TxPayload, key: { signer: Signer, seed: Uint8Array }) => Promise<TxPayload>
+
 function txCommand<O extends object> (
   parent: Command, io: CliIo, name: string, description: string, example: string,
-  configure: (cmd: Command) => Command, build: Build<O>
+  configure: (cmd: Command) => Command, build: Build<O>, complete?: Complete<O>
 ): Command {
   const cmd = parent.command(name).description(description)
   configure(cmd)
@@ -283,7 +288,17 @@ function txCommand<O extends object> (
     .addHelpText('after', `\nExample:\n${example}\n${SIGNER_NOTE}`)
     .action(async (opts: O & TxOptions, command: Command) => {
       const ctx = contextOf(command, io, opts)
-      const payload = build(ctx, opts, command)
+      let payload = build(ctx, opts, command)
+      if (complete !== undefined && opts.from !== undefined && opts.nodeKey === undefined) {
+        const key = await unlockKeySecret(ctx, opts.from, opts.passphraseFile)
+        try {
+          payload = await complete(ctx, opts, payload, key)
+        } finally {
+          key.seed.fill(0)
+        }
+        printResult(io, ctx.json, await sendTx(ctx, key.signer, payload, opts.wait))
+        return
+      }
       const signer = await signerOf(ctx, command, opts)
       printResult(io, ctx.json, await sendTx(ctx, signer, payload, opts.wait))
     })
@@ -372,7 +387,7 @@ ${ENVELOPE_NOTE}`,
       if (o.envelopeFile !== undefined) envelopes = recordEnvelopes(ctx.keystore, o.envelopeFile)
       else {
         envelopes = [{ recipient: patient, wrappedKey: new Uint8Array(0) }]
-        printNote(ctx.io, 'note: no --envelope-file, so the record carries an empty placeholder envelope for the patient; `medchain record put` (issue 5) fills real key envelopes.')
+        printNote(ctx.io, 'note: no --envelope-file, so the record carries an empty placeholder envelope for the patient; `medchain record put` encrypts a file and fills real key envelopes.')
       }
       return {
         type: TxType.AnchorRecord,
@@ -386,7 +401,7 @@ ${ENVELOPE_NOTE}`,
       }
     })
 
-  txCommand<{ grantee: string, types?: string[], records?: string[], purpose: keyof typeof PURPOSES, expires: number, envelopeFile?: string }>(tx, io, 'grant',
+  txCommand<{ grantee: string, types?: string[], records?: string[], purpose: keyof typeof PURPOSES, expires: number, envelopeFile?: string, envelopes: boolean }>(tx, io, 'grant',
     'give a clinician or organisation consent to read some of your records (signed by the patient); prints the grant id',
     `  $ medchain --home ./devnet tx grant --from patient --grantee pharmacy --types MedicationRequest --purpose pharmacy --expires 30d
   $ medchain --home ./devnet tx grant --from patient --grantee doctor --records <recordId>,<recordId> --purpose treatment --expires 2027-01-31T00:00:00Z`,
@@ -396,7 +411,8 @@ ${ENVELOPE_NOTE}`,
       .option('--records <id1,id2>', 'record ids covered', commaList('record id', recordIdItem))
       .addOption(new Option('--purpose <purpose>', 'what the grantee may read for').choices(Object.keys(PURPOSES)).makeOptionMandatory())
       .requiredOption('--expires <time>', 'ISO time, or a duration from now such as 30d, 12h, 90m', expiry(now))
-      .option('--envelope-file <file>', 'JSON list [{"recordId": "<hex>", "wrappedKey": "<hex>"}] of data keys wrapped for the grantee'),
+      .option('--envelope-file <file>', 'JSON list [{"recordId": "<hex>", "wrappedKey": "<hex>"}] of data keys wrapped for the grantee (default: sealed here for every record in scope)')
+      .option('--no-envelopes', 'grant without sealing the records\' keys for the grantee (it then cannot decrypt them until `medchain record share`)'),
     (ctx, o, cmd) => {
       if ((o.types ?? []).length === 0 && (o.records ?? []).length === 0) cmd.error('error: name what the consent covers with --types and/or --records.', { code: 'medchain.scope', exitCode: 2 })
       return {
@@ -408,6 +424,19 @@ ${ENVELOPE_NOTE}`,
         expiresAt: o.expires,
         envelopes: o.envelopeFile !== undefined ? grantEnvelopes(o.envelopeFile) : []
       }
+    },
+    async (ctx, o, payload, { signer, seed }) => {
+      // seal the data key of every record in scope (that the grantee's role may read) for the grantee
+      if (o.envelopeFile !== undefined || !o.envelopes || payload.type !== TxType.Grant) return payload
+      const chainId = await chainIdOf(ctx)
+      const patient = toHex(signer.publicKey)
+      const records = await ctx.client.call<RecordJson[]>('records_listByPatient', signQuery(signer, chainId, 'records_listByPatient', { patient }, Date.now()))
+      const role = granteeRoleFromJson(await ctx.client.call<EntityJson | null>('state_getEntity', { publicKey: toHex(payload.grantee) }))
+      const envelopes = grantEnvelopesFor(chainId, records.filter((r) => r.supersededBy === null), seed, payload.grantee, role, {
+        recordTypes: payload.recordTypes, recordIds: payload.recordIds.map(toHex)
+      })
+      if (envelopes.length > 0) printNote(ctx.io, `sealed the keys of ${envelopes.length} record(s) for the grantee`)
+      return { ...payload, envelopes }
     })
 
   txCommand<{ grant: string }>(tx, io, 'revoke',

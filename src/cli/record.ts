@@ -27,7 +27,7 @@ import type { Signer } from '../crypto/ed25519.js'
 import { downloadBlob, uploadBlob } from '../blobs/client.js'
 import { grantCoversType, recordTypeReadableBy, type GranteeRole } from '../contracts/index.js'
 import { decryptFile, encryptFile, newDataKey } from '../records/cipher.js'
-import { openDataKey, sealDataKey } from '../records/envelope.js'
+import { ENVELOPE_LENGTH, openDataKey, sealDataKey } from '../records/envelope.js'
 import { inspectRecordFile } from '../records/fhir.js'
 import { signQuery } from '../rpc/auth.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
@@ -282,7 +282,9 @@ export function grantEnvelopesFor (
   scope: { recordTypes: string[], recordIds: string[] }
 ): GrantEnvelope[] {
   return records
-    .filter((r) => r.keyEnvelope !== null && (grantCoversType(scope, r.resourceType) || scope.recordIds.includes(r.recordId)))
+    // a record anchored with `tx anchor-record` and no envelope file carries an empty placeholder: no key to share
+    .filter((r) => r.keyEnvelope !== null && r.keyEnvelope.length === ENVELOPE_LENGTH * 2)
+    .filter((r) => grantCoversType(scope, r.resourceType) || scope.recordIds.includes(r.recordId))
     .filter((r) => role === undefined || recordTypeReadableBy(role, r.resourceType))
     .map((r) => reseal(chainId, r, seed, grantee))
 }
@@ -329,7 +331,8 @@ export async function recordRelease (ctx: CliContext, opts: ReleaseOptions): Pro
   try {
     const chainId = await chainIdOf(ctx)
     const all = await signedQuery<RecordJson[]>(ctx, signer, chainId, 'records_listByPatient', { patient })
-    const chosen = opts.records === undefined ? all.filter((r) => r.keyEnvelope !== null && r.supersededBy === null) : all.filter((r) => opts.records?.includes(r.recordId))
+    const sealed = (r: RecordJson): boolean => r.keyEnvelope !== null && r.keyEnvelope.length === ENVELOPE_LENGTH * 2
+    const chosen = opts.records === undefined ? all.filter((r) => sealed(r) && r.supersededBy === null) : all.filter((r) => opts.records?.includes(r.recordId))
     if (chosen.length === 0) throw new ClientError({ code: 'RECORD_NO_KEY' }, 'Your hospital holds no key to any of the chosen records of this patient.')
     const envelopes = chosen.map((r) => reseal(chainId, r, seed, recipient))
     const result = await sendTx(ctx, signer, { type: TxType.ShareKeys, recipient, envelopes }, true)

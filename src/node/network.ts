@@ -3,13 +3,24 @@
  * Peers admitted: the configured ones plus every validator in the current state.
  */
 import { findValidator } from '../chain/validatorSet.js'
-import { createP2pHost } from '../p2p/host.js'
+import { createP2pHost, type P2pHost } from '../p2p/host.js'
 import { P2pError } from '../p2p/errors.js'
 import { ConsensusError } from '../consensus/errors.js'
 import { toHex } from '../crypto/bytes.js'
-import type { NetworkFactory, NodeNetwork } from './node.js'
+import type { NetworkFactory, NetworkFactoryArgs, NodeNetwork } from './node.js'
 
-export const libp2pNetwork: NetworkFactory = async (args): Promise<NodeNetwork> => {
+export const libp2pNetwork: NetworkFactory = async (args) => await startLibp2pNetwork(args)
+
+/**
+ * Test hook: `libp2pNetwork`, plus `onHost` called with each started host before the node uses it
+ * (e.g. to observe every gossip message on `host.libp2p.services.pubsub`, as
+ * test/e2e/privacy.test.ts does). Nodes in production use `libp2pNetwork`.
+ */
+export function observedLibp2pNetwork (onHost: (host: P2pHost) => void): NetworkFactory {
+  return async (args) => await startLibp2pNetwork(args, onHost)
+}
+
+async function startLibp2pNetwork (args: NetworkFactoryArgs, onHost?: (host: P2pHost) => void): Promise<NodeNetwork> {
   const { chain, config, logger } = args
   const host = await createP2pHost({
     chainId: args.genesis.chainId,
@@ -34,6 +45,7 @@ export const libp2pNetwork: NetworkFactory = async (args): Promise<NodeNetwork> 
       onConsensusMessage: (message) => { args.onConsensusMessage(message) }
     }
   })
+  onHost?.(host)
   host.on('peer:connect', (peer) => { logger.info({ peer }, 'peer connected') })
   host.on('peer:disconnect', (peer) => { logger.info({ peer }, 'peer disconnected') })
   return {

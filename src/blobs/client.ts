@@ -18,7 +18,7 @@ import { dirname, join, basename } from 'node:path'
 import { equalBytes, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { querySigningBytes } from '../rpc/auth.js'
-import { BlobMethod, BLOB_HEADERS } from '../rpc/blobRoutes.js'
+import { BlobMethod, BLOB_HEADERS, type ServeLogEntry } from '../rpc/blobRoutes.js'
 import { BlobError, BlobServerError } from './errors.js'
 import { blobHashMismatch, blobTooLarge, checkBlobHash } from './store.js'
 
@@ -230,4 +230,32 @@ export async function downloadBlob (opts: DownloadBlobOptions): Promise<{ size: 
     if (fd !== undefined) await fd.close().catch(() => undefined)
     if (!renamed) await rm(tmp, { force: true }).catch(() => undefined)
   }
+}
+
+export interface ReadServeLogOptions {
+  url: string
+  chainId: string
+  /** The patient's own key: only the patient reads the serve log. */
+  signer: Signer
+  now?: () => number
+}
+
+/**
+ * The node's log of who was served (or refused) the patient's record contents, newest last
+ * (GET /blobs/serve-log). Throws BlobServerError for the node's refusals.
+ */
+export async function readServeLog (opts: ReadServeLogOptions): Promise<ServeLogEntry[]> {
+  const patient = toHex(opts.signer.publicKey)
+  const url = endpoint(opts.url, '/blobs/serve-log')
+  url.searchParams.set('patient', patient)
+  let res: IncomingMessage
+  try {
+    res = await send(url, 'GET', blobAuthHeaders(opts.signer, opts.chainId, BlobMethod.serveLog, { patient }, (opts.now ?? Date.now)()))
+  } catch (err) {
+    throw transferFailed(err, 'serve-log read')
+  }
+  if (res.statusCode !== 200) throw await serverError(res)
+  const body = JSON.parse(await readText(res, 16 * 1024 * 1024)) as unknown
+  if (!Array.isArray(body)) throw new BlobError({ code: 'BLOB_TRANSFER_FAILED', reason: 'unexpected answer' }, 'The node answered the serve-log read with something other than a list; check the --rpc URL.')
+  return body as ServeLogEntry[]
 }

@@ -24,7 +24,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander'
 import { Purpose, TxType, type GrantEnvelope, type KeyEnvelope, type TxPayload } from '../chain/tx.js'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
-import { downloadBlob, uploadBlob } from '../blobs/client.js'
+import { downloadBlob, readServeLog, uploadBlob } from '../blobs/client.js'
 import { grantCoversType, recordTypeReadableBy, type GranteeRole } from '../contracts/index.js'
 import { decryptFile, encryptFile, newDataKey } from '../records/cipher.js'
 import { ENVELOPE_LENGTH, openDataKey, sealDataKey } from '../records/envelope.js'
@@ -343,6 +343,26 @@ export async function recordRelease (ctx: CliContext, opts: ReleaseOptions): Pro
 }
 
 // ---------------------------------------------------------------------------------------------
+// serves: who downloaded the patient's record contents from this node
+
+interface ServesOptions extends ConnectionOptions { as: string, passphraseFile?: string }
+
+export async function recordServes (ctx: CliContext, opts: ServesOptions): Promise<CommandResult> {
+  const { signer, seed } = await unlockKeySecret(ctx, opts.as, opts.passphraseFile)
+  seed.fill(0)
+  const entries = await readServeLog({ url: ctx.client.url, chainId: await chainIdOf(ctx), signer })
+  const names = localKeyNames(ctx.keystore)
+  const who = (k: string | null): string => k === null ? '-' : names.get(k) ?? `${k.slice(0, 8)}…${k.slice(-4)}`
+  const text = entries.length === 0
+    ? `No downloads of your records' contents from ${ctx.client.url}.`
+    : formatTable([
+      ['TIME', 'REQUESTER', 'RECORD', 'ACCESS TX', 'RESULT'],
+      ...entries.map((e) => [new Date(e.time).toISOString(), who(e.requester), `${e.recordId.slice(0, 8)}…${e.recordId.slice(-4)}`, e.access === null ? '-' : `${e.access.slice(0, 8)}…`, e.result])
+    ])
+  return { json: entries, text }
+}
+
+// ---------------------------------------------------------------------------------------------
 // commander wiring
 
 const PASSPHRASE_HELP = 'read the key\'s passphrase from the first line of <file> (else $MEDCHAIN_PASSPHRASE, else a prompt)'
@@ -401,6 +421,21 @@ revoked, is for another purpose, or does not cover the record; the refusal is on
       if (!/^[0-9a-f]{64}$/.test(recordId)) cmd.error('error: <recordId> must be 64 lower-case hex characters.', { code: 'medchain.recordId', exitCode: 2 })
       const ctx = contextOf(cmd, io, opts)
       printResult(io, ctx.json, await recordGet(ctx, recordId, opts))
+    })
+
+  addConnectionOptions(record.command('serves')
+    .description('list who downloaded your records\' encrypted contents from this node, and refused downloads (signed by the patient)')
+    .requiredOption('--as <keyName>', 'the patient (keystore key)')
+    .option('--passphrase-file <file>', PASSPHRASE_HELP), 'seconds to wait for the node')
+    .addHelpText('after', `
+Example:
+  $ medchain --home ./devnet record serves --as patient
+
+Each node keeps its own serve log (<home>/blobs/serve-log.jsonl); ask each node with --rpc. The
+audit trail (\`query audit\`) holds the access requests themselves, on chain.`)
+    .action(async (opts: ServesOptions, cmd: Command) => {
+      const ctx = contextOf(cmd, io, opts)
+      printResult(io, ctx.json, await recordServes(ctx, opts))
     })
 
   addConnectionOptions(record.command('share')

@@ -196,6 +196,13 @@ describe('medchain record: encrypted records end to end', () => {
     assert.ok(trail.some((e) => e.action === 'ShareKeys' && e.emergency), 'the emergency key release is flagged')
     assert.ok(trail.some((e) => e.action === 'ShareKeys' && !e.emergency), 'the patient\'s share is not')
 
+    // the node's serve log: every download of the patient's contents, to the patient only
+    const serves = ok<Array<{ requester: string, result: string, recordId: string }>>(await medchain(['record', 'serves', '--as', 'patient']))
+    const pharmacyKey = new Keystore(HomePaths.keystore(home)).show('pharmacy').publicKey
+    assert.deepEqual(serves.filter((e) => e.requester === pharmacyKey).map((e) => [e.recordId, e.result]), [[rx.recordId, 'served'], [rx2.recordId, 'served']])
+    assert.equal(serves.filter((e) => e.result === 'served').length, 4, 'patient, pharmacy twice, emergency doctor')
+    assert.deepEqual(ok(await medchain(['record', 'serves', '--as', 'pharmacy'])), [], 'a key reads only the log of its own records')
+
     // privacy: no plaintext marker in any LevelDB value or blob file of the node
     await node?.stop()
     node = undefined

@@ -25,6 +25,7 @@ import {
   addConnectionOptions, ClientError, contextOf, hex32, integerIn, localKeyNames, parseDuration, parseTime, resolvePublicKey, unlockKey,
   type CliContext, type ConnectionOptions
 } from './rpcClient.js'
+import type { RecordJson } from './record.js'
 
 const HEX64_RE = /^[0-9a-fA-F]{64}$/
 
@@ -176,19 +177,6 @@ async function openSignedSession (
   return { sign: (method, extra) => signQuery(signer, chainId, method, { patient, ...extra }, Date.now()) }
 }
 
-interface RecordJson {
-  recordId: string
-  resourceType: string
-  contentHash: string
-  size: number
-  blobRef: string
-  author: string
-  anchoredAt: number
-  anchoredTime: number
-  supersedes: string | null
-  supersededBy: string | null
-  keyEnvelope: string | null
-}
 
 async function queryRecords (ctx: CliContext, cmd: Command, opts: SignedOptions): Promise<CommandResult> {
   const call = await signedCall<RecordJson[]>(ctx, cmd, 'records_listByPatient', opts)

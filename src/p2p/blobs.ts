@@ -30,7 +30,7 @@ import { BlobError } from '../blobs/errors.js'
 import type { BlobStore, StoredBlob } from '../blobs/store.js'
 import { MedchainError } from '../errors.js'
 import { P2pError } from './errors.js'
-import { Deadline, streamError, type OpenStream } from './sync.js'
+import { badFrame, Deadline, finish, streamError, type OpenStream } from './sync.js'
 
 /** Largest data frame (raw ciphertext bytes). */
 export const BLOB_DATA_FRAME_BYTES = 64 * 1024
@@ -66,10 +66,6 @@ export function encodeBlobHeader (status: number, size: number): Uint8Array {
 
 export function encodeBlobEnd (status: number): Uint8Array {
   return encodeCanonical([status])
-}
-
-function badFrame (protocol: string, reason: string): P2pError {
-  return new P2pError({ code: 'SYNC_BAD_FRAME', protocol, reason }, `The peer sent a frame that is not a valid ${protocol} message (${reason}).`)
 }
 
 function decodeControl (bytes: Uint8Array, protocol: string, fields: number, what: string): Wire[] {
@@ -153,22 +149,6 @@ function isBufferOverflow (err: unknown): boolean {
 
 async function readFrame (lp: LengthPrefixedStream<Stream>, signal: AbortSignal): Promise<Uint8Array> {
   return (await lp.read({ signal })).subarray()
-}
-
-/** Closes a stream we are done with; aborts it on error or when a graceful close fails. Never throws. */
-async function finish (stream: Stream, error?: Error): Promise<void> {
-  if (error !== undefined) {
-    stream.abort(error)
-    return
-  }
-  const deadline = new Deadline(2_000)
-  try {
-    await stream.close({ signal: deadline.signal })
-  } catch (err) {
-    stream.abort(err instanceof Error ? err : new Error(String(err)))
-  } finally {
-    deadline.clear()
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -124,7 +124,8 @@ export function encodeEnd (status: number): Uint8Array {
   return encodeCanonical([status])
 }
 
-function badFrame (protocol: string, reason: string): P2pError {
+/** A frame that does not decode as the protocol's message (shared by the blob protocol). */
+export function badFrame (protocol: string, reason: string): P2pError {
   return new P2pError({ code: 'SYNC_BAD_FRAME', protocol, reason }, `The peer sent a frame that is not a valid ${protocol} message (${reason}).`)
 }
 
@@ -241,7 +242,7 @@ function lpFor (stream: Stream, maxDataLength: number): LengthPrefixedStream<Str
 }
 
 /** Closes a stream we are done with; aborts it if a graceful close fails. Never throws. */
-async function finish (stream: Stream, error?: Error): Promise<void> {
+export async function finish (stream: Stream, error?: Error): Promise<void> {
   if (error !== undefined) {
     stream.abort(error)
     return

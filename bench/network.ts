@@ -12,7 +12,7 @@
  * On a 2-core machine every validator verifies every transaction, so the ceiling is about
  * verifyBaselinePerSec / validators.
  *
- *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800 --json]
+ *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800 --json --profile DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -38,6 +38,8 @@ const rates = (flag('--rates') ?? '50,100,200,400,800,1600').split(',').map(Numb
 const log = (msg: string): void => { process.stderr.write(msg + '\n') }
 const BIN = fileURLToPath(new URL('../bin/medchain.js', import.meta.url))
 const DOCTORS = 100
+/** --profile DIR: each validator process writes a V8 CPU profile (.cpuprofile) into DIR when it stops. */
+const profileDir = flag('--profile')
 
 interface RpcReply { result?: unknown, error?: { message: string, data?: { code?: string } } }
 
@@ -107,7 +109,8 @@ async function main (): Promise<void> {
       writeFileSync(path, JSON.stringify(config, null, 2))
     }
     for (const n of net.nodes) {
-      const child = spawn(process.execPath, [BIN, 'start', '--home', n.home], { stdio: ['ignore', 'ignore', 'inherit'] })
+      const profileArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
+      const child = spawn(process.execPath, [...profileArgs, BIN, 'start', '--home', n.home], { stdio: ['ignore', 'ignore', 'inherit'] })
       children.push(child)
     }
     const urls = net.nodes.map((n) => n.rpcUrl)

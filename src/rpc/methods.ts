@@ -226,14 +226,25 @@ async function listConsents (chain: Chain, patient: Uint8Array, scope: ReaderSco
 
 async function listAudit (chain: Chain, args: AuditArgs, scope: ReaderScope): Promise<unknown[]> {
   const out: unknown[] = []
-  for (const { seq, entry } of await decodedAudit(chain, args.patient)) {
-    if (out.length >= args.limit) break
-    if (args.from !== undefined && entry.timestamp < args.from) continue
-    if (args.to !== undefined && entry.timestamp > args.to) continue
-    if (auditVisibleTo(scope, entry)) out.push(auditEntryJson(seq, entry))
+  // page through the trail: a limited query reads about what it answers, not the whole trail
+  let afterSeq: number | undefined
+  for (;;) {
+    const page = await chain.listAuditByPatient(args.patient, { ...(afterSeq !== undefined ? { afterSeq } : {}), limit: AUDIT_PAGE })
+    for (const { seq, entry: bytes } of page) {
+      const entry = decodeAuditEntry(bytes)
+      // entries are in block order, so past `to` nothing more can match
+      if (args.to !== undefined && entry.timestamp > args.to) return out
+      if (args.from !== undefined && entry.timestamp < args.from) continue
+      if (auditVisibleTo(scope, entry)) out.push(auditEntryJson(seq, entry))
+      if (out.length >= args.limit) return out
+    }
+    if (page.length < AUDIT_PAGE) return out
+    afterSeq = (page[page.length - 1] as { seq: number }).seq
   }
-  return out
 }
+
+/** Audit entries read from the store per step of a listing. */
+const AUDIT_PAGE = 256
 
 interface AuditArgs { patient: Uint8Array, from?: number, to?: number, limit: number }
 

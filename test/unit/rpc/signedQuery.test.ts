@@ -169,4 +169,31 @@ describe('RPC records_get and the custodian hospital', () => {
     assert.ok(trail.every((e) => e.actor === hex(keys.hospital)))
     assert.deepEqual((await ask(keys.hospital, 'consent_list')).result, [], 'no consents are the custodian\'s business')
   })
+
+  it('audit_listByPatient pages through a long trail: limit, from and to hold across pages', async () => {
+    const list = async (params: Record<string, unknown>): Promise<Array<{ seq: number, time: number, actor: string }>> =>
+      (await ask(keys.patient, 'audit_listByPatient', { ...patientParams(), ...params })).result as Array<{ seq: number, time: number, actor: string }>
+    const before = await list({ limit: 1000 })
+    // 2 blocks of 200 reads by the patient: the trail now spans more than one store page (256)
+    const reads = (): ReturnType<typeof f.world.tx>[] => Array.from({ length: 200 }, () => f.world.tx(keys.patient, { type: TxType.AccessRecord, recordId: f.world.records.rx, purpose: Purpose.Treatment }))
+    await f.world.commitOk(reads())
+    await f.world.commitOk(reads())
+    const all = await list({ limit: 1000 })
+    assert.equal(all.length, before.length + 400)
+    assert.deepEqual(all.map((e) => e.seq), [...all.map((e) => e.seq)].sort((a, b) => a - b), 'in trail order')
+    const secondBlock = (all[all.length - 1] as { time: number }).time
+    const firstBlock = (all[before.length] as { time: number }).time
+    assert.ok(secondBlock > firstBlock)
+    // from: only the second block; limit cuts inside it
+    const late = await list({ from: secondBlock, limit: 150 })
+    assert.equal(late.length, 150)
+    assert.ok(late.every((e) => e.time === secondBlock))
+    assert.deepEqual(late.map((e) => e.seq), all.slice(before.length + 200, before.length + 350).map((e) => e.seq))
+    // to: stops at the first block
+    const early = await list({ from: firstBlock, to: firstBlock, limit: 1000 })
+    assert.equal(early.length, 200)
+    // a grantee sees only its own actions, however far the trail runs
+    const own = (await ask(keys.pharmacy, 'audit_listByPatient', { ...patientParams(), limit: 1000 })).result as Array<{ actor: string }>
+    assert.ok(own.length > 0 && own.every((e) => e.actor === hex(keys.pharmacy)))
+  })
 })

@@ -32,7 +32,7 @@ import { inspectRecordFile } from '../records/fhir.js'
 import { signQuery } from '../rpc/auth.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
 import {
-  addConnectionOptions, ClientError, contextOf, hex32, localKeyNames, resolvePublicKey, unlockKeySecret, type CliContext, type ConnectionOptions
+  addConnectionOptions, ClientError, contextOf, hex32, localKeyNames, resolvePublicKey, unlockKey, unlockKeySecret, type CliContext, type ConnectionOptions
 } from './rpcClient.js'
 import { sendTx } from './tx.js'
 
@@ -138,8 +138,7 @@ export async function recordPut (ctx: CliContext, file: string, opts: PutOptions
   const path = resolve(file)
   const info = await inspectRecordFile(path, { ...(opts.type !== undefined ? { declaredType: opts.type } : {}) })
   const patient = resolvePublicKey(ctx.keystore, opts.patient)
-  const { signer, seed } = await unlockKeySecret(ctx, opts.from, opts.passphraseFile)
-  seed.fill(0)
+  const signer = await unlockKey(ctx, opts.from, opts.passphraseFile)
   const chainId = await chainIdOf(ctx)
   const author = await entityOf(ctx, signer.publicKey)
   if (author === null || author.kind !== 'clinician') {
@@ -348,8 +347,7 @@ export async function recordRelease (ctx: CliContext, opts: ReleaseOptions): Pro
 interface ServesOptions extends ConnectionOptions { as: string, passphraseFile?: string }
 
 export async function recordServes (ctx: CliContext, opts: ServesOptions): Promise<CommandResult> {
-  const { signer, seed } = await unlockKeySecret(ctx, opts.as, opts.passphraseFile)
-  seed.fill(0)
+  const signer = await unlockKey(ctx, opts.as, opts.passphraseFile)
   const entries = await readServeLog({ url: ctx.client.url, chainId: await chainIdOf(ctx), signer })
   const names = localKeyNames(ctx.keystore)
   const who = (k: string | null): string => k === null ? '-' : names.get(k) ?? `${k.slice(0, 8)}…${k.slice(-4)}`

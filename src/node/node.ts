@@ -45,6 +45,9 @@ import { MAX_CONSENSUS_GOSSIP_BYTES } from '../p2p/gossip.js'
 import { FsBlobStore, type BlobStore } from '../blobs/store.js'
 import { HomePaths, loadConfig, loadGenesis, loadNodeKeyPair, type NodeConfig } from './config.js'
 
+/** Most blobs fetched from peers for replication at once. */
+const MAX_REPLICATIONS = 4
+
 /** What the node needs of the network; src/p2p provides it. A lone validator runs without one. */
 export interface NodeNetwork {
   /** Sends a signed consensus message to every peer. */
@@ -389,39 +392,54 @@ export class MedchainNode {
     })
   }
 
-  /** Blob hashes being fetched for replication (one fetch per blob at a time). */
+  /** Blob hashes queued or being fetched for replication (each once). */
   private readonly replicating = new Set<string>()
+  private readonly replicationQueue: Array<{ hash: Uint8Array, size: number, recordId: string }> = []
+  private activeReplications = 0
 
   /**
-   * Best effort: fetches from peers, in the background, the blob of every record these receipts
-   * anchored that this node lacks. Failures are logged; a blob still missing is fetched again when
-   * a reader asks for it (blob routes).
+   * Best effort: fetches from peers, in the background and at most MAX_REPLICATIONS at a time, the
+   * blob of every record these receipts anchored that this node lacks. Failures are logged; a blob
+   * still missing is fetched again when a reader asks for it (blob routes).
    */
   private replicateBlobs (store: BlobStore, receipts: ReadonlyArray<{ events: ReadonlyArray<{ kind: string, attributes: ReadonlyArray<[string, string]> }> }>): void {
-    const network = this.network
-    if (network?.fetchBlob === undefined) return
+    if (this.network?.fetchBlob === undefined) return
     for (const receipt of receipts) {
       for (const event of receipt.events) {
         if (event.kind !== 'record.anchored') continue
-        const recordIdHex = event.attributes.find(([k]) => k === 'recordId')?.[1]
-        const record = recordIdHex === undefined ? undefined : getRecord(this.chain.stateView, fromHex(recordIdHex))
-        if (record === undefined) continue
-        const key = toHex(record.contentHash)
+        const recordId = event.attributes.find(([k]) => k === 'recordId')?.[1]
+        const record = recordId === undefined ? undefined : getRecord(this.chain.stateView, fromHex(recordId))
+        if (recordId === undefined || record === undefined) continue
         if (record.size > this.config.blobs.maxBytes) {
-          this.logger.warn({ recordId: recordIdHex, size: record.size, limit: this.config.blobs.maxBytes }, 'anchored blob larger than blobs.maxBytes: not replicated')
+          this.logger.warn({ recordId, size: record.size, limit: this.config.blobs.maxBytes }, 'anchored blob larger than blobs.maxBytes: not replicated')
           continue
         }
+        const key = toHex(record.contentHash)
         if (this.replicating.has(key)) continue
         this.replicating.add(key)
-        void (async () => {
-          if (await store.has(record.contentHash)) return
-          const ok = await network.fetchBlob?.(record.contentHash, record.size)
-          if (ok === true) this.logger.info({ recordId: recordIdHex, size: record.size }, 'blob replicated from a peer')
-          else this.logger.warn({ recordId: recordIdHex }, 'blob of an anchored record not found at any peer; fetched again when read')
-        })().catch((err: unknown) => {
-          this.logger.warn({ recordId: recordIdHex, code: errorCode(err) }, 'blob replication failed')
-        }).finally(() => { this.replicating.delete(key) })
+        this.replicationQueue.push({ hash: record.contentHash, size: record.size, recordId })
       }
+    }
+    this.pumpReplication(store)
+  }
+
+  private pumpReplication (store: BlobStore): void {
+    while (this.activeReplications < MAX_REPLICATIONS && !this.stopped) {
+      const job = this.replicationQueue.shift()
+      if (job === undefined) return
+      this.activeReplications++
+      void (async () => {
+        if (await store.has(job.hash)) return
+        const ok = await this.network?.fetchBlob?.(job.hash, job.size)
+        if (ok === true) this.logger.info({ recordId: job.recordId, size: job.size }, 'blob replicated from a peer')
+        else this.logger.warn({ recordId: job.recordId }, 'blob of an anchored record not found at any peer; fetched again when read')
+      })().catch((err: unknown) => {
+        this.logger.warn({ recordId: job.recordId, code: errorCode(err) }, 'blob replication failed')
+      }).finally(() => {
+        this.replicating.delete(toHex(job.hash))
+        this.activeReplications--
+        this.pumpReplication(store)
+      })
     }
   }
 

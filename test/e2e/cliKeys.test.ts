@@ -6,7 +6,7 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { runCli, type CliRun } from '../utils/cli.js'
+import { errorCode, oneJson, runCli, type CliRun } from '../utils/cli.js'
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,19 +29,6 @@ type Run = CliRun
 /** Runs the CLI with stdin closed; `env` adds to (or, with undefined, removes from) a clean environment. */
 async function medchain (args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
   return await runCli(args, env)
-}
-
-/** stdout must be exactly one JSON document on one line. */
-function oneJson (run: Run): Record<string, unknown> {
-  const lines = run.stdout.split('\n').filter((l) => l !== '')
-  assert.equal(lines.length, 1, `expected one JSON line on stdout, got: ${run.stdout}\nstderr: ${run.stderr}`)
-  return JSON.parse(lines[0] as string) as Record<string, unknown>
-}
-
-function errorCodeOf (run: Run): unknown {
-  const doc = oneJson(run) as { error?: { code?: unknown, message?: unknown } }
-  assert.equal(typeof doc.error?.message, 'string')
-  return doc.error?.code
 }
 
 /** A failure: exit 1, one `error: …` line on stderr, never a stack trace. */
@@ -101,7 +88,7 @@ describe('medchain keys (real process, no terminal)', () => {
     // no passphrase source at all: the name check must come first
     const run = await medchain(['--home', home, '--json', 'keys', 'new', 'alice'])
     assertFailedCleanly(run)
-    assert.equal(errorCodeOf(run), 'KEYSTORE_EXISTS')
+    assert.equal(errorCode(run), 'KEYSTORE_EXISTS')
     assert.equal(new Keystore(join(home, 'keystore')).show('alice').publicKey, alicePublicKey)
   })
 
@@ -112,14 +99,14 @@ describe('medchain keys (real process, no terminal)', () => {
     assert.match(run.stderr, /--passphrase-file/)
     assert.equal(run.stdout, '')
     const json = await medchain(['--home', home, 'keys', 'new', 'bob', '--json'])
-    assert.equal(errorCodeOf(json), 'CLI_NO_PASSPHRASE')
+    assert.equal(errorCode(json), 'CLI_NO_PASSPHRASE')
     assert.equal(existsSync(join(home, 'keystore', 'bob.json')), false)
   })
 
   it('an empty MEDCHAIN_PASSPHRASE is refused for a new key', async () => {
     const run = await medchain(['--home', home, 'keys', 'new', 'bob', '--json'], { MEDCHAIN_PASSPHRASE: '' })
     assertFailedCleanly(run)
-    assert.equal(errorCodeOf(run), 'CLI_EMPTY_PASSPHRASE')
+    assert.equal(errorCode(run), 'CLI_EMPTY_PASSPHRASE')
   })
 
   it('--passphrase-file uses the first line of the file and beats MEDCHAIN_PASSPHRASE', async () => {
@@ -130,7 +117,7 @@ describe('medchain keys (real process, no terminal)', () => {
     assert.doesNotThrow(() => new Keystore(join(home, 'keystore')).unlock('carol', 'from the file'))
     const missing = await medchain(['--home', home, 'keys', 'new', 'dave', '--passphrase-file', join(root, 'nope.txt'), '--json'])
     assertFailedCleanly(missing)
-    assert.equal(errorCodeOf(missing), 'CLI_FILE_UNREADABLE')
+    assert.equal(errorCode(missing), 'CLI_FILE_UNREADABLE')
   })
 
   it('keys import of the RFC 8032 seed gives its public key; a bad secret file fails with CLI_BAD_SECRET_FILE', async () => {
@@ -145,17 +132,17 @@ describe('medchain keys (real process, no terminal)', () => {
     writeFileSync(badFile, RFC8032_SEED.slice(2), { mode: 0o600 })
     const bad = await medchain(['--home', home, 'keys', 'import', 'rfc2', '--secret-file', badFile, '--json'], { MEDCHAIN_PASSPHRASE: PASSPHRASE })
     assertFailedCleanly(bad)
-    assert.equal(errorCodeOf(bad), 'CLI_BAD_SECRET_FILE')
+    assert.equal(errorCode(bad), 'CLI_BAD_SECRET_FILE')
     assert.equal(existsSync(join(home, 'keystore', 'rfc2.json')), false)
   })
 
   it('keys show of an unknown key or a bad name fails with KEYSTORE_NOT_FOUND / KEYSTORE_BAD_NAME', async () => {
     const missing = await medchain(['--home', home, 'keys', 'show', 'nobody', '--json'])
     assertFailedCleanly(missing)
-    assert.equal(errorCodeOf(missing), 'KEYSTORE_NOT_FOUND')
+    assert.equal(errorCode(missing), 'KEYSTORE_NOT_FOUND')
     const badName = await medchain(['--home', home, 'keys', 'show', '../alice', '--json'])
     assertFailedCleanly(badName)
-    assert.equal(errorCodeOf(badName), 'KEYSTORE_BAD_NAME')
+    assert.equal(errorCode(badName), 'KEYSTORE_BAD_NAME')
   })
 
   it('a key file others can read is refused, saying to chmod 600', { skip: !POSIX && 'POSIX permissions only' }, async () => {
@@ -191,7 +178,7 @@ describe('medchain keys (real process, no terminal)', () => {
     assert.match(runs[0]?.stderr ?? '', /unknown command 'frobnicate'/)
     const json = await medchain(['--home', home, 'frobnicate', '--json'])
     assert.equal(json.code, 2)
-    assert.equal(errorCodeOf(json), 'CLI_USAGE')
+    assert.equal(errorCode(json), 'CLI_USAGE')
   })
 
   it('--help of every command exits 0 with an example; the top level names the commands still to come', async () => {

@@ -9,20 +9,13 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { runCli, type CliRun } from '../utils/cli.js'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
-import { initHome } from '../../src/node/home.js'
-import { MedchainNode } from '../../src/node/node.js'
-import { Keystore } from '../../src/crypto/keystore.js'
-import { HomePaths } from '../../src/node/config.js'
+import { failedCode, okJson, oneJson, runCli, type CliRun } from '../utils/cli.js'
+import { freePort } from '../utils/ports.js'
+import { startSingleNode } from '../utils/nodes.js'
+import { rmSync } from 'node:fs'
+import type { MedchainNode } from '../../src/node/node.js'
 
 const PASSPHRASE = 'pw'
-const CHEAP_SCRYPT = { n: 1024, r: 8, p: 1 }
-const FAST = { proposeMs: 200, prevoteMs: 100, precommitMs: 100, deltaMs: 100, capMs: 1000, commitMs: 50 }
 const CONTENT_HASH_1 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'
 const CONTENT_HASH_2 = '60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752'
 
@@ -40,57 +33,20 @@ async function medchain (args: string[], opts: { env?: Record<string, string | u
   return await runCli(['--home', home, ...(opts.json === false ? [] : ['--json']), ...args, ...rpc], { MEDCHAIN_PASSPHRASE: PASSPHRASE, ...env })
 }
 
-/** stdout must be exactly one JSON document on one line. */
-function oneJson<T = Record<string, unknown>> (run: Run): T {
-  const lines = run.stdout.split('\n').filter((l) => l !== '')
-  assert.equal(lines.length, 1, `expected one JSON line on stdout, got: ${run.stdout}\nstderr: ${run.stderr}`)
-  return JSON.parse(lines[0] as string) as T
-}
-
 interface Receipt { hash: string, height: number, code: string, log: string, events: Array<{ kind: string, attributes: Record<string, string> }>, recordId?: string, grantId?: string }
 
 /** A committed, accepted transaction: exit 0, its receipt with code OK. */
 function committed (run: Run): Receipt {
-  assert.equal(run.code, 0, `exit ${String(run.code)}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
+  const receipt = okJson<Receipt>(run)
   assert.match(run.stderr, /waiting for block…/)
-  const receipt = oneJson<Receipt>(run)
   assert.equal(receipt.code, 'OK')
   assert.match(receipt.hash, /^[0-9a-f]{64}$/)
   assert.ok(receipt.height > 0)
   return receipt
 }
 
-/** A failure: exit 1, one `error: …` sentence on stderr (no stack), `{"error": {code, message}}` on stdout; returns the code. */
-function failed (run: Run): string {
-  assert.equal(run.code, 1, `exit ${String(run.code)}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
-  assert.match(run.stderr, /error: .+\n$/)
-  assert.doesNotMatch(run.stderr, /\n\s+at /)
-  const doc = oneJson<{ error: { code: string, message: string } }>(run)
-  assert.equal(typeof doc.error.message, 'string')
-  return doc.error.code
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)) })
-  })
-}
-
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'medchain-clitx-'))
-  home = join(dir, 'home')
-  initHome({ home, moniker: 'st-mary', passphrase: PASSPHRASE, scrypt: CHEAP_SCRYPT })
-  // the CLI's `keys new` uses the production scrypt cost; the library makes cheap keys for the test
-  const keystore = new Keystore(HomePaths.keystore(home), { scrypt: CHEAP_SCRYPT })
-  for (const name of ['doctor', 'patient', 'pharmacy', 'stranger']) keystore.create(name, PASSPHRASE)
-  node = await MedchainNode.start({
-    home,
-    logger: pino({ level: 'silent' }),
-    config: (c) => ({ ...c, rpc: { ...c.rpc, port: 0, ratePerSecond: 1000 }, consensus: { ...c.consensus, timeouts: FAST } })
-  })
-  url = node.rpc?.url as string
+  ({ dir, home, node, url } = await startSingleNode({ prefix: 'medchain-clitx-', passphrase: PASSPHRASE, keys: ['doctor', 'patient', 'pharmacy', 'stranger'] }))
 })
 
 after(async () => {
@@ -139,13 +95,13 @@ describe('medchain tx and query against a running node', () => {
     const grants = oneJson<Array<{ grantId: string, status: string, purpose: string }>>(consents)
     assert.deepEqual(grants.map((g) => [g.grantId, g.status, g.purpose]), [[grantId, 'live', 'pharmacy']])
     committed(granted)
-    assert.equal(failed(outOfScope), 'ACCESS_OUT_OF_SCOPE')
+    assert.equal(failedCode(outOfScope), 'ACCESS_OUT_OF_SCOPE')
     assert.match(outOfScope.stderr, /refused with ACCESS_OUT_OF_SCOPE/)
 
     // the patient revokes; the pharmacy is refused
     committed(await medchain(['tx', 'revoke', '--from', 'patient', '--grant', grantId]))
     const afterRevoke = await medchain(['tx', 'access-record', '--from', 'pharmacy', '--record', prescription, '--purpose', 'pharmacy'])
-    assert.ok(['ACCESS_CONSENT_REVOKED', 'ACCESS_NO_CONSENT'].includes(failed(afterRevoke)), afterRevoke.stdout)
+    assert.ok(['ACCESS_CONSENT_REVOKED', 'ACCESS_NO_CONSENT'].includes(failedCode(afterRevoke)), afterRevoke.stdout)
 
     const [audit, auditCsv, printed, strangerAudit, unknownKey, noNode, tx, entity, validators] = await Promise.all([
       medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient']),
@@ -180,12 +136,12 @@ describe('medchain tx and query against a running node', () => {
     assert.equal(((await viaFetch.json()) as { result: unknown[] }).result.length, entries.length)
 
     // someone with no consent may not read the trail
-    assert.equal(failed(strangerAudit), 'QUERY_NOT_AUTHORISED')
+    assert.equal(failedCode(strangerAudit), 'QUERY_NOT_AUTHORISED')
     // a signer that is not in the keystore
-    assert.equal(failed(unknownKey), 'KEYSTORE_NOT_FOUND')
+    assert.equal(failedCode(unknownKey), 'KEYSTORE_NOT_FOUND')
     assert.match(unknownKey.stderr, /no key named "nobody"/)
     // no node at --rpc
-    assert.equal(failed(noNode), 'CLI_RPC_UNREACHABLE')
+    assert.equal(failedCode(noNode), 'CLI_RPC_UNREACHABLE')
     assert.match(noNode.stderr, /^error: No node answers at http:\/\/127\.0\.0\.1:\d+ .*start one with `npm start` or pass --rpc/)
 
     // public reads ($MEDCHAIN_RPC picks the node too)

@@ -8,25 +8,16 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTestnet } from '../../src/node/home.js'
 import { DEFAULT_CONFIG, ensureDir, generateNodeKey, HomePaths, type NodeConfig } from '../../src/node/config.js'
 import { toHex } from '../../src/crypto/bytes.js'
+import { freePorts } from '../utils/ports.js'
 
 const BIN = fileURLToPath(new URL('../../bin/medchain.ts', import.meta.url))
 const FAST = { proposeMs: 500, prevoteMs: 250, precommitMs: 250, deltaMs: 250, capMs: 3000, commitMs: 200 }
-
-async function freePorts (n: number): Promise<number[]> {
-  const ports: number[] = []
-  while (ports.length < n) {
-    const p = await new Promise<number>((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const port = (s.address() as { port: number }).port; s.close(() => resolve(port)) }) })
-    if (!ports.includes(p)) ports.push(p)
-  }
-  return ports
-}
 
 async function call (url: string, method: string, params: unknown = {}): Promise<unknown> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })

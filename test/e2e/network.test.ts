@@ -8,7 +8,6 @@ import { describe, it, after } from 'node:test'
 import { waitForHeight } from '../utils/nodes.js'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
@@ -18,21 +17,9 @@ import { libp2pNetwork } from '../../src/node/network.js'
 import { Keystore } from '../../src/crypto/keystore.js'
 import { ClinicianRole, signTx, TxType } from '../../src/chain/tx.js'
 import { toHex } from '../../src/crypto/bytes.js'
+import { freePorts } from '../utils/ports.js'
 
 const FAST = { proposeMs: 400, prevoteMs: 200, precommitMs: 200, deltaMs: 200, capMs: 2000, commitMs: 100 }
-
-async function freePorts (n: number): Promise<number[]> {
-  const ports: number[] = []
-  while (ports.length < n) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer()
-      srv.once('error', reject)
-      srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)) })
-    })
-    if (!ports.includes(port)) ports.push(port)
-  }
-  return ports
-}
 
 describe('a network of four hospital validators', () => {
   const dir = mkdtempSync(join(tmpdir(), 'medchain-net-'))

@@ -16,8 +16,7 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
@@ -31,8 +30,10 @@ import { Keystore } from '../../src/crypto/keystore.js'
 import { TxType } from '../../src/chain/tx.js'
 import { decodeTxBatch } from '../../src/p2p/gossip.js'
 import type { P2pHost } from '../../src/p2p/host.js'
-import { runCli, type CliRun } from '../utils/cli.js'
+import { failedCode, okJson, runCli, type CliRun } from '../utils/cli.js'
+import { filesUnder, labReport, prescription } from '../utils/records.js'
 import { waitForHeight } from '../utils/nodes.js'
+import { freePorts } from '../utils/ports.js'
 
 const PASSPHRASE = 'pw'
 const CHEAP_SCRYPT = { n: 1024, r: 8, p: 1 }
@@ -40,30 +41,6 @@ const FAST = { proposeMs: 400, prevoteMs: 200, precommitMs: 200, deltaMs: 200, c
 const N = 4
 
 interface GossipMessage { node: number, topic: 'txs' | 'consensus', direction: 'in' | 'out', data: Uint8Array }
-
-async function freePorts (n: number): Promise<number[]> {
-  const ports: number[] = []
-  while (ports.length < n) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer()
-      srv.once('error', reject)
-      srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)) })
-    })
-    if (!ports.includes(port)) ports.push(port)
-  }
-  return ports
-}
-
-/** Every file under `root`, recursively. */
-function filesUnder (root: string): string[] {
-  const out: string[] = []
-  for (const entry of readdirSync(root, { withFileTypes: true })) {
-    const path = join(root, entry.name)
-    if (entry.isDirectory()) out.push(...filesUnder(path))
-    else if (entry.isFile()) out.push(path)
-  }
-  return out
-}
 
 /**
  * Records every gossip message `host` publishes (wrapping gossipsub's `publish`) or receives (wrapping
@@ -87,27 +64,6 @@ function observeGossip (node: number, host: P2pHost, sink: GossipMessage[]): voi
       return validate(peer, message)
     }
     pubsub.topicValidators.set(topic, observed)
-  }
-}
-
-function prescription (note: string): Record<string, unknown> {
-  return {
-    resourceType: 'MedicationRequest',
-    status: 'active',
-    intent: 'order',
-    medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '308182', display: 'Amoxicillin 250 MG Oral Capsule' }] },
-    subject: { reference: 'Patient/example' },
-    note: [{ text: note }]
-  }
-}
-
-function labReport (conclusion: string): Record<string, unknown> {
-  return {
-    resourceType: 'DiagnosticReport',
-    status: 'final',
-    code: { coding: [{ system: 'http://loinc.org', code: '58410-2', display: 'CBC panel' }] },
-    subject: { reference: 'Patient/example' },
-    conclusion
   }
 }
 
@@ -159,14 +115,6 @@ describe('privacy: record contents never reach a node or the gossip in the clear
 
     const medchain = async (i: number, args: string[]): Promise<CliRun> =>
       await runCli(['--home', devnet, '--json', ...args, '--rpc', url(i)], { MEDCHAIN_PASSPHRASE: PASSPHRASE })
-    const ok = <T = Record<string, unknown>>(run: CliRun): T => {
-      assert.equal(run.code, 0, `exit ${String(run.code)}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
-      return JSON.parse(run.stdout.trim()) as T
-    }
-    const refused = (run: CliRun): string => {
-      assert.equal(run.code, 1, `exit ${String(run.code)}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
-      return (JSON.parse(run.stdout.trim()) as { error: { code: string } }).error.code
-    }
     const writeJson = (name: string, value: unknown): string => {
       const path = join(dir, name)
       writeFileSync(path, JSON.stringify(value, null, 2))
@@ -181,16 +129,16 @@ describe('privacy: record contents never reach a node or the gossip in the clear
       medchain(2, ['tx', 'register-organization', '--from', 'hospital-c', '--key', 'insurer', '--name', 'Acme Insurance', '--kind', 'insurer']),
       medchain(3, ['tx', 'register-organization', '--from', 'hospital-d', '--key', 'pharmacy-2', '--name', 'Second Pharmacy', '--kind', 'pharmacy'])
     ])
-    for (const run of registered) ok(run)
-    ok(await medchain(0, ['tx', 'enrol-patient', '--from', 'doctor', '--patient', 'patient']))
+    for (const run of registered) okJson(run)
+    okJson(await medchain(0, ['tx', 'enrol-patient', '--from', 'doctor', '--patient', 'patient']))
 
     // --- the doctor puts a prescription through node 0
     const rxFile = writeJson('rx.json', prescription(marker('rx')))
-    const rx = ok<{ recordId: string, contentHash: string }>(await medchain(0, ['record', 'put', rxFile, '--patient', 'patient', '--from', 'doctor']))
+    const rx = okJson<{ recordId: string, contentHash: string }>(await medchain(0, ['record', 'put', rxFile, '--patient', 'patient', '--from', 'doctor']))
 
     // a grant to the second pharmacy that expires in a few seconds (the next steps take about as long)
     const expiresAt = Date.now() + 10_000
-    ok(await medchain(1, ['tx', 'grant', '--from', 'patient', '--grantee', 'pharmacy-2', '--types', 'MedicationRequest', '--purpose', 'pharmacy', '--expires', String(expiresAt)]))
+    okJson(await medchain(1, ['tx', 'grant', '--from', 'patient', '--grantee', 'pharmacy-2', '--types', 'MedicationRequest', '--purpose', 'pharmacy', '--expires', String(expiresAt)]))
 
     // at once: the doctor puts a lab report, and the insurer, which holds no consent, tries to read
     const reportFile = writeJson('report.json', labReport(marker('report')))
@@ -198,33 +146,33 @@ describe('privacy: record contents never reach a node or the gossip in the clear
       medchain(0, ['record', 'put', reportFile, '--patient', 'patient', '--from', 'doctor']),
       medchain(3, ['record', 'get', rx.recordId, '--as', 'insurer', '--out', out('insurer-rx.json')])
     ])
-    const report = ok<{ recordId: string, contentHash: string }>(reportRun)
-    assert.equal(refused(insurerRun), 'ACCESS_NO_CONSENT')
+    const report = okJson<{ recordId: string, contentHash: string }>(reportRun)
+    assert.equal(failedCode(insurerRun), 'ACCESS_NO_CONSENT')
     assert.ok(!existsSync(out('insurer-rx.json')), 'a refused read writes no file')
 
     // the patient grants the pharmacy prescriptions; it reads the prescription through node 2
-    const grant = ok<{ grantId: string }>(await medchain(0, ['tx', 'grant', '--from', 'patient', '--grantee', 'pharmacy', '--types', 'MedicationRequest', '--purpose', 'pharmacy', '--expires', '30d']))
+    const grant = okJson<{ grantId: string }>(await medchain(0, ['tx', 'grant', '--from', 'patient', '--grantee', 'pharmacy', '--types', 'MedicationRequest', '--purpose', 'pharmacy', '--expires', '30d']))
     const [pharmacyRun, patientRun] = await Promise.all([
       medchain(2, ['record', 'get', rx.recordId, '--as', 'pharmacy', '--out', out('pharmacy-rx.json')]),
       medchain(1, ['record', 'get', report.recordId, '--as', 'patient', '--out', out('patient-report.json')])
     ])
-    assert.equal(ok<{ keySource: string }>(pharmacyRun).keySource, 'grant')
+    assert.equal(okJson<{ keySource: string }>(pharmacyRun).keySource, 'grant')
     assert.deepEqual(readFileSync(out('pharmacy-rx.json')), readFileSync(rxFile))
-    ok(patientRun)
+    okJson(patientRun)
     assert.deepEqual(readFileSync(out('patient-report.json')), readFileSync(reportFile))
 
     // the second pharmacy's grant expires: wait for a block past its expiry, then it is refused
     while (node(2).chain.head.timestamp < expiresAt) await waitForHeight(node(2), node(2).chain.head.height + 1)
-    assert.equal(refused(await medchain(2, ['record', 'get', rx.recordId, '--as', 'pharmacy-2', '--out', out('expired-rx.json')])), 'ACCESS_CONSENT_EXPIRED')
+    assert.equal(failedCode(await medchain(2, ['record', 'get', rx.recordId, '--as', 'pharmacy-2', '--out', out('expired-rx.json')])), 'ACCESS_CONSENT_EXPIRED')
     assert.ok(!existsSync(out('expired-rx.json')), 'a refused read writes no file')
 
     // the patient revokes the pharmacy's grant; the pharmacy is refused
-    ok(await medchain(1, ['tx', 'revoke', '--from', 'patient', '--grant', grant.grantId]))
-    assert.equal(refused(await medchain(2, ['record', 'get', rx.recordId, '--as', 'pharmacy', '--out', out('revoked-rx.json')])), 'ACCESS_CONSENT_REVOKED')
+    okJson(await medchain(1, ['tx', 'revoke', '--from', 'patient', '--grant', grant.grantId]))
+    assert.equal(failedCode(await medchain(2, ['record', 'get', rx.recordId, '--as', 'pharmacy', '--out', out('revoked-rx.json')])), 'ACCESS_CONSENT_REVOKED')
     assert.ok(!existsSync(out('revoked-rx.json')), 'a refused read writes no file')
 
     // every read and refusal is on the patient's audit trail
-    const trail = ok<Array<{ action: string, actorName: string, result: string }>>(await medchain(3, ['query', 'audit', '--patient', 'patient', '--as', 'patient']))
+    const trail = okJson<Array<{ action: string, actorName: string, result: string }>>(await medchain(3, ['query', 'audit', '--patient', 'patient', '--as', 'patient']))
     const reads = (actor: string): string[] => trail.filter((e) => e.action === 'AccessRecord' && e.actorName === actor).map((e) => e.result)
     assert.deepEqual(reads('Acme Insurance'), ['ACCESS_NO_CONSENT'])
     assert.deepEqual(reads('Second Pharmacy'), ['ACCESS_CONSENT_EXPIRED'])

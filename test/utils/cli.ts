@@ -1,4 +1,5 @@
 /** Running the `medchain` CLI (from source, through tsx) as a child process in tests. */
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
@@ -28,4 +29,35 @@ export async function runCli (args: readonly string[], env: Record<string, strin
     child.on('close', (c) => resolve(c))
   })
   return { code, stdout, stderr }
+}
+
+/** stdout must be exactly one JSON document on one line; returns it parsed. */
+export function oneJson<T = Record<string, unknown>> (run: CliRun): T {
+  const lines = run.stdout.split('\n').filter((l) => l !== '')
+  assert.equal(lines.length, 1, `expected one JSON line on stdout, got: ${run.stdout}\nstderr: ${run.stderr}`)
+  return JSON.parse(lines[0] as string) as T
+}
+
+/** A success: exit 0 and one JSON document on stdout; returns it parsed. */
+export function okJson<T = Record<string, unknown>> (run: CliRun): T {
+  assert.equal(run.code, 0, `exit ${String(run.code)}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
+  return oneJson<T>(run)
+}
+
+/** stdout must be one `{"error": {code, message}}` document (message a string); returns the code. */
+export function errorCode (run: CliRun): string {
+  const doc = oneJson<{ error?: { code?: string, message?: unknown } }>(run)
+  assert.equal(typeof doc.error?.message, 'string')
+  return doc.error?.code as string
+}
+
+/**
+ * A failure with --json: exit 1, stderr ending in one `error: …` sentence and never a stack trace,
+ * `{"error": {code, message}}` on stdout; returns the error code.
+ */
+export function failedCode (run: CliRun): string {
+  assert.equal(run.code, 1, `exit ${String(run.code)}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
+  assert.match(run.stderr, /error: .+\n$/)
+  assert.doesNotMatch(run.stderr, /\n\s+at /)
+  return errorCode(run)
 }

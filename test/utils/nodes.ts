@@ -1,5 +1,37 @@
 /** Helpers for tests that run real nodes in-process. */
-import type { MedchainNode } from '../../src/node/node.js'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { initHome } from '../../src/node/home.js'
+import { MedchainNode } from '../../src/node/node.js'
+import { Keystore } from '../../src/crypto/keystore.js'
+import { HomePaths } from '../../src/node/config.js'
+
+const CHEAP_SCRYPT = { n: 1024, r: 8, p: 1 }
+const FAST = { proposeMs: 200, prevoteMs: 100, precommitMs: 100, deltaMs: 100, capMs: 1000, commitMs: 50 }
+
+export interface SingleNode { dir: string, home: string, node: MedchainNode, url: string }
+
+/**
+ * One validator ('st-mary', home `<dir>/home` in a new temporary `dir`) started in this process with
+ * fast timeouts and its RPC on a free port; `keys` are created in its keystore with cheap scrypt
+ * (the CLI's `keys new` uses the production cost), all under `passphrase`. The caller stops the
+ * node and removes `dir`.
+ */
+export async function startSingleNode (opts: { prefix: string, passphrase: string, keys: readonly string[] }): Promise<SingleNode> {
+  const dir = mkdtempSync(join(tmpdir(), opts.prefix))
+  const home = join(dir, 'home')
+  initHome({ home, moniker: 'st-mary', passphrase: opts.passphrase, scrypt: CHEAP_SCRYPT })
+  const keystore = new Keystore(HomePaths.keystore(home), { scrypt: CHEAP_SCRYPT })
+  for (const name of opts.keys) keystore.create(name, opts.passphrase)
+  const node = await MedchainNode.start({
+    home,
+    logger: pino({ level: 'silent' }),
+    config: (c) => ({ ...c, rpc: { ...c.rpc, port: 0, ratePerSecond: 1000 }, consensus: { ...c.consensus, timeouts: FAST } })
+  })
+  return { dir, home, node, url: node.rpc?.url as string }
+}
 
 /** Resolves when the node's chain reaches `height` (on its 'block' events); rejects after `timeoutMs`. */
 export async function waitForHeight (node: MedchainNode, height: number, timeoutMs = 30_000): Promise<void> {

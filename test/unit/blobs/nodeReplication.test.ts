@@ -7,7 +7,6 @@ import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
@@ -21,21 +20,9 @@ import { createTestnet } from '../../../src/node/home.js'
 import { MedchainNode } from '../../../src/node/node.js'
 import { libp2pNetwork } from '../../../src/node/network.js'
 import { waitForHeight } from '../../utils/nodes.js'
+import { freePorts } from '../../utils/ports.js'
 
 const FAST = { proposeMs: 400, prevoteMs: 200, precommitMs: 200, deltaMs: 200, capMs: 2000, commitMs: 100 }
-
-async function freePorts (n: number): Promise<number[]> {
-  const ports: number[] = []
-  while (ports.length < n) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer()
-      srv.once('error', reject)
-      srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => { resolve(p) }) })
-    })
-    if (!ports.includes(port)) ports.push(port)
-  }
-  return ports
-}
 
 async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -125,8 +125,18 @@ describe('medchain record: encrypted records end to end', () => {
     okJson(await medchain(['tx', 'revoke', '--from', 'patient', '--grant', grant.grantId]))
     assert.equal(failedCode(await medchain(['record', 'get', rx.recordId, '--as', 'pharmacy', '--out', join(dir, 'after-revoke.json')])), 'ACCESS_CONSENT_REVOKED')
 
-    // the accounting of disclosures
-    const trail = okJson<Array<{ action: string, actorName: string, result: string, emergency: boolean }>>(await medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient']))
+    // the patient checks the record against the validators' signatures, offline, trusting the genesis only
+    const proofFile = join(dir, 'rx.proof.json')
+    okJson(await medchain(['query', 'proof', '--record', rx.recordId, '--patient', 'patient', '--as', 'patient', '--out', proofFile]))
+    // no node is asked: `verify` takes no --rpc, only the proof file and the home's genesis
+    const proven = okJson<{ verified: boolean, record: { recordId: string, contentHash: string }, consents: Array<{ status: string }> }>(await runCli(['--home', home, '--json', 'verify', proofFile]))
+    assert.equal(proven.verified, true)
+    assert.deepEqual([proven.record.recordId, proven.record.contentHash], [rx.recordId, rx.contentHash])
+    assert.deepEqual(proven.consents.map((c) => c.status), ['revoked'])
+
+    // the accounting of disclosures, every line proven
+    const trail = okJson<Array<{ action: string, actorName: string, result: string, emergency: boolean, verified: boolean }>>(await medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient', '--verify']))
+    assert.ok(trail.every((e) => e.verified), 'every audit line verifies against its block\'s certificate')
     const reads = trail.filter((e) => e.action === 'AccessRecord')
     assert.deepEqual(reads.filter((e) => e.actorName === 'Main St Pharmacy').map((e) => e.result),
       ['ACCESS_NO_CONSENT', 'OK', 'ACCESS_OUT_OF_SCOPE', 'OK', 'OK', 'ACCESS_CONSENT_REVOKED'])

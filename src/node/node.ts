@@ -41,9 +41,12 @@ import { sha256, HASH_LENGTH } from '../crypto/hash.js'
 import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/types.js'
 import { encodeVote, type Vote } from '../consensus/vote.js'
 import { resolveLimits, startRpcServer, type RpcServer } from '../rpc/server.js'
-import { MAX_CONSENSUS_GOSSIP_BYTES } from '../p2p/gossip.js'
+import { MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_BATCH_TXS } from '../p2p/gossip.js'
 import { FsBlobStore, type BlobStore } from '../blobs/store.js'
 import { HomePaths, loadConfig, loadGenesis, loadNodeKeyPair, type NodeConfig } from './config.js'
+
+/** How long RPC-admitted transactions wait to be gossiped together. */
+const TX_GOSSIP_FLUSH_MS = 10
 
 /** Most blobs fetched from peers for replication at once. */
 const MAX_REPLICATIONS = 4
@@ -220,13 +223,42 @@ export class MedchainNode {
     return tx
   }
 
+  /** Transactions admitted from RPC, gossiped together at the next flush (one message, not one each). */
+  private gossipBatch: Tx[] = []
+  private gossipFlush: NodeJS.Timeout | undefined
+
   private onAdmitted (tx: Tx, gossip = true): void {
-    if (gossip) this.network?.publishTxs([tx])
+    if (gossip) this.queueGossip(tx)
     const waiting = this.waitingForTxs
     if (waiting !== undefined) {
       this.waitingForTxs = undefined
       this.buildProposal(waiting.height, waiting.round)
     }
+  }
+
+  /**
+   * Gossips RPC-admitted transactions in batches: what arrives within TX_GOSSIP_FLUSH_MS (or fills a
+   * batch) leaves as one message. One message per transaction cost each validator a noise frame,
+   * a socket write and a gossipsub message id per transaction per peer (the largest share of a
+   * validator's time at 600 tx/s, see the README's benchmark notes).
+   */
+  private queueGossip (tx: Tx): void {
+    this.gossipBatch.push(tx)
+    if (this.gossipBatch.length >= MAX_TX_BATCH_TXS) { this.flushGossip(); return }
+    if (this.gossipFlush !== undefined) return
+    this.gossipFlush = setTimeout(() => { this.flushGossip() }, TX_GOSSIP_FLUSH_MS)
+    this.timers.add(this.gossipFlush)
+  }
+
+  private flushGossip (): void {
+    if (this.gossipFlush !== undefined) {
+      clearTimeout(this.gossipFlush)
+      this.timers.delete(this.gossipFlush)
+      this.gossipFlush = undefined
+    }
+    const batch = this.gossipBatch
+    this.gossipBatch = []
+    if (batch.length > 0 && !this.stopped) this.network?.publishTxs(batch)
   }
 
   /**

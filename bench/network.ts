@@ -100,6 +100,14 @@ async function main (): Promise<void> {
   log(`raw ed25519 verify on ${availableParallelism()} cores: ${Math.round(verifyBaselinePerSec)}/s; ceiling ≈ ${Math.round(verifyBaselinePerSec / validators)} tx/s for ${validators} validators`)
   const dir = mkdtempSync(join(tmpdir(), 'medchain-bench-net-'))
   const children: ChildProcess[] = []
+  // Ctrl-C or a timeout's SIGTERM: take the validator processes down too, not leave them running
+  const onSignal = (signal: NodeJS.Signals): void => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+    process.exit(signal === 'SIGINT' ? 130 : 143)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     const basePort = await freeBasePort(2 * validators)
     const net = createTestnet({

@@ -296,6 +296,22 @@ export function granteeRoleFromJson (e: EntityJson | null): GranteeRole | undefi
   return e.kind === 'organization' ? organisations.find((r) => r === e.role) : undefined
 }
 
+/**
+ * Most envelopes one ShareKeys or Grant carries from this client: ~130 bytes each, so a transaction
+ * stays far below MAX_TX_BYTES (96 KiB) and under MAX_ENVELOPES (256).
+ */
+export const ENVELOPES_PER_TX = 200
+
+/** Sends `envelopes` for `recipient` in as many ShareKeys transactions as needed, each waited for; their hashes. */
+async function sendShareKeys (ctx: CliContext, signer: Signer, recipient: Uint8Array, envelopes: GrantEnvelope[]): Promise<string[]> {
+  const hashes: string[] = []
+  for (let i = 0; i < envelopes.length; i += ENVELOPES_PER_TX) {
+    const result = await sendTx(ctx, signer, { type: TxType.ShareKeys, recipient, envelopes: envelopes.slice(i, i + ENVELOPES_PER_TX) }, true)
+    hashes.push((result.json as { hash: string }).hash)
+  }
+  return hashes
+}
+
 interface ShareOptions extends ConnectionOptions { from: string, to: string, passphraseFile?: string }
 
 export async function recordShare (ctx: CliContext, opts: ShareOptions): Promise<CommandResult> {
@@ -314,8 +330,8 @@ export async function recordShare (ctx: CliContext, opts: ShareOptions): Promise
     const envelopes = grants.flatMap((g) => grantEnvelopesFor(chainId, missing, seed, recipient, role, g))
       .filter((e, i, all) => all.findIndex((o) => toHex(o.recordId) === toHex(e.recordId)) === i)
     if (envelopes.length === 0) return { json: { shared: 0 }, text: `Nothing to share: every record ${opts.to}'s consent covers already carries a key for it.` }
-    const result = await sendTx(ctx, signer, { type: TxType.ShareKeys, recipient, envelopes }, true)
-    return { json: { shared: envelopes.length, records: envelopes.map((e) => toHex(e.recordId)), tx: (result.json as { hash: string }).hash }, text: `Shared the keys of ${envelopes.length} record(s) with ${opts.to}.\n${result.text}` }
+    const txs = await sendShareKeys(ctx, signer, recipient, envelopes)
+    return { json: { shared: envelopes.length, records: envelopes.map((e) => toHex(e.recordId)), txs }, text: `Shared the keys of ${envelopes.length} record(s) with ${opts.to} (${txs.length} transaction(s): ${txs.join(', ')}).` }
   } finally {
     seed.fill(0)
   }
@@ -334,8 +350,8 @@ export async function recordRelease (ctx: CliContext, opts: ReleaseOptions): Pro
     const chosen = opts.records === undefined ? all.filter((r) => sealed(r) && r.supersededBy === null) : all.filter((r) => opts.records?.includes(r.recordId))
     if (chosen.length === 0) throw new ClientError({ code: 'RECORD_NO_KEY' }, 'Your hospital holds no key to any of the chosen records of this patient.')
     const envelopes = chosen.map((r) => reseal(chainId, r, seed, recipient))
-    const result = await sendTx(ctx, signer, { type: TxType.ShareKeys, recipient, envelopes }, true)
-    return { json: { released: envelopes.length, records: chosen.map((r) => r.recordId), tx: (result.json as { hash: string }).hash }, text: `Released the keys of ${envelopes.length} record(s) to ${opts.to} (flagged as emergency on the patient's audit trail).\n${result.text}` }
+    const txs = await sendShareKeys(ctx, signer, recipient, envelopes)
+    return { json: { released: envelopes.length, records: chosen.map((r) => r.recordId), txs }, text: `Released the keys of ${envelopes.length} record(s) to ${opts.to} (flagged as emergency on the patient's audit trail; ${txs.length} transaction(s): ${txs.join(', ')}).` }
   } finally {
     seed.fill(0)
   }

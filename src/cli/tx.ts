@@ -34,7 +34,7 @@ import {
   addConnectionOptions, ClientError, contextOf, hex32, integerIn, parseDuration, parseTime, resolvePublicKey, unlockKey, unlockKeySecret,
   type CliContext, type ConnectionOptions
 } from './rpcClient.js'
-import { chainIdOf, grantEnvelopesFor, granteeRoleFromJson, type EntityJson, type RecordJson } from './record.js'
+import { chainIdOf, ENVELOPES_PER_TX, grantEnvelopesFor, granteeRoleFromJson, type EntityJson, type RecordJson } from './record.js'
 import { signQuery } from '../rpc/auth.js'
 
 export { addQueryCommands } from './query.js'
@@ -435,6 +435,10 @@ ${ENVELOPE_NOTE}`,
       const envelopes = grantEnvelopesFor(chainId, records.filter((r) => r.supersededBy === null), seed, payload.grantee, role, {
         recordTypes: payload.recordTypes, recordIds: payload.recordIds.map(toHex)
       })
+      if (envelopes.length > ENVELOPES_PER_TX) {
+        printNote(ctx.io, `sealed the keys of ${ENVELOPES_PER_TX} of ${envelopes.length} records in scope for the grantee; after this grant, run \`medchain record share --from <patient key> --to ${o.grantee}\` for the rest`)
+        return { ...payload, envelopes: envelopes.slice(0, ENVELOPES_PER_TX) }
+      }
       if (envelopes.length > 0) printNote(ctx.io, `sealed the keys of ${envelopes.length} record(s) for the grantee`)
       return { ...payload, envelopes }
     })

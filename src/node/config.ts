@@ -57,6 +57,8 @@ export interface NodeConfig {
     burst: number
     /** Extra host names accepted in Host/Origin headers (localhost and the bound host always are). */
     allowedHosts: string[]
+    /** A JSON-RPC body must arrive within this; a blob upload must not pause longer than this. */
+    bodyTimeoutMs: number
   }
   consensus: {
     timeouts: TimeoutConfig
@@ -79,7 +81,7 @@ export interface NodeConfig {
 export const DEFAULT_CONFIG: NodeConfig = {
   moniker: 'medchain-node',
   p2p: { listen: '/ip4/127.0.0.1/tcp/26656', peers: [] },
-  rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, ratePerSecond: 50, burst: 100, allowedHosts: [] },
+  rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, ratePerSecond: 50, burst: 100, allowedHosts: [], bodyTimeoutMs: 30_000 },
   consensus: { timeouts: DEFAULT_TIMEOUTS, createEmptyBlocks: true },
   mempool: { maxTxs: 10_000, maxBytes: 32 * 1024 * 1024 },
   blobs: { maxBytes: 64 * 1024 * 1024, accessTtlMs: 60 * 60 * 1000, replicate: true },
@@ -172,7 +174,8 @@ export function parseConfig (json: unknown, path = 'config.json'): NodeConfig {
       maxBatch: pickNumber(path, rpc, 'rpc.maxBatch', d.rpc.maxBatch, 1, 10_000),
       ratePerSecond: pickNumber(path, rpc, 'rpc.ratePerSecond', d.rpc.ratePerSecond, 1, 1_000_000),
       burst: pickNumber(path, rpc, 'rpc.burst', d.rpc.burst, 1, 1_000_000),
-      allowedHosts: pickStringList(path, rpc, 'rpc.allowedHosts', d.rpc.allowedHosts)
+      allowedHosts: pickStringList(path, rpc, 'rpc.allowedHosts', d.rpc.allowedHosts),
+      bodyTimeoutMs: pickNumber(path, rpc, 'rpc.bodyTimeoutMs', d.rpc.bodyTimeoutMs, 1000, 600_000)
     },
     consensus: {
       timeouts: { proposeMs: ms('proposeMs'), prevoteMs: ms('prevoteMs'), precommitMs: ms('precommitMs'), deltaMs: ms('deltaMs'), capMs: ms('capMs'), commitMs: ms('commitMs') },

@@ -192,7 +192,7 @@ export class MedchainNode {
         mempool,
         host: config.rpc.host,
         port: config.rpc.port,
-        limits: { maxBodyBytes: config.rpc.maxBodyBytes, maxBatch: config.rpc.maxBatch, ratePerSecond: config.rpc.ratePerSecond, burst: config.rpc.burst, ...(config.rpc.allowedHosts.length > 0 ? { allowedHosts: [...resolveLimits(config.rpc.host).allowedHosts, ...config.rpc.allowedHosts] } : {}) },
+        limits: { maxBodyBytes: config.rpc.maxBodyBytes, maxBatch: config.rpc.maxBatch, ratePerSecond: config.rpc.ratePerSecond, burst: config.rpc.burst, bodyTimeoutMs: config.rpc.bodyTimeoutMs, ...(config.rpc.allowedHosts.length > 0 ? { allowedHosts: [...resolveLimits(config.rpc.host).allowedHosts, ...config.rpc.allowedHosts] } : {}) },
         nodeInfo: () => ({ moniker: config.moniker, nodeKey: toHex(nodeKey.publicKey), validator: findValidator(chain.validatorSet, nodeKey.publicKey) !== undefined, consensus: { height: engine.height, round: engine.round, step: engine.step } }),
         peers: () => node.network?.peers() ?? [],
         metrics,

@@ -96,6 +96,8 @@ export interface BlobRoutesOptions {
   accessTtlMs?: number
   /** `<home>/blobs/serve-log.jsonl` */
   serveLogPath: string
+  /** An upload that sends nothing for this long is cut and stores nothing. Default 30 s. */
+  uploadIdleMs?: number
   /** Fetches a missing blob from peers into the store; true when it is there afterwards. */
   fetchMissing?: (hash: Uint8Array, maxBytes: number) => Promise<boolean>
   logError: (err: unknown, what: string) => void
@@ -233,8 +235,11 @@ export function createBlobRoutes (opts: BlobRoutesOptions): BlobRoutes {
       continued.add(req)
       res.writeContinue()
     }
+    // however long a large upload takes, it must keep moving
+    req.setTimeout(opts.uploadIdleMs ?? 30_000, () => { req.destroy(new Error('the upload stalled')) })
     try {
       const stored = await store.put(req, { expectedHash, maxBytes: size })
+      req.setTimeout(0)
       sendJson(res, 200, { hash: toHex(stored.hash), size: stored.size })
     } catch (err) {
       if (err instanceof BlobError && err.code === 'BLOB_HASH_MISMATCH') throw refusal(400, err.code, err.message)

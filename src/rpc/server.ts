@@ -56,6 +56,11 @@ export interface RpcLimits {
   maxWsConnections: number
   /** Unsent bytes after which a WebSocket client that does not read is cut off; default 8 MiB. */
   maxBufferedBytes: number
+  /**
+   * A JSON-RPC body must arrive whole within this; a blob upload, which may take minutes on a slow
+   * link, must not pause longer than this. Default 30 s.
+   */
+  bodyTimeoutMs: number
 }
 
 /** The pino-style logger the node passes in; by default one JSON line per error on stderr. */
@@ -107,7 +112,8 @@ export const DEFAULT_RPC_LIMITS: Omit<RpcLimits, 'allowedHosts'> & { allowedHost
   allowedHosts: ['localhost', '127.0.0.1', '[::1]'],
   maxSubscriptionsPerSocket: 32,
   maxWsConnections: 256,
-  maxBufferedBytes: 8 * 1024 * 1024
+  maxBufferedBytes: 8 * 1024 * 1024,
+  bodyTimeoutMs: 30_000
 }
 
 /** Bytes of an over-limit body discarded before the connection is cut. */
@@ -214,7 +220,7 @@ export async function startRpcServer (opts: RpcServerOptions): Promise<RpcServer
   }
   const blobRoutes = opts.blobs === undefined
     ? undefined
-    : createBlobRoutes({ ...opts.blobs, chain: opts.chain, replay: rpc.replay, now, logError: (err, what) => { logger.error({ err }, `RPC ${what} failed`) } })
+    : createBlobRoutes({ ...opts.blobs, chain: opts.chain, replay: rpc.replay, now, uploadIdleMs: limits.bodyTimeoutMs, logError: (err, what) => { logger.error({ err }, `RPC ${what} failed`) } })
   const hub = new SubscriptionHub(opts.chain, limits, (err, what) => { logger.error({ err }, `RPC ${what} failed`) })
 
   // ---------------------------------------------------------------------------------------------
@@ -260,7 +266,10 @@ export async function startRpcServer (opts: RpcServerOptions): Promise<RpcServer
       const onEnd = (): void => { cleanup(); resolve(Buffer.concat(chunks)) }
       const onError = (err: Error): void => { cleanup(); reject(err) }
       const onClose = (): void => { cleanup(); reject(new ClientGoneError()) }
+      // a body that trickles in (slowloris) is cut; blob uploads have their own idle rule
+      const deadline = setTimeout(() => { cleanup(); req.destroy(); reject(new ClientGoneError()) }, limits.bodyTimeoutMs)
       const cleanup = (): void => {
+        clearTimeout(deadline)
         req.off('data', onData)
         req.off('end', onEnd)
         req.off('error', onError)
@@ -386,7 +395,9 @@ export async function startRpcServer (opts: RpcServerOptions): Promise<RpcServer
     })
   })
   server.headersTimeout = 10_000
-  server.requestTimeout = 30_000
+  // no cap on a whole request: a blob upload of a large scan may take minutes; JSON-RPC bodies have
+  // their own deadline (readBody) and uploads an idle limit (blobRoutes), both limits.bodyTimeoutMs
+  server.requestTimeout = 0
   // `Expect: 100-continue` (blob uploads): the blob routes check size and signature from the headers
   // and only then ask for the body, so a refused upload is never sent; everything else continues now
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {

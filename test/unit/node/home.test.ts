@@ -32,6 +32,8 @@ describe('node config', () => {
     assert.equal(c.rpc.port, 8545)
     assert.equal(c.rpc.host, '127.0.0.1', 'RPC stays on loopback unless configured')
     assert.deepEqual(parseConfig({ rpc: { allowedHosts: ['node.hospital.example'] } }).rpc.allowedHosts, ['node.hospital.example'])
+    assert.equal(parseConfig({}).rpc.bodyTimeoutMs, 30_000)
+    assert.equal(parseConfig({ rpc: { bodyTimeoutMs: 120_000 } }).rpc.bodyTimeoutMs, 120_000)
     assert.equal(c.consensus.timeouts.capMs, 5000)
     assert.equal(c.consensus.createEmptyBlocks, false)
     const cases: Array<[unknown, string]> = [
@@ -45,7 +47,8 @@ describe('node config', () => {
       [{ log: { level: 'loud' } }, 'log.level'],
       [{ moniker: 'has space' }, 'moniker'],
       [{ rpc: { burst: 0 } }, 'rpc.burst'],
-      [{ rpc: { allowedHosts: ['bad host!'] } }, 'rpc.allowedHosts']
+      [{ rpc: { allowedHosts: ['bad host!'] } }, 'rpc.allowedHosts'],
+      [{ rpc: { bodyTimeoutMs: 10 } }, 'rpc.bodyTimeoutMs']
     ]
     for (const [doc, field] of cases) {
       assert.throws(() => parseConfig(doc), (err: unknown) => hasErrorCode(err, 'CONFIG_INVALID') && (err as { type: { field: string } }).type.field === field, `field ${field}`)

@@ -26,7 +26,7 @@ import { fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { downloadBlob, readServeLog, uploadBlob } from '../blobs/client.js'
 import { grantCoversType, recordTypeReadableBy, type GranteeRole } from '../contracts/index.js'
-import { decryptFile, encryptFile, newDataKey } from '../records/cipher.js'
+import { ciphertextSize, decryptFile, encryptFile, newDataKey } from '../records/cipher.js'
 import { ENVELOPE_LENGTH, openDataKey, sealDataKey } from '../records/envelope.js'
 import { inspectRecordFile } from '../records/fhir.js'
 import { signQuery } from '../rpc/auth.js'
@@ -136,8 +136,15 @@ interface PutOptions extends ConnectionOptions {
 
 export async function recordPut (ctx: CliContext, file: string, opts: PutOptions): Promise<CommandResult> {
   const path = resolve(file)
-  const info = await inspectRecordFile(path, { ...(opts.type !== undefined ? { declaredType: opts.type } : {}) })
+  const fileInfo = await inspectRecordFile(path, { ...(opts.type !== undefined ? { declaredType: opts.type } : {}) })
   const patient = resolvePublicKey(ctx.keystore, opts.patient)
+  // before the passphrase and the encryption: will this node take the ciphertext at all?
+  const info = await ctx.client.call<{ blobs?: { maxBytes?: unknown } }>('node_info')
+  const nodeLimit = info?.blobs?.maxBytes
+  if (typeof nodeLimit === 'number' && ciphertextSize(fileInfo.size) > nodeLimit) {
+    throw new ClientError({ code: 'BLOB_TOO_LARGE', size: ciphertextSize(fileInfo.size), limit: nodeLimit },
+      `${path} encrypts to ${ciphertextSize(fileInfo.size)} bytes, more than the ${nodeLimit} this node accepts (blobs.maxBytes); ask the operator to raise it, or split the file.`)
+  }
   const signer = await unlockKey(ctx, opts.from, opts.passphraseFile)
   const chainId = await chainIdOf(ctx)
   const author = await entityOf(ctx, signer.publicKey)
@@ -162,7 +169,7 @@ export async function recordPut (ctx: CliContext, file: string, opts: PutOptions
     const payload: TxPayload = {
       type: TxType.AnchorRecord,
       patient,
-      resourceType: info.resourceType,
+      resourceType: fileInfo.resourceType,
       contentHash,
       size,
       blobRef: `sha256:${toHex(contentHash)}`,
@@ -175,9 +182,9 @@ export async function recordPut (ctx: CliContext, file: string, opts: PutOptions
       recordId: receipt.recordId ?? null,
       tx: receipt.hash,
       height: receipt.height,
-      resourceType: info.resourceType,
-      contentType: info.contentType,
-      plaintextBytes: info.size,
+      resourceType: fileInfo.resourceType,
+      contentType: fileInfo.contentType,
+      plaintextBytes: fileInfo.size,
       contentHash: toHex(contentHash),
       size,
       readers: recipients.map(toHex)
@@ -185,7 +192,7 @@ export async function recordPut (ctx: CliContext, file: string, opts: PutOptions
     const names = localKeyNames(ctx.keystore)
     const text = formatTable([
       ['record id:', summary.recordId ?? '?'],
-      ['type:', `${info.resourceType} (${info.contentType}${info.kind === 'fhir' ? ', valid FHIR R4' : ''})`],
+      ['type:', `${fileInfo.resourceType} (${fileInfo.contentType}${fileInfo.kind === 'fhir' ? ', valid FHIR R4' : ''})`],
       ['encrypted:', `${size} bytes, sha256 ${summary.contentHash}`],
       ['readers:', recipients.map((k) => names.get(toHex(k)) ?? toHex(k).slice(0, 12) + '…').join(', ')],
       ['tx:', `${receipt.hash} (height ${receipt.height})`]

@@ -42,6 +42,8 @@ export type ClientErrorType =
   | { code: string, hash: string, height: number }
   /** A record the reader cannot use (record.ts): not visible, no key envelope, not a clinician. */
   | { code: 'RECORD_NOT_VISIBLE' | 'RECORD_NO_KEY' | 'RECORD_NOT_CLINICIAN' | 'KEYS_NO_CONSENT', recordId?: string }
+  /** A record file larger than the node takes (record put, before encrypting). */
+  | { code: 'BLOB_TOO_LARGE', size: number, limit: number }
 
 export class ClientError extends MedchainError<ClientErrorType> {}
 

@@ -193,7 +193,7 @@ export class MedchainNode {
         host: config.rpc.host,
         port: config.rpc.port,
         limits: { maxBodyBytes: config.rpc.maxBodyBytes, maxBatch: config.rpc.maxBatch, ratePerSecond: config.rpc.ratePerSecond, burst: config.rpc.burst, bodyTimeoutMs: config.rpc.bodyTimeoutMs, ...(config.rpc.allowedHosts.length > 0 ? { allowedHosts: [...resolveLimits(config.rpc.host).allowedHosts, ...config.rpc.allowedHosts] } : {}) },
-        nodeInfo: () => ({ moniker: config.moniker, nodeKey: toHex(nodeKey.publicKey), validator: findValidator(chain.validatorSet, nodeKey.publicKey) !== undefined, consensus: { height: engine.height, round: engine.round, step: engine.step } }),
+        nodeInfo: () => ({ moniker: config.moniker, nodeKey: toHex(nodeKey.publicKey), validator: findValidator(chain.validatorSet, nodeKey.publicKey) !== undefined, consensus: { height: engine.height, round: engine.round, step: engine.step }, blobs: { maxBytes: config.blobs.maxBytes } }),
         peers: () => node.network?.peers() ?? [],
         metrics,
         onTx: (tx) => { node.onAdmitted(tx) },

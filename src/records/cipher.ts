@@ -49,6 +49,11 @@ export interface EncryptOptions {
 }
 
 /** A fresh random 32-byte data key: one per record. */
+/** Size of the ciphertext of a `plaintextBytes` file: header, then one tag per chunk (at least one chunk). */
+export function ciphertextSize (plaintextBytes: number, chunkSize = DEFAULT_CHUNK_SIZE): number {
+  return CIPHER_HEADER_LENGTH + plaintextBytes + Math.max(1, Math.ceil(plaintextBytes / chunkSize)) * CIPHER_TAG_LENGTH
+}
+
 export function newDataKey (): Uint8Array {
   return new Uint8Array(randomBytes(DATA_KEY_LENGTH))
 }

@@ -13,7 +13,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import type { MedchainNode } from '../../src/node/node.js'
@@ -72,6 +72,13 @@ describe('medchain record: encrypted records end to end', () => {
     const rxFile = writeJson('rx.json', prescription(rxMarker))
     assert.equal(failedCode(await medchain(['record', 'put', rxFile, '--patient', 'patient', '--from', 'doctor', '--type', 'Observation'])), 'FHIR_TYPE_MISMATCH')
     assert.equal(failedCode(await medchain(['record', 'put', rxFile, '--patient', 'patient', '--from', 'pharmacy'])), 'RECORD_NOT_CLINICIAN')
+    // a file larger than the node takes (blobs.maxBytes, 64 MiB) is refused before it is encrypted
+    const huge = join(dir, 'huge.bin')
+    writeFileSync(huge, '')
+    truncateSync(huge, 70 * 1024 * 1024) // sparse: no real 70 MiB written
+    const hugeRun = await medchain(['record', 'put', huge, '--patient', 'patient', '--from', 'doctor', '--type', 'Binary'])
+    assert.equal(failedCode(hugeRun), 'BLOB_TOO_LARGE')
+    assert.doesNotMatch(hugeRun.stderr, /encrypting/)
     const before = okJson<unknown[]>(await medchain(['query', 'records', '--patient', 'patient']))
     assert.equal(before.length, 0, 'a refused put anchors nothing')
 

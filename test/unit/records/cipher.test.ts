@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { sha256 } from '../../../src/crypto/hash.js'
 import {
+  ciphertextSize,
   decryptBytes, decryptFile, decryptStream, encryptBytes, encryptFile, encryptStream, newDataKey,
   CIPHER_HEADER_LENGTH, CIPHER_TAG_LENGTH, DATA_KEY_LENGTH, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
 } from '../../../src/records/cipher.js'
@@ -296,5 +297,14 @@ void describe('encryptFile / decryptFile', () => {
     await expectCodeAsync(encryptFile({ input: plain, output: join(dir, 'x.mcr'), dataKey: new Uint8Array(5) }), 'RECORD_BAD_LENGTH')
     await assert.rejects(encryptFile({ input: join(dir, 'missing'), output: join(dir, 'x.mcr'), dataKey: key }), /ENOENT/)
     assert.deepEqual(listing(), ['in.mcr', 'lab.json', 'lab.mcr'])
+  })
+})
+
+describe('ciphertextSize', () => {
+  it('predicts the ciphertext length exactly, for every chunk boundary case', () => {
+    const key = new Uint8Array(32).fill(7)
+    for (const n of [0, 1, 1023, 1024, 1025, 4096, 4097, 3 * 4096]) {
+      assert.equal(encryptBytes(new Uint8Array(n), key, { chunkSize: 4096 }).length, ciphertextSize(n, 4096), `${n} bytes`)
+    }
   })
 })

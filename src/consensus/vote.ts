@@ -9,7 +9,7 @@
  */
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verify, type Signer } from '../crypto/ed25519.js'
 import { Domain, domainBytes, HASH_LENGTH } from '../crypto/hash.js'
-import { concatBytes } from '../crypto/bytes.js'
+import { byteKey, concatBytes } from '../crypto/bytes.js'
 import {
   decodeCanonical, encodeCanonical, readBytes, readOptionalBytes, readString, readTuple, readU32, readU64, u64, wrongShape, EMPTY_BYTES
 } from '../chain/codec.js'
@@ -66,6 +66,23 @@ export function decodeVote (bytes: Uint8Array): Vote {
   }
 }
 
+/**
+ * Votes whose signature verified, by their signed bytes and signature (a FIFO of bounded size).
+ * The same signed vote reaches a node many times: from gossip and again in the engine, and every
+ * time a peer's last-commit catch-up re-sends a certificate's precommits (each re-send is a new
+ * gossip message, so gossipsub does not drop it). `verify` is a pure function of (key, message,
+ * signature), so remembering its `true` answers changes no verdict; a vote that fails is checked
+ * again each time.
+ */
+const verifiedVotes = new Map<string, true>()
+const MAX_VERIFIED_VOTES = 16_384
+
 export function verifyVoteSignature (v: Vote): boolean {
-  return verify(v.validator, voteSigningBytes(v), v.signature)
+  const message = voteSigningBytes(v)
+  const key = byteKey(concatBytes(v.signature, message))
+  if (verifiedVotes.has(key)) return true
+  if (!verify(v.validator, message, v.signature)) return false
+  if (verifiedVotes.size >= MAX_VERIFIED_VOTES) verifiedVotes.delete(verifiedVotes.keys().next().value as string)
+  verifiedVotes.set(key, true)
+  return true
 }

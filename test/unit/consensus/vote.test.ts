@@ -54,8 +54,10 @@ void describe('vote', () => {
     assert.equal(toHex(sb.subarray(prefix.length)), toHex(encodeCanonical([VOTE_VERSION, u.chainId, u.type, BigInt(u.height), u.round, u.blockHash as Uint8Array, u.validator])))
   })
 
-  void it('any tampered field makes the signature fail', () => {
+  void it('any tampered field makes the signature fail, also after the genuine vote was verified (and remembered)', () => {
     const vote = signVote(unsigned(), v1)
+    assert.equal(verifyVoteSignature(vote), true)
+    assert.equal(verifyVoteSignature(vote), true, 'the same vote again')
     const flipped = new Uint8Array(vote.signature)
     flipped[40] = (flipped[40] as number) ^ 0x10
     const { blockHash: _b, ...nil } = vote
@@ -71,6 +73,7 @@ void describe('vote', () => {
       ['signature of another validator', { ...vote, signature: signVote(unsigned({ validator: v1.publicKey }), v2).signature }]
     ]
     for (const [name, t] of tampered) assert.equal(verifyVoteSignature(t), false, name)
+    for (const [name, t] of tampered) assert.equal(verifyVoteSignature(t), false, `${name}, asked a second time`)
     // a nil vote and a vote for a block are different messages
     const nilVote = signVote((({ blockHash: _x, ...rest }) => rest)(unsigned()), v1)
     assert.equal(verifyVoteSignature({ ...nilVote, blockHash: new Uint8Array(0) }), true, 'an empty block hash encodes as nil')

@@ -131,7 +131,7 @@ function hexValue (v: unknown, name: string, part: string, length?: number): Uin
 function arrayField (obj: unknown, name: string, part: string, max = 4096): unknown[] {
   const v = field(obj, name, part)
   if (!Array.isArray(v) || v.length > max) throw malformed(part, `"${name}" must be a list of at most ${max} items`)
-  return v
+  return Array.from(v) // a sparse array's holes become undefined, which the item readers refuse
 }
 
 function intField (obj: unknown, name: string, part: string): number {

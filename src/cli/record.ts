@@ -62,12 +62,18 @@ interface GrantJson { grantId: string, grantee: string, purpose: string, expires
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-export async function chainIdOf (ctx: CliContext): Promise<string> {
-  const info = await ctx.client.call<{ chainId?: unknown }>('node_info')
+/** What record commands need of node_info: the chain id, and the largest blob the node takes. */
+async function nodeInfoOf (ctx: CliContext): Promise<{ chainId: string, blobMaxBytes?: number }> {
+  const info = await ctx.client.call<{ chainId?: unknown, blobs?: { maxBytes?: unknown } }>('node_info')
   if (typeof info?.chainId !== 'string') {
     throw new ClientError({ code: 'CLI_RPC_BAD_RESPONSE', url: ctx.client.url, method: 'node_info' }, `The node at ${ctx.client.url} did not say its chain id; check the --rpc URL.`)
   }
-  return info.chainId
+  const max = info.blobs?.maxBytes
+  return { chainId: info.chainId, ...(typeof max === 'number' ? { blobMaxBytes: max } : {}) }
+}
+
+export async function chainIdOf (ctx: CliContext): Promise<string> {
+  return (await nodeInfoOf(ctx)).chainId
 }
 
 async function signedQuery<T> (ctx: CliContext, signer: Signer, chainId: string, method: string, params: Record<string, unknown>): Promise<T> {
@@ -139,14 +145,12 @@ export async function recordPut (ctx: CliContext, file: string, opts: PutOptions
   const fileInfo = await inspectRecordFile(path, { ...(opts.type !== undefined ? { declaredType: opts.type } : {}) })
   const patient = resolvePublicKey(ctx.keystore, opts.patient)
   // before the passphrase and the encryption: will this node take the ciphertext at all?
-  const info = await ctx.client.call<{ blobs?: { maxBytes?: unknown } }>('node_info')
-  const nodeLimit = info?.blobs?.maxBytes
-  if (typeof nodeLimit === 'number' && ciphertextSize(fileInfo.size) > nodeLimit) {
+  const { chainId, blobMaxBytes: nodeLimit } = await nodeInfoOf(ctx)
+  if (nodeLimit !== undefined && ciphertextSize(fileInfo.size) > nodeLimit) {
     throw new ClientError({ code: 'BLOB_TOO_LARGE', size: ciphertextSize(fileInfo.size), limit: nodeLimit },
       `${path} encrypts to ${ciphertextSize(fileInfo.size)} bytes, more than the ${nodeLimit} this node accepts (blobs.maxBytes); ask the operator to raise it, or split the file.`)
   }
   const signer = await unlockKey(ctx, opts.from, opts.passphraseFile)
-  const chainId = await chainIdOf(ctx)
   const author = await entityOf(ctx, signer.publicKey)
   if (author === null || author.kind !== 'clinician') {
     throw new ClientError({ code: 'RECORD_NOT_CLINICIAN' }, `Key "${opts.from}" is not a registered clinician; only clinicians put records.`)

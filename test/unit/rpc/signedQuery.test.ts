@@ -6,15 +6,21 @@ import type { Signer } from '../../../src/crypto/ed25519.js'
 import { makeKeys } from '../../utils/factories.js'
 import { assertRpcError, hex, keys, rpc, rpcResult, signed, startFixture, type Fixture } from './fixture.js'
 
+const patientParams = (): { patient: string } => ({ patient: hex(keys.patient) })
+
+/** Signed calls against the fixture `fixture()` returns; its clock ticks 1 ms per query so that equal queries are not replays. */
+function askOf (fixture: () => Fixture) {
+  return async (signer: Signer, method: string, params: Record<string, unknown> = patientParams()): Promise<Awaited<ReturnType<typeof rpc>>> => {
+    const f = fixture()
+    return await rpc(f.server, method, signed(signer, method, params, ++f.clock.now))
+  }
+}
+
 describe('RPC signed queries', () => {
   let f: Fixture
   before(async () => { f = await startFixture() })
   after(async () => { await f.close() })
-
-  const patientParams = (): { patient: string } => ({ patient: hex(keys.patient) })
-  /** A signed call; the clock ticks 1 ms per query so that equal queries are not replays. */
-  const ask = async (signer: Signer, method: string, params: Record<string, unknown> = patientParams()): Promise<Awaited<ReturnType<typeof rpc>>> =>
-    await rpc(f.server, method, signed(signer, method, params, ++f.clock.now))
+  const ask = askOf(() => f)
 
   it('records_listByPatient: the patient sees every record, a pharmacy with consent only prescriptions', async () => {
     const own = await ask(keys.patient, 'records_listByPatient')
@@ -134,10 +140,7 @@ describe('RPC records_get and the custodian hospital', () => {
   let f: Fixture
   before(async () => { f = await startFixture() })
   after(async () => { await f.close() })
-
-  const patientParams = (): { patient: string } => ({ patient: hex(keys.patient) })
-  const ask = async (signer: Signer, method: string, params: Record<string, unknown> = patientParams()): Promise<Awaited<ReturnType<typeof rpc>>> =>
-    await rpc(f.server, method, signed(signer, method, params, ++f.clock.now))
+  const ask = askOf(() => f)
 
   it('records_get: one record with the reader\'s key envelope, from the record, or a ShareKeys tx', async () => {
     const get = async (signer: Signer, recordId: Uint8Array): Promise<Record<string, unknown> | null> =>

@@ -271,6 +271,14 @@ export async function recordGet (ctx: CliContext, recordIdHex: string, opts: Get
 // ---------------------------------------------------------------------------------------------
 // share / release: re-seal data keys for another reader
 
+/**
+ * The reader holds a real sealed data key for the record. A record anchored with `tx anchor-record`
+ * and no envelope file carries an empty placeholder instead: there is no key to share.
+ */
+function holdsSealedKey (r: RecordJson): boolean {
+  return r.keyEnvelope !== null && r.keyEnvelope.length === ENVELOPE_LENGTH * 2
+}
+
 /** Opens `record`'s envelope for the holder of `seed` and seals the data key for `recipient`. */
 function reseal (chainId: string, record: RecordJson, seed: Uint8Array, recipient: Uint8Array): GrantEnvelope {
   if (record.keyEnvelope === null) throw new ClientError({ code: 'RECORD_NO_KEY', recordId: record.recordId }, `You hold no key envelope for record ${record.recordId}, so you cannot share its key.`)
@@ -292,8 +300,7 @@ export function grantEnvelopesFor (
   scope: { recordTypes: string[], recordIds: string[] }
 ): GrantEnvelope[] {
   return records
-    // a record anchored with `tx anchor-record` and no envelope file carries an empty placeholder: no key to share
-    .filter((r) => r.keyEnvelope !== null && r.keyEnvelope.length === ENVELOPE_LENGTH * 2)
+    .filter(holdsSealedKey)
     .filter((r) => grantCoversType(scope, r.resourceType) || scope.recordIds.includes(r.recordId))
     .filter((r) => role === undefined || recordTypeReadableBy(role, r.resourceType))
     .map((r) => reseal(chainId, r, seed, grantee))
@@ -357,8 +364,7 @@ export async function recordRelease (ctx: CliContext, opts: ReleaseOptions): Pro
   try {
     const chainId = await chainIdOf(ctx)
     const all = await signedQuery<RecordJson[]>(ctx, signer, chainId, 'records_listByPatient', { patient })
-    const sealed = (r: RecordJson): boolean => r.keyEnvelope !== null && r.keyEnvelope.length === ENVELOPE_LENGTH * 2
-    const chosen = opts.records === undefined ? all.filter((r) => sealed(r) && r.supersededBy === null) : all.filter((r) => opts.records?.includes(r.recordId))
+    const chosen = opts.records === undefined ? all.filter((r) => holdsSealedKey(r) && r.supersededBy === null) : all.filter((r) => opts.records?.includes(r.recordId))
     if (chosen.length === 0) throw new ClientError({ code: 'RECORD_NO_KEY' }, 'Your hospital holds no key to any of the chosen records of this patient.')
     const envelopes = chosen.map((r) => reseal(chainId, r, seed, recipient))
     const txs = await sendShareKeys(ctx, signer, recipient, envelopes)

@@ -53,6 +53,7 @@ import { equalBytes, fromHex, toHex } from '../crypto/bytes.js'
 import { MedchainError } from '../errors.js'
 import { verifySignedQuery, type QueryAuth, type ReplayCache } from './auth.js'
 import { RpcError } from './errors.js'
+import { sendJsonText } from './http.js'
 
 export const BLOB_HEADERS = {
   requester: 'x-medchain-requester',
@@ -180,15 +181,7 @@ export function createBlobRoutes (opts: BlobRoutesOptions): BlobRoutes {
   }
 
   function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    const text = JSON.stringify(body)
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      ...headers
-    })
-    res.end(text)
+    sendJsonText(res, status, JSON.stringify(body), headers)
   }
 
   /** Uploads whose client was told "100 Continue" (it is sending the body). */

@@ -32,6 +32,7 @@ import type { Mempool } from '../chain/mempool.js'
 import type { Tx } from '../chain/tx.js'
 import { ReplayCache } from './auth.js'
 import { createBlobRoutes, type BlobRoutesOptions } from './blobRoutes.js'
+import { sendJsonText } from './http.js'
 import { RpcError } from './errors.js'
 import { callCount, errorResponse, handleParsed, parsePayload, type CallHooks, type ParsedPayload } from './jsonrpc.js'
 import type { RpcContext } from './methods.js'
@@ -235,14 +236,7 @@ export async function startRpcServer (opts: RpcServerOptions): Promise<RpcServer
       status = 500
       text = JSON.stringify(errorResponse(null, new RpcError({ code: 'RPC_INTERNAL_ERROR' }, 'internal error')))
     }
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      ...headers
-    })
-    res.end(text)
+    sendJsonText(res, status, text, headers)
   }
 
   function refuse (res: ServerResponse, status: number, err: RpcError, headers: Record<string, string> = {}): void {

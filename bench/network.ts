@@ -43,6 +43,21 @@ const profileDir = flag('--profile')
 
 interface RpcReply { result?: unknown, error?: { message: string, data?: { code?: string } } }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere.
+ * Fields 14 and 15 of /proc/<pid>/stat, in clock ticks (USER_HZ, 100 on Linux).
+ */
+function processCpuSeconds (pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
+}
+
 async function rpcBatch (url: string, calls: Array<{ method: string, params: unknown }>): Promise<RpcReply[]> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(calls.map((c, id) => ({ jsonrpc: '2.0', id, ...c }))) })
   const body = await res.json() as RpcReply[] | RpcReply
@@ -175,7 +190,16 @@ async function main (): Promise<void> {
 
     const nonces = new Array<number>(DOCTORS).fill(0)
     let patientSeq = 0
-    const results: Array<{ rate: number, offered: number, offeredTxPerSec: number, finalized: number, finalizedTxPerSec: number, p50: number, p99: number, refused: number, sustained: boolean }> = []
+    const results: Array<{ rate: number, offered: number, offeredTxPerSec: number, finalized: number, finalizedTxPerSec: number, p50: number, p99: number, refused: number, sustained: boolean, validatorCpuUsPerTx?: number, clientCpuUsPerTx?: number }> = []
+    const validatorCpu = (): number | undefined => {
+      let sum = 0
+      for (const c of children) {
+        const s = processCpuSeconds(c.pid)
+        if (s === undefined) return undefined
+        sum += s
+      }
+      return sum
+    }
     for (const rate of rates) {
       const submitted = new Map<string, number>()
       let refused = 0
@@ -200,6 +224,8 @@ async function main (): Promise<void> {
         }
         ticks.push(txs)
       }
+      const cpuBefore = validatorCpu()
+      const clientCpuBefore = process.cpuUsage()
       const start = Date.now()
       let tick = 0
       while (Date.now() - start < seconds * 1000 && tick < ticks.length) {
@@ -223,6 +249,8 @@ async function main (): Promise<void> {
       const drainUntil = Date.now() + 5000
       const done = (): number => [...submitted.keys()].filter((h) => committedAt.has(h)).length
       while (Date.now() < drainUntil && done() < submitted.size) await new Promise((r) => setTimeout(r, 100))
+      const cpuAfter = validatorCpu()
+      const clientCpu = process.cpuUsage(clientCpuBefore)
       const latencies = [...submitted].filter(([h]) => committedAt.has(h)).map(([h, t]) => (committedAt.get(h) as number) - t)
       const finalized = latencies.length
       const row = {
@@ -236,10 +264,14 @@ async function main (): Promise<void> {
         refused,
         // sustained: the network finalized at least 90% of the target rate (not only of what the
         // client managed to submit: a client that cannot keep up is a failed step too)
-        sustained: finalized >= 0.9 * rate * sentSeconds
+        sustained: finalized >= 0.9 * rate * sentSeconds,
+        // CPU per finalized tx: summed over the validator processes and divided by their number
+        // (what one validator spends on a transaction), and the benchmark client's own
+        ...(cpuBefore !== undefined && cpuAfter !== undefined && finalized > 0 ? { validatorCpuUsPerTx: Math.round((cpuAfter - cpuBefore) * 1e6 / finalized / validators) } : {}),
+        ...(finalized > 0 ? { clientCpuUsPerTx: Math.round((clientCpu.user + clientCpu.system) / finalized) } : {})
       }
       results.push(row)
-      log(`  target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}${row.sustained ? '' : ' — not sustained'}`)
+      log(`  target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator, ${row.clientCpuUsPerTx ?? '?'} µs client${row.sustained ? '' : ' — not sustained'}`)
       if (!row.sustained) break
       // a nonce gap (a refused or unsent tx) would stall that doctor: resynchronise nonces from the chain
       // a step cut short by its clock leaves signed but unsent transactions: their nonces are free again
@@ -253,9 +285,9 @@ async function main (): Promise<void> {
     if (!json) {
       console.log(`\nConsensus throughput: ${validators} validator processes on loopback, ${seconds} s per step`)
       console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, Node ${process.version}\n`)
-      console.log('| target tx/s | submitted tx/s | finalized tx/s | p50 commit ms | p99 commit ms | refused | sustained |')
-      console.log('| ---: | ---: | ---: | ---: | ---: | ---: | :---: |')
-      for (const r of results) console.log(`| ${r.rate} | ${Math.round(r.offeredTxPerSec)} | ${Math.round(r.finalizedTxPerSec)} | ${r.p50} | ${r.p99} | ${r.refused} | ${r.sustained ? 'yes' : 'no'} |`)
+      console.log('| target tx/s | submitted tx/s | finalized tx/s | p50 commit ms | p99 commit ms | refused | CPU µs/tx per validator | client CPU µs/tx | sustained |')
+      console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |')
+      for (const r of results) console.log(`| ${r.rate} | ${Math.round(r.offeredTxPerSec)} | ${Math.round(r.finalizedTxPerSec)} | ${r.p50} | ${r.p99} | ${r.refused} | ${r.validatorCpuUsPerTx ?? '?'} | ${r.clientCpuUsPerTx ?? '?'} | ${r.sustained ? 'yes' : 'no'} |`)
       console.log(`\nraw verify (2 cores): ${Math.round(verifyBaselinePerSec)}/s → ceiling ≈ ${Math.round(verifyBaselinePerSec / validators)} tx/s\n`)
     }
     console.log(JSON.stringify({
@@ -264,7 +296,7 @@ async function main (): Promise<void> {
       p50CommitMs: best?.p50 ?? 0,
       p99CommitMs: best?.p99 ?? 0,
       verifyBaselinePerSec: Math.round(verifyBaselinePerSec),
-      steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained }))
+      steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained, ...(r.validatorCpuUsPerTx !== undefined ? { validatorCpuUsPerTx: r.validatorCpuUsPerTx } : {}), ...(r.clientCpuUsPerTx !== undefined ? { clientCpuUsPerTx: r.clientCpuUsPerTx } : {}) }))
     }))
   } finally {
     await Promise.all(children.map(async (c) => {

@@ -40,6 +40,8 @@ const BIN = fileURLToPath(new URL('../bin/medchain.js', import.meta.url))
 const DOCTORS = 100
 /** --profile DIR: each validator process writes a V8 CPU profile (.cpuprofile) into DIR when it stops. */
 const profileDir = flag('--profile')
+/** --commit-ms N: the pause after each commit (consensus.timeouts.commitMs, the block interval). */
+const commitMs = Number(flag('--commit-ms') ?? 100)
 
 interface RpcReply { result?: unknown, error?: { message: string, data?: { code?: string } } }
 
@@ -127,7 +129,7 @@ async function main (): Promise<void> {
     const basePort = await freeBasePort(2 * validators)
     const net = createTestnet({
       out: join(dir, 'net'), validators, basePort, passphrase: 'bench', scrypt: { n: 1024, r: 8, p: 1 },
-      timeouts: { proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 500, capMs: 10_000, commitMs: 100 }
+      timeouts: { proposeMs: 1000, prevoteMs: 500, precommitMs: 500, deltaMs: 500, capMs: 10_000, commitMs }
     })
     for (const n of net.nodes) {
       const path = HomePaths.config(n.home)

@@ -83,8 +83,20 @@ export function certificateHash (chainId: string, c: CommitCertificate): Uint8Ar
   return hashWithDomain(Domain.commit, chainId, encodeCertificate(c))
 }
 
+/**
+ * The encoding of blocks encoded or decoded before: a block is encoded for its proposal, for the
+ * validator's last-signed-block file and for the store, and a decoded block has its bytes already.
+ * Blocks are values: nothing changes a Block object after it was built or decoded.
+ */
+const encodedBlocks = new WeakMap<Block, Uint8Array>()
+
 export function encodeBlock (b: Block): Uint8Array {
-  return encodeCanonical([headerToWire(b.header), b.txs.map((t) => t.bytes), certificateToWire(b.lastCommit)])
+  let bytes = encodedBlocks.get(b)
+  if (bytes === undefined) {
+    bytes = encodeCanonical([headerToWire(b.header), b.txs.map((t) => t.bytes), certificateToWire(b.lastCommit)])
+    encodedBlocks.set(b, bytes)
+  }
+  return bytes
 }
 
 function headerFromWire (w: Wire | undefined): BlockHeader {
@@ -141,7 +153,10 @@ export function decodeBlock (bytes: Uint8Array): Block {
   const header = headerFromWire(t[0])
   const txList = readList(t[1], MAX_BLOCK_TXS, 'block.txs')
   const txs = txList.map((w, i) => decodeTx(readBytesOfTx(w, i)))
-  return { header, txs, lastCommit: certificateFromWire(t[2]) }
+  const block = { header, txs, lastCommit: certificateFromWire(t[2]) }
+  // canonical: these bytes are its one encoding (copied: the caller may reuse its buffer)
+  encodedBlocks.set(block, new Uint8Array(bytes))
+  return block
 }
 
 function readBytesOfTx (w: Wire | undefined, index: number): Uint8Array {

@@ -486,7 +486,8 @@ export class Chain extends EventEmitter<ChainEvents> {
       ops.push({ type: 'put', key: auditByPatientKey(a.patient, seq), value: a.entry })
       seq++
     }
-    if (!equalBytes(validatorSetHash(this.chainId, out.nextValidatorSet), validatorSetHash(this.chainId, this.validatorSetValue))) {
+    // the header's hashes were checked against both sets (validateBlock, step 6)
+    if (!equalBytes(block.header.nextValidatorsHash, block.header.validatorsHash)) {
       ops.push({ type: 'put', key: heightKey(Bucket.validatorSetFrom, height + 1), value: encodeValidatorSet(out.nextValidatorSet) })
     }
     ops.push({ type: 'put', key: metaKey(Meta.auditAccumulator), value: encodeAccumulator(commitment.audit) })

@@ -21,8 +21,19 @@ export interface Receipt {
   events: TxEvent[]
 }
 
+/**
+ * Encodings of receipts already encoded: a block's receipts are encoded for its resultsRoot and
+ * again for the store's batch. Receipts are values, never changed after execution made them.
+ */
+const encodedReceipts = new WeakMap<Receipt, Uint8Array>()
+
 export function encodeReceipt (r: Receipt): Uint8Array {
-  return encodeCanonical([r.code, r.log, r.events.map((e) => [e.kind, e.attributes.map(([k, v]) => [k, v])])])
+  let bytes = encodedReceipts.get(r)
+  if (bytes === undefined) {
+    bytes = encodeCanonical([r.code, r.log, r.events.map((e) => [e.kind, e.attributes.map(([k, v]) => [k, v])])])
+    encodedReceipts.set(r, bytes)
+  }
+  return bytes
 }
 
 export function decodeReceipt (bytes: Uint8Array): Receipt {

@@ -65,7 +65,11 @@ function build (items: readonly Leaf[], lo: number, hi: number, depth: number): 
   return makeInternal(build(items, lo, mid, depth + 1), build(items, mid, hi, depth + 1))
 }
 
-function applyChanges (node: TreeNode | null, changes: readonly TreeChange[], lo: number, hi: number, depth: number): TreeNode | null {
+/**
+ * The subtree `node` at `depth` with changes[lo, hi) applied; `size.delta` counts the leaves added
+ * minus those deleted (a key's one possible old leaf is the leaf this walk ends at).
+ */
+function applyChanges (node: TreeNode | null, changes: readonly TreeChange[], lo: number, hi: number, depth: number, size: { delta: number }): TreeNode | null {
   if (hi === lo) return node
   if (node === null || node.leaf) {
     // merge the existing leaf (if any) with the changes, then build the subtree afresh
@@ -76,18 +80,20 @@ function applyChanges (node: TreeNode | null, changes: readonly TreeChange[], lo
       if (existing !== null && compareBytes(existing.keyHash, c.keyHash) < 0) {
         items.push(existing)
         existing = null
-      } else if (existing !== null && equalBytes(existing.keyHash, c.keyHash)) {
-        existing = null // replaced or deleted by the change
       }
+      const had = existing !== null && equalBytes(existing.keyHash, c.keyHash)
+      if (had) existing = null // replaced or deleted by the change
       if (c.valueHash !== null) items.push(makeLeaf(c.keyHash, c.valueHash))
+      if (had && c.valueHash === null) size.delta--
+      else if (!had && c.valueHash !== null) size.delta++
     }
     if (existing !== null) items.push(existing)
     return build(items, 0, items.length, depth)
   }
   let mid = lo
   while (mid < hi && bit((changes[mid] as TreeChange).keyHash, depth) === 0) mid++
-  const left = applyChanges(node.left, changes, lo, mid, depth + 1)
-  const right = applyChanges(node.right, changes, mid, hi, depth + 1)
+  const left = applyChanges(node.left, changes, lo, mid, depth + 1, size)
+  const right = applyChanges(node.right, changes, mid, hi, depth + 1, size)
   if (left === node.left && right === node.right) return node
   return makeInternal(left, right)
 }
@@ -125,13 +131,9 @@ export class SparseMerkleTree {
     const byKey = new Map<string, TreeChange>()
     for (const c of changes) byKey.set(byteKey(c.keyHash), c)
     const sorted = [...byKey.values()].sort((a, b) => compareBytes(a.keyHash, b.keyHash))
-    let size = this.size
-    for (const c of sorted) {
-      const had = this.get(c.keyHash) !== undefined
-      if (had && c.valueHash === null) size--
-      else if (!had && c.valueHash !== null) size++
-    }
-    return new SparseMerkleTree(applyChanges(this.rootNode, sorted, 0, sorted.length, 0), size)
+    const size = { delta: 0 }
+    const root = applyChanges(this.rootNode, sorted, 0, sorted.length, 0, size)
+    return new SparseMerkleTree(root, this.size + size.delta)
   }
 
   /** The value hash stored under keyHash, if any. */

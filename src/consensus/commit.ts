@@ -7,8 +7,7 @@ import { equalBytes, toHex } from '../crypto/bytes.js'
 import type { CommitCertificate } from '../chain/block.js'
 import { findValidator, quorumPower, type ValidatorSet } from '../chain/validatorSet.js'
 import { MedchainError } from '../errors.js'
-import { verify } from '../crypto/ed25519.js'
-import { VoteType, voteSigningBytes } from './vote.js'
+import { verifyConsensusSignature, VoteType, voteSigningBytes } from './vote.js'
 
 export type CommitErrorType =
   | { code: 'COMMIT_WRONG_BLOCK' }
@@ -36,7 +35,7 @@ export function verifyCommit (chainId: string, validatorSet: ValidatorSet, block
     if (seen.has(id)) throw new CommitError({ code: 'COMMIT_DUPLICATE_VALIDATOR', validator: id }, `Validator ${id} signs the commit certificate twice.`)
     seen.add(id)
     const message = voteSigningBytes({ chainId, type: VoteType.Precommit, height, round: cert.round, blockHash, validator: s.validator })
-    if (!verify(s.validator, message, s.signature)) throw new CommitError({ code: 'COMMIT_BAD_SIGNATURE', validator: id }, `The precommit signature of validator ${id} does not verify.`)
+    if (!verifyConsensusSignature(s.validator, message, s.signature)) throw new CommitError({ code: 'COMMIT_BAD_SIGNATURE', validator: id }, `The precommit signature of validator ${id} does not verify.`)
     power += validator.power
   }
   const needed = quorumPower(validatorSet.totalPower)

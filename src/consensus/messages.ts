@@ -9,7 +9,7 @@
  *   (the block's HASH is signed, not its bytes).
  * Envelope wire: [kind u32 (1 proposal, 2 vote), payload bytes]
  */
-import { verify, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, type Signer } from '../crypto/ed25519.js'
+import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, type Signer } from '../crypto/ed25519.js'
 import { concatBytes } from '../crypto/bytes.js'
 import { Domain, domainBytes } from '../crypto/hash.js'
 import { blockHash, decodeBlock, encodeBlock } from '../chain/block.js'
@@ -18,7 +18,7 @@ import {
 } from '../chain/codec.js'
 import { MAX_BLOCK_BYTES, MAX_CHAIN_ID_LENGTH, MAX_VOTE_BYTES } from '../chain/limits.js'
 import { MedchainError } from '../errors.js'
-import { decodeVote, encodeVote } from './vote.js'
+import { decodeVote, encodeVote, verifyConsensusSignature } from './vote.js'
 import { ConsensusError } from './errors.js'
 import type { ConsensusMessage, Proposal } from './types.js'
 
@@ -48,7 +48,7 @@ export function signProposal (p: UnsignedProposal, signer: Signer, hash?: Uint8A
 /** True when the proposal is signed by `proposal.proposer` (through THE verify). Never throws. */
 export function verifyProposalSignature (p: Proposal, hash?: Uint8Array): boolean {
   try {
-    return verify(p.proposer, proposalSigningBytes(p, hash), p.signature)
+    return verifyConsensusSignature(p.proposer, proposalSigningBytes(p, hash), p.signature)
   } catch {
     return false
   }

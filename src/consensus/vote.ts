@@ -67,22 +67,27 @@ export function decodeVote (bytes: Uint8Array): Vote {
 }
 
 /**
- * Votes whose signature verified, by their signed bytes and signature (a FIFO of bounded size).
- * The same signed vote reaches a node many times: from gossip and again in the engine, and every
- * time a peer's last-commit catch-up re-sends a certificate's precommits (each re-send is a new
- * gossip message, so gossipsub does not drop it). `verify` is a pure function of (key, message,
- * signature), so remembering its `true` answers changes no verdict; a vote that fails is checked
- * again each time.
+ * Consensus signatures that verified, by (key, signed bytes, signature): a FIFO of bounded size.
+ * The same signature reaches a node many times: a vote from gossip and again in the engine, then
+ * as a precommit of the block's commit certificate (checked on import, and again in the next
+ * block's lastCommit), and every time a peer's last-commit catch-up re-sends a certificate's
+ * precommits (each re-send is a new gossip message, so gossipsub does not drop it); a proposal at
+ * gossip and again in the engine. `verify` is a pure function of (key, message, signature), so
+ * remembering its `true` answers changes no verdict; a signature that fails is checked again each
+ * time. Every consensus path calls THE verify through this function.
  */
-const verifiedVotes = new Map<string, true>()
-const MAX_VERIFIED_VOTES = 16_384
+const verifiedSignatures = new Map<string, true>()
+const MAX_VERIFIED_SIGNATURES = 16_384
+
+export function verifyConsensusSignature (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const key = byteKey(concatBytes(publicKey, signature, message))
+  if (verifiedSignatures.has(key)) return true
+  if (!verify(publicKey, message, signature)) return false
+  if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) verifiedSignatures.delete(verifiedSignatures.keys().next().value as string)
+  verifiedSignatures.set(key, true)
+  return true
+}
 
 export function verifyVoteSignature (v: Vote): boolean {
-  const message = voteSigningBytes(v)
-  const key = byteKey(concatBytes(v.signature, message))
-  if (verifiedVotes.has(key)) return true
-  if (!verify(v.validator, message, v.signature)) return false
-  if (verifiedVotes.size >= MAX_VERIFIED_VOTES) verifiedVotes.delete(verifiedVotes.keys().next().value as string)
-  verifiedVotes.set(key, true)
-  return true
+  return verifyConsensusSignature(v.validator, voteSigningBytes(v), v.signature)
 }

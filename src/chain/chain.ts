@@ -349,7 +349,8 @@ export class Chain extends EventEmitter<ChainEvents> {
    *
    *  1. stateless checks (`validateBlockBasic`): sizes, chain id, tx root, last-commit hash;
    *  2. chain checks (`validateBlock`): height, parent, time, validator set, proposer, last commit;
-   *  3. start verifying the signatures of transactions not verified before (worker threads),
+   *  3. start verifying the signatures of transactions not verified before (worker threads);
+   *     this starts first, so the workers verify while this thread runs steps 1, 2 and 4,
    *  4. meanwhile execute the transactions in an overlay (no writes to the committed state);
    *  5. wait for the signatures: any bad one rejects the block and the overlay is dropped;
    *  6. compare the execution's state root, results root and next validator set with the header;
@@ -385,13 +386,19 @@ export class Chain extends EventEmitter<ChainEvents> {
     const cached = this.prepared
     if (cached !== undefined && equalBytes(cached.hash, hash) && equalBytes(cached.parentHash, this.headHashValue)) return cached
     const t0 = performance.now()
-    // 1-2
-    validateBlockBasic(block, { chainId: this.chainId })
-    validateBlock(this.view(), block, (this.opts.now ?? Date.now)(), { maxClockDriftMs: this.opts.maxClockDriftMs ?? 10_000 })
-    // 3
+    // 3 first: the worker threads verify while this thread runs the checks (the tx root alone is
+    // 2 hashes per tx); a block refused by the checks costs only the verification work wasted
     const cache = this.opts.verifiedTxs
     const toVerify = cache === undefined ? block.txs : block.txs.filter((tx) => !cache.has(tx.hash))
     const verdicts = (this.opts.verifier ?? inlineVerifier).verifyBatch(toVerify.map(txSignatureJob))
+    // 1-2
+    try {
+      validateBlockBasic(block, { chainId: this.chainId })
+      validateBlock(this.view(), block, (this.opts.now ?? Date.now)(), { maxClockDriftMs: this.opts.maxClockDriftMs ?? 10_000 })
+    } catch (err) {
+      await verdicts.catch(() => undefined) // no verification is left running unobserved
+      throw err
+    }
     const t1 = performance.now()
     // 4
     const overlay = new StateOverlay(this.committed)

@@ -805,10 +805,16 @@ export class ConsensusEngine {
   }
 
   private rebroadcast (out: EngineAction[]): void {
-    // Only what we signed ourselves, at this height, in every round (in round order): a peer that
-    // restarted or was cut off may need an earlier round's votes (a polka, or f+1 for a round skip).
-    for (const [, rs] of [...this.rounds].sort((a, b) => a[0] - b[0])) {
-      for (const message of rs.own) out.push({ type: 'broadcast', message })
+    // Only what we signed ourselves, at this height: our votes of every round (in round order), as
+    // a peer that restarted or was cut off may need an earlier round's votes (a polka, or f+1 for a
+    // round skip); of our proposals only the latest. A proposal carries a whole block, and in a
+    // stall of hours re-sending every round's proposal would send hundreds of blocks per timeout;
+    // a peer that missed a decided round's proposal catches up by last-commit catch-up or block sync.
+    const rounds = [...this.rounds].sort((a, b) => a[0] - b[0])
+    let latestProposal: ConsensusMessage | undefined
+    for (const [, rs] of rounds) for (const message of rs.own) if (message.kind === 'proposal') latestProposal = message
+    for (const [, rs] of rounds) {
+      for (const message of rs.own) if (message.kind === 'vote' || message === latestProposal) out.push({ type: 'broadcast', message })
     }
     this.scheduleRebroadcast(out)
   }

@@ -6,8 +6,10 @@
  *  - events are handled strictly one at a time (a promise queue), so the engine never sees a
  *    message while a block it decided is still being imported;
  *  - `broadcast`: the sign-state (and the block signed for) reaches the disk (fsync) BEFORE the
- *    message leaves, then the message joins `<home>/data/own_messages.bin` (every message signed
- *    at the sign-state's height, a small WAL given back to the engine as `ownMessages` on start);
+ *    message leaves, then the message joins `<home>/data/own_messages.bin` (every vote signed at
+ *    the sign-state's height and the latest proposal, a small WAL given back to the engine as
+ *    `ownMessages` on start); these writes run on the thread pool, so the event loop keeps serving
+ *    gossip and RPC while the engine waits for the disk;
  *    the message is delivered to our own engine too;
  *  - `scheduleTimeout`: real timers, all cleared on stop;
  *  - `buildProposal`: the mempool's executable transactions, through `chain.buildBlock`;
@@ -20,7 +22,7 @@
  * fetched from peers in the background when missing here (best effort: logged, never fatal).
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { writeFileAtomic } from '../atomicFile.js'
+import { writeFileAtomicAsync } from '../atomicFile.js'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { Registry, Gauge, Histogram, Counter } from 'prom-client'
@@ -311,15 +313,18 @@ export class MedchainNode {
           const hash = action.signState.blockHash
           const block = hash === undefined ? undefined : this.knownBlocks.get(toHex(hash))
           if (block !== undefined && hash !== undefined && toHex(hash) !== this.lastSignedBlockHash) {
-            writeLastSignedBlock(this.home, block) // the prevote and precommit for one block write it once
+            await writeLastSignedBlock(this.home, block) // the prevote and precommit for one block write it once
             this.lastSignedBlockHash = toHex(hash)
           }
-          this.signStateFile.save(action.signState) // fsync before the message leaves
+          // fsync before the message leaves (on the thread pool: gossip and RPC go on meanwhile,
+          // while this queue, and so the engine, waits)
+          await this.signStateFile.saveAsync(action.signState)
           // then the WAL of this height's own messages (after the sign-state: a crash in between
-          // loses only the message, which the engine re-signs identically from the sign-state)
-          const height = action.signState.height
-          this.ownMessages = [...this.ownMessages.filter((m) => messageHeight(m) === height), action.message]
-          writeOwnMessages(this.home, this.ownMessages)
+          // loses only the message, which the engine re-signs identically from the sign-state):
+          // every vote of the height, but only the latest proposal, so a stall of many rounds does
+          // not rewrite a growing pile of blocks with every vote (the engine re-sends the same)
+          this.ownMessages = keepOwnMessages(this.ownMessages, action.message, action.signState.height)
+          await writeOwnMessages(this.home, this.ownMessages)
         }
         this.network?.publishConsensus(action.message)
         pending.push({ type: 'message', message: action.message })
@@ -390,7 +395,11 @@ export class MedchainNode {
     }
   }
 
-  /** The height advanced past the own messages' height: they are of no use any more. */
+  /**
+   * The height advanced past the own messages' height: they are of no use any more. (A write of
+   * the file still in flight may put the old height's messages back; the engine ignores restored
+   * messages of any other height, and the next signed message replaces the file.)
+   */
   private clearOwnMessages (committed: number): void {
     const first = this.ownMessages[0]
     if (first === undefined || messageHeight(first) > committed) return
@@ -524,9 +533,9 @@ function readLastSignedBlock (home: string): Block | undefined {
   }
 }
 
-function writeLastSignedBlock (home: string, block: Block): void {
+async function writeLastSignedBlock (home: string, block: Block): Promise<void> {
   const path = join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE)
-  writeFileAtomic(path, encodeBlock(block))
+  await writeFileAtomicAsync(path, encodeBlock(block))
 }
 
 function messageHeight (m: ConsensusMessage): number {
@@ -534,10 +543,18 @@ function messageHeight (m: ConsensusMessage): number {
 }
 
 /**
+ * What own_messages.bin holds after signing `message` at `height`: every vote signed at that height
+ * and only the latest proposal (older heights are dropped). Pure.
+ */
+export function keepOwnMessages (previous: readonly ConsensusMessage[], message: ConsensusMessage, height: number): ConsensusMessage[] {
+  return [...previous.filter((m) => messageHeight(m) === height && !(message.kind === 'proposal' && m.kind === 'proposal')), message]
+}
+
+/**
  * own_messages.bin: for each message a 4-byte big-endian length and encodeConsensusMessage's bytes,
  * then sha256 of all that. Replaced crash-safely (src/atomicFile.ts).
  */
-function writeOwnMessages (home: string, messages: readonly ConsensusMessage[]): void {
+async function writeOwnMessages (home: string, messages: readonly ConsensusMessage[]): Promise<void> {
   const parts = messages.map((m) => encodeConsensusMessage(m))
   const bodyLength = parts.reduce((n, p) => n + 4 + p.length, 0)
   const bytes = new Uint8Array(bodyLength + HASH_LENGTH)
@@ -549,7 +566,7 @@ function writeOwnMessages (home: string, messages: readonly ConsensusMessage[]):
     off += 4 + p.length
   }
   bytes.set(sha256(bytes.subarray(0, bodyLength)), bodyLength)
-  writeFileAtomic(join(HomePaths.data(home), OWN_MESSAGES_FILE), bytes, { mode: 0o600 })
+  await writeFileAtomicAsync(join(HomePaths.data(home), OWN_MESSAGES_FILE), bytes, { mode: 0o600 })
 }
 
 /** The own messages of the last signed height; none when the file is missing or unreadable (liveness data only). */

@@ -79,6 +79,18 @@ void describe('block: encoding', () => {
     })
   }
 
+  void it('a decoded block keeps its own copy of its bytes: reusing the input buffer changes nothing', () => {
+    const block = SAMPLES[2]?.[1] as Block
+    const bytes = encodeBlock(block)
+    const buffer = new Uint8Array(bytes)
+    const decoded = decodeBlock(buffer)
+    buffer.fill(0)
+    assert.equal(toHex(encodeBlock(decoded)), toHex(bytes))
+    // and the remembered encoding is the encoding of its fields
+    const copy: Block = { header: { ...decoded.header }, txs: [...decoded.txs], lastCommit: { ...decoded.lastCommit } }
+    assert.equal(toHex(encodeBlock(copy)), toHex(bytes))
+  })
+
   void it('txRoot is the Merkle root of the tx hashes; the empty block has the root of nothing', () => {
     const seven = txs(7)
     assert.deepEqual(computeTxRoot(seven), merkleRoot(seven.map((t) => t.hash)))

@@ -782,6 +782,26 @@ void describe('consensus engine', () => {
       return { messages, signState: d.engine.signState as SignState }
     }
 
+    void it('a rebroadcast re-sends our votes of every round but only our latest proposal (a proposal carries a whole block)', () => {
+      const me = proposerOf(SET4, VAL, 1, 0)
+      assert.equal(proposerOf(SET4, VAL, 1, 4), me, 'round-robin: the same proposer at rounds 0 and 4')
+      const others = VAL.filter((s) => s !== me)
+      const d = new Driver({ signer: me })
+      d.send({ type: 'start' })
+      const a = fakeBlock(1, 'stall A', me.publicKey)
+      d.send({ type: 'proposalBuilt', height: 1, round: 0, block: a }, validated(1, a))
+      // f+1 prevotes of round 4: round skip, and we propose again
+      const skip = d.send(prevote(others[0] as Signer, 1, 4), prevote(others[1] as Signer, 1, 4))
+      assert.deepEqual(ofType(skip, 'buildProposal'), [{ type: 'buildProposal', height: 1, round: 4 }])
+      const b = fakeBlock(1, 'stall B', me.publicKey)
+      d.send({ type: 'proposalBuilt', height: 1, round: 4, block: b }, validated(1, b))
+      const signed = ofType(d.log, 'broadcast').filter((x) => x.signState !== undefined).map((x) => x.message)
+      assert.deepEqual(signed.map((m) => m.kind === 'vote' ? `vote r${m.vote.round}` : `proposal r${m.proposal.round}`), ['proposal r0', 'vote r0', 'proposal r4', 'vote r4'])
+      const again = ofType(d.send({ type: 'timeout', height: 1, round: 4, step: 'rebroadcast' }), 'broadcast')
+      assert.deepEqual(again.map((x) => x.message.kind === 'vote' ? `vote r${x.message.vote.round}` : `proposal r${x.message.proposal.round}`), ['vote r0', 'proposal r4', 'vote r4'])
+      assert.ok(again.every((x) => x.signState === undefined), 'nothing new is signed')
+    })
+
     void it('re-sends every own message of the height on start and on each rebroadcast, signing nothing new', () => {
       const { messages, signState } = signThreeVotes()
       // without them (the old behaviour) only the last signed vote goes out again

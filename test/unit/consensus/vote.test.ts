@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { decodeVote, encodeVote, signVote, verifyVoteSignature, voteSigningBytes, VoteType, VOTE_VERSION, type UnsignedVote, type Vote } from '../../../src/consensus/vote.js'
+import { decodeVote, encodeVote, signVote, verifyConsensusSignature, verifyVoteSignature, voteSigningBytes, VoteType, VOTE_VERSION, type UnsignedVote, type Vote } from '../../../src/consensus/vote.js'
 import { CodecError, decodeCanonical, encodeCanonical, type Wire } from '../../../src/chain/codec.js'
 import { MAX_VOTE_BYTES } from '../../../src/chain/limits.js'
 import { Domain, domainBytes } from '../../../src/crypto/hash.js'
@@ -125,5 +125,30 @@ void describe('vote', () => {
       }), { seed: SEED, numRuns: 1000 })
       assert.ok(decodedCount > 100)
     })
+  })
+})
+
+void describe('verifyConsensusSignature: remembers only signatures that verified', () => {
+  void it('a remembered (key, message, signature) never vouches for another key, message or signature', () => {
+    const vote = signVote(unsigned({ height: 7001 }), v1)
+    const message = voteSigningBytes(vote)
+    assert.equal(verifyConsensusSignature(v1.publicKey, message, vote.signature), true)
+    assert.equal(verifyConsensusSignature(v1.publicKey, message, vote.signature), true, 'the remembered answer')
+    const flipped = new Uint8Array(vote.signature)
+    flipped[5] = (flipped[5] as number) ^ 1
+    assert.equal(verifyConsensusSignature(v1.publicKey, message, flipped), false)
+    assert.equal(verifyConsensusSignature(v2.publicKey, message, vote.signature), false, 'same message and signature, another key')
+    const otherMessage = voteSigningBytes({ ...vote, height: 7002 })
+    assert.equal(verifyConsensusSignature(v1.publicKey, otherMessage, vote.signature), false, 'same key and signature, another message')
+  })
+
+  void it('a signature that failed is checked again, not remembered as failed', () => {
+    const vote = signVote(unsigned({ height: 7003 }), v1)
+    const message = voteSigningBytes(vote)
+    const bad = new Uint8Array(vote.signature)
+    bad[0] = (bad[0] as number) ^ 0x80
+    assert.equal(verifyConsensusSignature(v1.publicKey, message, bad), false)
+    assert.equal(verifyConsensusSignature(v1.publicKey, message, bad), false)
+    assert.equal(verifyConsensusSignature(v1.publicKey, message, vote.signature), true)
   })
 })

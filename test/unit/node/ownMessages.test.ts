@@ -1,0 +1,80 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { EMPTY_COMMIT, ZERO_HASH, type Block } from '../../../src/chain/block.js'
+import { writeFileAtomicAsync } from '../../../src/atomicFile.js'
+import { signProposal } from '../../../src/consensus/messages.js'
+import { SignStateFile } from '../../../src/consensus/signState.js'
+import { Step, type ConsensusMessage } from '../../../src/consensus/types.js'
+import { signVote, VoteType } from '../../../src/consensus/vote.js'
+import { keepOwnMessages } from '../../../src/node/node.js'
+import { bytes32, GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
+
+const me = makeKeys('own-messages/validator')
+
+function block (height: number, label: string): Block {
+  const h = bytes32(label)
+  return {
+    header: { version: 1, chainId: TEST_CHAIN_ID, height, timestamp: GENESIS_TIME + height, prevHash: ZERO_HASH, txRoot: h, stateRoot: h, resultsRoot: ZERO_HASH, validatorsHash: ZERO_HASH, nextValidatorsHash: ZERO_HASH, proposer: me.publicKey, lastCommitHash: ZERO_HASH },
+    txs: [],
+    lastCommit: EMPTY_COMMIT
+  }
+}
+
+const vote = (height: number, round: number, type: VoteType): ConsensusMessage =>
+  ({ kind: 'vote', vote: signVote({ chainId: TEST_CHAIN_ID, type, height, round, validator: me.publicKey }, me) })
+const proposal = (height: number, round: number): ConsensusMessage =>
+  ({ kind: 'proposal', proposal: signProposal({ chainId: TEST_CHAIN_ID, height, round, polRound: -1, block: block(height, `b${height}/${round}`), proposer: me.publicKey }, me) })
+const label = (m: ConsensusMessage): string => m.kind === 'vote' ? `h${m.vote.height} r${m.vote.round} ${m.vote.type === VoteType.Prevote ? 'prevote' : 'precommit'}` : `h${m.proposal.height} r${m.proposal.round} proposal`
+
+void describe('own messages WAL (keepOwnMessages)', () => {
+  void it('keeps every vote of the height and only the latest proposal; drops other heights', () => {
+    let kept: ConsensusMessage[] = []
+    const signed = [vote(4, 3, VoteType.Precommit), proposal(5, 0), vote(5, 0, VoteType.Prevote), vote(5, 0, VoteType.Precommit), vote(5, 1, VoteType.Prevote), proposal(5, 4), vote(5, 4, VoteType.Prevote)]
+    for (const m of signed) kept = keepOwnMessages(kept, m, m.kind === 'vote' ? m.vote.height : m.proposal.height)
+    assert.deepEqual(kept.map(label), ['h5 r0 prevote', 'h5 r0 precommit', 'h5 r1 prevote', 'h5 r4 proposal', 'h5 r4 prevote'])
+  })
+
+  void it('a stall of many rounds keeps one block, not one per proposing round', () => {
+    let kept: ConsensusMessage[] = []
+    for (let round = 0; round < 200; round++) {
+      if (round % 4 === 0) kept = keepOwnMessages(kept, proposal(9, round), 9)
+      kept = keepOwnMessages(kept, vote(9, round, VoteType.Prevote), 9)
+    }
+    assert.equal(kept.filter((m) => m.kind === 'proposal').length, 1)
+    assert.equal(kept.length, 201)
+  })
+})
+
+void describe('writeFileAtomicAsync and SignStateFile.saveAsync', () => {
+  void it('replace the file whole with the given mode, leave no temp file, and load back what was saved', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medchain-atomic-'))
+    try {
+      const path = join(dir, 'f.bin')
+      writeFileSync(path, 'old contents that are longer than the new ones')
+      await writeFileAtomicAsync(path, new Uint8Array([1, 2, 3]), { mode: 0o600 })
+      assert.deepEqual([...readFileSync(path)], [1, 2, 3])
+      assert.equal(statSync(path).mode & 0o777, 0o600)
+      assert.equal(existsSync(`${path}.tmp`), false)
+      const file = new SignStateFile(join(dir, 'sign_state.bin'))
+      await file.saveAsync({ height: 7, round: 2, step: Step.Precommit, blockHash: bytes32('x') })
+      assert.deepEqual(file.load(), { height: 7, round: 2, step: Step.Precommit, blockHash: bytes32('x') })
+      await file.saveAsync({ height: 8, round: 0, step: Step.Prevote })
+      assert.deepEqual(file.load(), { height: 8, round: 0, step: Step.Prevote })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  void it('a directory that does not exist fails with the error and writes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medchain-atomic-'))
+    try {
+      await assert.rejects(writeFileAtomicAsync(join(dir, 'missing', 'f.bin'), 'x'), (err: NodeJS.ErrnoException) => err.code === 'ENOENT')
+      assert.equal(existsSync(join(dir, 'missing')), false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -38,7 +38,7 @@ import type { Signer } from '../crypto/ed25519.js'
 import { VerifyPool } from '../crypto/verifyPool.js'
 import { ConsensusEngine } from '../consensus/engine.js'
 import { SignStateFile } from '../consensus/signState.js'
-import { decodeConsensusMessage, encodeConsensusMessage } from '../consensus/messages.js'
+import { decodeConsensusMessage, encodeConsensusMessage, keepOwnMessages, messageHeight } from '../consensus/messages.js'
 import { sha256, HASH_LENGTH } from '../crypto/hash.js'
 import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/types.js'
 import { encodeVote, type Vote } from '../consensus/vote.js'
@@ -538,17 +538,6 @@ async function writeLastSignedBlock (home: string, block: Block): Promise<void> 
   await writeFileAtomicAsync(path, encodeBlock(block))
 }
 
-function messageHeight (m: ConsensusMessage): number {
-  return m.kind === 'proposal' ? m.proposal.height : m.vote.height
-}
-
-/**
- * What own_messages.bin holds after signing `message` at `height`: every vote signed at that height
- * and only the latest proposal (older heights are dropped). Pure.
- */
-export function keepOwnMessages (previous: readonly ConsensusMessage[], message: ConsensusMessage, height: number): ConsensusMessage[] {
-  return [...previous.filter((m) => messageHeight(m) === height && !(message.kind === 'proposal' && m.kind === 'proposal')), message]
-}
 
 /**
  * own_messages.bin: for each message a 4-byte big-endian length and encodeConsensusMessage's bytes,

@@ -18,6 +18,7 @@ import type { Signer } from '../../crypto/ed25519.js'
 import { equalBytes, toHex } from '../../crypto/bytes.js'
 import { signTx } from '../../chain/tx.js'
 import { ConsensusEngine, type EngineOptions } from '../engine.js'
+import { keepOwnMessages } from '../messages.js'
 import { Step, type ConsensusMessage, type EngineAction, type EngineEvent, type SignState, type TimeoutConfig } from '../types.js'
 import { encodeVote, VoteType, type Vote } from '../vote.js'
 import type { Network } from './network.js'
@@ -259,8 +260,7 @@ export class SimNode {
           const block = action.message.kind === 'proposal' ? action.message.proposal.block : hash !== undefined ? this.knownBlocks.get(toHex(hash)) : undefined
           this.disk.signState = { ...action.signState }
           this.disk.lastSignedBlock = hash !== undefined && block !== undefined && equalBytes(blockHash(block.header), hash) ? block : undefined
-          const height = action.signState.height
-          this.disk.ownMessages = [...this.disk.ownMessages.filter((m) => messageHeight(m) === height), action.message]
+          this.disk.ownMessages = keepOwnMessages(this.disk.ownMessages, action.message, action.signState.height)
         }
         // a broadcast without sign-state may relay others' votes (the engine's last-commit catch-up)
         const own = signerOf(action.message) !== undefined && equalBytes(signerOf(action.message) as Uint8Array, this.signer.publicKey)
@@ -525,10 +525,6 @@ export class SimNode {
   static stepName (step: Step): string {
     return step === Step.Propose ? 'propose' : step === Step.Prevote ? 'prevote' : 'precommit'
   }
-}
-
-function messageHeight (m: ConsensusMessage): number {
-  return m.kind === 'proposal' ? m.proposal.height : m.vote.height
 }
 
 /** Who signed a message (the proposer or the voter). */

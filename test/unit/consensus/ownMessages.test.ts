@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EMPTY_COMMIT, ZERO_HASH, type Block } from '../../../src/chain/block.js'
 import { writeFileAtomicAsync } from '../../../src/atomicFile.js'
-import { signProposal } from '../../../src/consensus/messages.js'
+import { keepOwnMessages, signProposal } from '../../../src/consensus/messages.js'
 import { SignStateFile } from '../../../src/consensus/signState.js'
 import { Step, type ConsensusMessage } from '../../../src/consensus/types.js'
 import { signVote, VoteType } from '../../../src/consensus/vote.js'
-import { keepOwnMessages } from '../../../src/node/node.js'
 import { bytes32, GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
 
 const me = makeKeys('own-messages/validator')

@@ -6,13 +6,16 @@
  * Each step offers R tx/s for --seconds (patient enrolments by 100 doctors, spread over every
  * node's RPC in JSON-RPC batches), then waits for the backlog to drain. A step is sustained when
  * the network finalized at least 90% of the target rate × the step's duration (within the step plus
- * a 5 s drain). The benchmark client shares the 2 cores with the validators. Commit latency =
+ * a 5 s drain). The headline (`finalizedTxPerSec` in --json) is the best step sustained with p99
+ * commit latency under 1 s; `maxSustainedTxPerSec` the best sustained at any latency. CPU per
+ * transaction is read from /proc for each validator process and for the client (Linux). The
+ * benchmark client shares the 2 cores with the validators. Commit latency =
  * from submission to the moment the benchmark sees the transaction's block at node0.
  * Baseline, same run: the raw ed25519 verify rate of this machine on both cores (VerifyPool).
  * On a 2-core machine every validator verifies every transaction, so the ceiling is about
  * verifyBaselinePerSec / validators.
  *
- *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800 --json --profile DIR]
+ *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800 --commit-ms 100 --json --profile DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -38,6 +41,8 @@ const rates = (flag('--rates') ?? '50,100,200,400,800,1600').split(',').map(Numb
 const log = (msg: string): void => { process.stderr.write(msg + '\n') }
 const BIN = fileURLToPath(new URL('../bin/medchain.js', import.meta.url))
 const DOCTORS = 100
+/** The issue's latency bound: the headline rate is the best step sustained with p99 below it. */
+const P99_BOUND_MS = 1000
 /** --profile DIR: each validator process writes a V8 CPU profile (.cpuprofile) into DIR when it stops. */
 const profileDir = flag('--profile')
 /** --commit-ms N: the pause after each commit (consensus.timeouts.commitMs, the block interval). */
@@ -283,14 +288,19 @@ async function main (): Promise<void> {
     }
     watching = false
     await watcher
-    const best = [...results].filter((r) => r.sustained).sort((a, b) => b.finalizedTxPerSec - a.finalizedTxPerSec)[0] ?? results[0]
+    // the headline is the issue's measure: the best step that was sustained with p99 under 1 s;
+    // the best sustained step whatever its latency is reported next to it
+    const bySpeed = [...results].filter((r) => r.sustained).sort((a, b) => b.finalizedTxPerSec - a.finalizedTxPerSec)
+    const best = bySpeed.find((r) => r.p99 < P99_BOUND_MS) ?? bySpeed[0] ?? results[0]
+    const fastest = bySpeed[0]
     if (!json) {
       console.log(`\nConsensus throughput: ${validators} validator processes on loopback, ${seconds} s per step`)
       console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, Node ${process.version}\n`)
       console.log('| target tx/s | submitted tx/s | finalized tx/s | p50 commit ms | p99 commit ms | refused | CPU µs/tx per validator | client CPU µs/tx | sustained |')
       console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |')
       for (const r of results) console.log(`| ${r.rate} | ${Math.round(r.offeredTxPerSec)} | ${Math.round(r.finalizedTxPerSec)} | ${r.p50} | ${r.p99} | ${r.refused} | ${r.validatorCpuUsPerTx ?? '?'} | ${r.clientCpuUsPerTx ?? '?'} | ${r.sustained ? 'yes' : 'no'} |`)
-      console.log(`\nraw verify (2 cores): ${Math.round(verifyBaselinePerSec)}/s → ceiling ≈ ${Math.round(verifyBaselinePerSec / validators)} tx/s\n`)
+      console.log(`\nraw verify (2 cores): ${Math.round(verifyBaselinePerSec)}/s → ceiling ≈ ${Math.round(verifyBaselinePerSec / validators)} tx/s`)
+      console.log(`best sustained with p99 < ${P99_BOUND_MS} ms: ${Math.round(best?.finalizedTxPerSec ?? 0)} tx/s (${((best?.finalizedTxPerSec ?? 0) / (verifyBaselinePerSec / validators)).toFixed(2)} of the ceiling); best sustained at any latency: ${Math.round(fastest?.finalizedTxPerSec ?? 0)} tx/s\n`)
     }
     console.log(JSON.stringify({
       validators,
@@ -298,6 +308,7 @@ async function main (): Promise<void> {
       p50CommitMs: best?.p50 ?? 0,
       p99CommitMs: best?.p99 ?? 0,
       verifyBaselinePerSec: Math.round(verifyBaselinePerSec),
+      maxSustainedTxPerSec: Math.round(fastest?.finalizedTxPerSec ?? 0),
       steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained, ...(r.validatorCpuUsPerTx !== undefined ? { validatorCpuUsPerTx: r.validatorCpuUsPerTx } : {}), ...(r.clientCpuUsPerTx !== undefined ? { clientCpuUsPerTx: r.clientCpuUsPerTx } : {}) }))
     }))
   } finally {

@@ -5,7 +5,6 @@
  * content, whole; a leftover `path.tmp` is harmless and overwritten next time.
  */
 import { chmodSync, closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs'
-import { chmod, open, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
 export interface AtomicWriteOptions {
@@ -35,30 +34,3 @@ export function writeFileAtomic (path: string, data: Uint8Array | string, opts: 
   }
 }
 
-/**
- * `writeFileAtomic` on the thread pool: the same steps and guarantees, but the event loop keeps
- * serving the network and RPC while the disk syncs (a validator writes its sign-state before
- * every vote; synchronous fsyncs held its event loop for about a tenth of the time under load).
- * The caller must not start two writes of the same path at once.
- */
-export async function writeFileAtomicAsync (path: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): Promise<void> {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
-  const tmp = `${path}.tmp`
-  const mode = opts.mode ?? 0o644
-  const file = await open(tmp, 'w', mode)
-  try {
-    let off = 0
-    while (off < bytes.length) off += (await file.write(bytes, off, bytes.length - off)).bytesWritten
-    await file.sync()
-  } finally {
-    await file.close()
-  }
-  await chmod(tmp, mode)
-  await rename(tmp, path)
-  const dir = await open(dirname(path), 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
-  }
-}

@@ -9,7 +9,7 @@
  * File: [state bytes, sha256(state bytes)], replaced atomically by `SignStateFile.save`.
  */
 import { readFileSync } from 'node:fs'
-import { writeFileAtomic, writeFileAtomicAsync } from '../atomicFile.js'
+import { writeFileAtomic } from '../atomicFile.js'
 import { equalBytes } from '../crypto/bytes.js'
 import { HASH_LENGTH, sha256 } from '../crypto/hash.js'
 import {
@@ -68,7 +68,6 @@ function corrupt (path: string, reason: string): ConsensusError {
  * The sign-state on disk. `save` is synchronous and crash-safe: it writes `path.tmp`, fsyncs it,
  * renames it over `path` and fsyncs the directory, so after a crash `path` holds either the old or
  * the new state, whole. A leftover `path.tmp` (a crash before the rename) is ignored by `load`.
- * `saveAsync` does the same on the thread pool (what the node uses before every signed message).
  */
 export class SignStateFile {
   constructor (readonly path: string) {}
@@ -95,17 +94,8 @@ export class SignStateFile {
   }
 
   save (s: SignState): void {
-    writeFileAtomic(this.path, this.fileBytes(s), { mode: 0o600 })
-  }
-
-  /** `save` with the disk work on the thread pool (the event loop is not held); same guarantees. */
-  async saveAsync (s: SignState): Promise<void> {
-    await writeFileAtomicAsync(this.path, this.fileBytes(s), { mode: 0o600 })
-  }
-
-  private fileBytes (s: SignState): Uint8Array {
     const body = encodeSignState(s)
-    return encodeCanonical([body, sha256(body)])
+    writeFileAtomic(this.path, encodeCanonical([body, sha256(body)]), { mode: 0o600 })
   }
 
 }

@@ -1,13 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { EMPTY_COMMIT, ZERO_HASH, type Block } from '../../../src/chain/block.js'
-import { writeFileAtomicAsync } from '../../../src/atomicFile.js'
 import { keepOwnMessages, signProposal } from '../../../src/consensus/messages.js'
-import { SignStateFile } from '../../../src/consensus/signState.js'
-import { Step, type ConsensusMessage } from '../../../src/consensus/types.js'
+import type { ConsensusMessage } from '../../../src/consensus/types.js'
 import { signVote, VoteType } from '../../../src/consensus/vote.js'
 import { bytes32, GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
 
@@ -44,36 +39,5 @@ void describe('own messages WAL (keepOwnMessages)', () => {
     }
     assert.equal(kept.filter((m) => m.kind === 'proposal').length, 1)
     assert.equal(kept.length, 201)
-  })
-})
-
-void describe('writeFileAtomicAsync and SignStateFile.saveAsync', () => {
-  void it('replace the file whole with the given mode, leave no temp file, and load back what was saved', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'medchain-atomic-'))
-    try {
-      const path = join(dir, 'f.bin')
-      writeFileSync(path, 'old contents that are longer than the new ones')
-      await writeFileAtomicAsync(path, new Uint8Array([1, 2, 3]), { mode: 0o600 })
-      assert.deepEqual([...readFileSync(path)], [1, 2, 3])
-      assert.equal(statSync(path).mode & 0o777, 0o600)
-      assert.equal(existsSync(`${path}.tmp`), false)
-      const file = new SignStateFile(join(dir, 'sign_state.bin'))
-      await file.saveAsync({ height: 7, round: 2, step: Step.Precommit, blockHash: bytes32('x') })
-      assert.deepEqual(file.load(), { height: 7, round: 2, step: Step.Precommit, blockHash: bytes32('x') })
-      await file.saveAsync({ height: 8, round: 0, step: Step.Prevote })
-      assert.deepEqual(file.load(), { height: 8, round: 0, step: Step.Prevote })
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  })
-
-  void it('a directory that does not exist fails with the error and writes nothing', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'medchain-atomic-'))
-    try {
-      await assert.rejects(writeFileAtomicAsync(join(dir, 'missing', 'f.bin'), 'x'), (err: NodeJS.ErrnoException) => err.code === 'ENOENT')
-      assert.equal(existsSync(join(dir, 'missing')), false)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
   })
 })

@@ -33,4 +33,3 @@ export function writeFileAtomic (path: string, data: Uint8Array | string, opts: 
     closeSync(dirFd)
   }
 }
-

@@ -65,6 +65,26 @@ function processCpuSeconds (pid: number | undefined): number | undefined {
   }
 }
 
+/** Sums and counts of node0's block histograms (from /metrics), to report per step what a height took. */
+interface BlockStats { heights: number, heightSeconds: number, validations: number, validationSeconds: number, txs: number }
+
+async function blockStats (rpcUrl: string): Promise<BlockStats | undefined> {
+  try {
+    const text = await (await fetch(`${rpcUrl}/metrics`)).text()
+    const value = (name: string): number => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN)
+    const stats = {
+      heights: value('medchain_commit_latency_seconds_count'),
+      heightSeconds: value('medchain_commit_latency_seconds_sum'),
+      validations: value('medchain_block_validation_seconds_count'),
+      validationSeconds: value('medchain_block_validation_seconds_sum'),
+      txs: value('medchain_txs_committed_total')
+    }
+    return Object.values(stats).every(Number.isFinite) ? stats : undefined
+  } catch {
+    return undefined
+  }
+}
+
 async function rpcBatch (url: string, calls: Array<{ method: string, params: unknown }>): Promise<RpcReply[]> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(calls.map((c, id) => ({ jsonrpc: '2.0', id, ...c }))) })
   const body = await res.json() as RpcReply[] | RpcReply
@@ -197,7 +217,7 @@ async function main (): Promise<void> {
 
     const nonces = new Array<number>(DOCTORS).fill(0)
     let patientSeq = 0
-    const results: Array<{ rate: number, offered: number, offeredTxPerSec: number, finalized: number, finalizedTxPerSec: number, p50: number, p99: number, refused: number, sustained: boolean, validatorCpuUsPerTx?: number, clientCpuUsPerTx?: number }> = []
+    const results: Array<{ rate: number, offered: number, offeredTxPerSec: number, finalized: number, finalizedTxPerSec: number, p50: number, p99: number, refused: number, sustained: boolean, validatorCpuUsPerTx?: number, clientCpuUsPerTx?: number, blocks?: { heights: number, msPerHeight: number, txsPerBlock: number, importMsPerBlock: number } }> = []
     const validatorCpu = (): number | undefined => {
       let sum = 0
       for (const c of children) {
@@ -231,6 +251,7 @@ async function main (): Promise<void> {
         }
         ticks.push(txs)
       }
+      const statsBefore = await blockStats(urls[0] as string)
       const cpuBefore = validatorCpu()
       const clientCpuBefore = process.cpuUsage()
       const start = Date.now()
@@ -258,6 +279,16 @@ async function main (): Promise<void> {
       while (Date.now() < drainUntil && done() < submitted.size) await new Promise((r) => setTimeout(r, 100))
       const cpuAfter = validatorCpu()
       const clientCpu = process.cpuUsage(clientCpuBefore)
+      const statsAfter = await blockStats(urls[0] as string)
+      const heights = statsBefore !== undefined && statsAfter !== undefined ? statsAfter.heights - statsBefore.heights : 0
+      const blocks = heights > 0 && statsBefore !== undefined && statsAfter !== undefined
+        ? {
+            heights,
+            msPerHeight: Math.round((statsAfter.heightSeconds - statsBefore.heightSeconds) * 1000 / heights),
+            txsPerBlock: Math.round((statsAfter.txs - statsBefore.txs) / heights),
+            importMsPerBlock: Math.round((statsAfter.validationSeconds - statsBefore.validationSeconds) * 1000 / Math.max(1, statsAfter.validations - statsBefore.validations))
+          }
+        : undefined
       const latencies = [...submitted].filter(([h]) => committedAt.has(h)).map(([h, t]) => (committedAt.get(h) as number) - t)
       const finalized = latencies.length
       const row = {
@@ -275,10 +306,13 @@ async function main (): Promise<void> {
         // CPU per finalized tx: summed over the validator processes and divided by their number
         // (what one validator spends on a transaction), and the benchmark client's own
         ...(cpuBefore !== undefined && cpuAfter !== undefined && finalized > 0 ? { validatorCpuUsPerTx: Math.round((cpuAfter - cpuBefore) * 1e6 / finalized / validators) } : {}),
-        ...(finalized > 0 ? { clientCpuUsPerTx: Math.round((clientCpu.user + clientCpu.system) / finalized) } : {})
+        ...(finalized > 0 ? { clientCpuUsPerTx: Math.round((clientCpu.user + clientCpu.system) / finalized) } : {}),
+        // at node0 over the step and its drain: heights, their mean duration (start of a height to
+        // its commit, incl. the commit pause), transactions per block, and block import time
+        ...(blocks !== undefined ? { blocks } : {})
       }
       results.push(row)
-      log(`  target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator, ${row.clientCpuUsPerTx ?? '?'} µs client${row.sustained ? '' : ' — not sustained'}`)
+      log(`  target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator, ${row.clientCpuUsPerTx ?? '?'} µs client${row.blocks !== undefined ? `; node0: ${row.blocks.heights} heights of ${row.blocks.msPerHeight} ms, ${row.blocks.txsPerBlock} txs/block, import ${row.blocks.importMsPerBlock} ms` : ''}${row.sustained ? '' : ' — not sustained'}`)
       if (!row.sustained) break
       // a nonce gap (a refused or unsent tx) would stall that doctor: resynchronise nonces from the chain
       // a step cut short by its clock leaves signed but unsent transactions: their nonces are free again
@@ -309,7 +343,7 @@ async function main (): Promise<void> {
       p99CommitMs: best?.p99 ?? 0,
       verifyBaselinePerSec: Math.round(verifyBaselinePerSec),
       maxSustainedTxPerSec: Math.round(fastest?.finalizedTxPerSec ?? 0),
-      steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained, ...(r.validatorCpuUsPerTx !== undefined ? { validatorCpuUsPerTx: r.validatorCpuUsPerTx } : {}), ...(r.clientCpuUsPerTx !== undefined ? { clientCpuUsPerTx: r.clientCpuUsPerTx } : {}) }))
+      steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained, ...(r.validatorCpuUsPerTx !== undefined ? { validatorCpuUsPerTx: r.validatorCpuUsPerTx } : {}), ...(r.clientCpuUsPerTx !== undefined ? { clientCpuUsPerTx: r.clientCpuUsPerTx } : {}), ...(r.blocks !== undefined ? { blocks: r.blocks } : {}) }))
     }))
   } finally {
     await Promise.all(children.map(async (c) => {

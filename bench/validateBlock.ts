@@ -13,8 +13,8 @@
  *
  *   npm run bench:validate [-- --runs 5] [--sizes 100,1000,10000] [--json] [--profile FILE]
  *
- * --profile writes a V8 CPU profile (sampled every 100 µs) of the measured import path only (the last run of the last
- * size) to FILE, for chrome://inspect or speedscope.
+ * --profile writes a V8 CPU profile (sampled every 100 µs) of the measured import path only (the
+ * last run of the last size) to FILE, for chrome://inspect or speedscope.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir, availableParallelism, cpus } from 'node:os'

@@ -126,6 +126,14 @@ function scanValue (bytes: Uint8Array, offset: number, depth: number, limits: De
   return pos
 }
 
+/**
+ * The offset just after the value at `offset` of bytes this node encoded itself (e.g. to patch a
+ * fixed-width field in place). Throws CodecError as scanWire does.
+ */
+export function skipValue (bytes: Uint8Array, offset: number): number {
+  return scanValue(bytes, offset, 0, { maxBytes: bytes.length, maxItems: bytes.length, maxDepth: 64 })
+}
+
 /** Structural check only (no allocation): one value of allowed types spanning exactly `bytes`. */
 export function scanWire (bytes: Uint8Array, limits: DecodeLimits): void {
   if (bytes.length > limits.maxBytes) {

@@ -108,9 +108,7 @@ export function getSenderNonce (state: StateBackend, publicKey: Uint8Array): num
 /** Stores the next nonce of a registered identity; throws ContractError SENDER_UNKNOWN otherwise. */
 export function setSenderNonce (state: StateBackend, publicKey: Uint8Array, nonce: number): void {
   const view = new StateView(state)
-  const entity = view.getEntity(publicKey)
-  if (entity === undefined) throw contractError('SENDER_UNKNOWN', toHex(publicKey))
-  view.putEntity(publicKey, { ...entity, nonce })
+  if (!view.putNonce(publicKey, nonce)) throw contractError('SENDER_UNKNOWN', toHex(publicKey))
   view.commit()
 }
 

@@ -9,7 +9,7 @@ import { StateKeys } from '../../../src/contracts/keys.js'
 import { EntityKind, EntityStatus } from '../../../src/contracts/roles.js'
 import {
   decodeEntity, decodeEvidence, decodeGrant, decodeProposal, decodeRecord, decodeValidatorChanges, encodeEntity, encodeEvidence, encodeGrant,
-  encodeProposal, encodeRecord, encodeValidatorChanges, StateView, type AnchoredRecord, type Entity, type Grant, type Proposal
+  encodeProposal, encodeRecord, encodeValidatorChanges, StateView, withEntityNonce, type AnchoredRecord, type Entity, type Grant, type Proposal
 } from '../../../src/contracts/stateView.js'
 
 const b32 = fc.uint8Array({ minLength: 32, maxLength: 32 })
@@ -144,5 +144,33 @@ describe('StateView', () => {
   it('spells keys with fixed-width heights so they sort by height', () => {
     assert.ok(StateKeys.pendingValidatorChanges(9) < StateKeys.pendingValidatorChanges(10))
     assert.equal(StateKeys.pendingValidatorChanges(255), 'validators/pending/00000000000000ff')
+  })
+})
+
+void describe('withEntityNonce / StateView.putNonce: the nonce patched into the stored identity', () => {
+  void it('gives exactly encodeEntity({ ...entity, nonce }) for any identity and nonce, and leaves the input bytes alone', () => {
+    fc.assert(fc.property(entityArb, height, (entity, nonce) => {
+      const bytes = encodeEntity(entity)
+      const before = Uint8Array.from(bytes)
+      const patched = withEntityNonce(bytes, nonce)
+      assert.deepEqual([...patched], [...encodeEntity({ ...entity, nonce })])
+      assert.deepEqual([...bytes], [...before])
+      assert.equal(decodeEntity(patched).nonce, nonce)
+    }), { numRuns: 500, seed: 0x6e6f6e63 })
+  })
+
+  void it('putNonce writes the new identity through the view and refuses an unknown key', () => {
+    const state = new MemoryState()
+    const key = new Uint8Array(32).fill(7)
+    const view = new StateView(state)
+    assert.equal(view.putNonce(key, 1), false)
+    const entity: Entity = { kind: EntityKind.Patient, status: EntityStatus.Active, role: 0, name: '', registeredAt: 3, nonce: 0, enrolledAt: [new Uint8Array(32).fill(1)], deactivatedAt: 0 }
+    view.putEntity(key, entity)
+    view.commit()
+    assert.equal(view.putNonce(key, 41), true)
+    assert.equal(new StateView(state).getEntity(key)?.nonce, 0, 'buffered until commit')
+    view.commit()
+    assert.deepEqual(new StateView(state).getEntity(key), { ...entity, nonce: 41 })
+    assert.deepEqual([...(state.get(StateKeys.entity(key)) as Uint8Array)], [...encodeEntity({ ...entity, nonce: 41 })])
   })
 })

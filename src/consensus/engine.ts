@@ -413,7 +413,8 @@ export class ConsensusEngine {
     this.futureKeys = new Set()
     this.futureProposals = 0
     this.futurePerValidator = new Map()
-    out.push({ type: 'scheduleTimeout', height: this._height, round: 0, step: 'commit', delayMs: this.timeouts.commitMs })
+    const delayMs = Math.max(0, this.timeouts.commitMs - Math.max(0, ev.sinceDecidedMs ?? 0))
+    out.push({ type: 'scheduleTimeout', height: this._height, round: 0, step: 'commit', delayMs })
     if (this._height === previous + 1) {
       for (const message of buffered) this.onMessage(message, out)
     }

@@ -87,9 +87,11 @@ export type EngineEvent =
   | { type: 'blockValidated', height: number, hash: Uint8Array, valid: boolean, reason?: string }
   /**
    * The chain imported a block (decided here, or received by block sync): move to height + 1
-   * with the validator set for it.
+   * with the validator set for it. `sinceDecidedMs`: how long the import of a block decided here
+   * took; the commit pause (`commitMs`) counts from the decision, as CometBFT's timeout_commit
+   * counts from the commit time, so the import is not added to every block interval.
    */
-  | { type: 'blockCommitted', height: number, hash: Uint8Array, validatorSet: ValidatorSet, timestamp: number }
+  | { type: 'blockCommitted', height: number, hash: Uint8Array, validatorSet: ValidatorSet, timestamp: number, sinceDecidedMs?: number }
 
 export type EngineAction =
   /**

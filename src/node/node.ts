@@ -380,7 +380,7 @@ export class MedchainNode {
         this.heightStartedAt = Date.now()
         this.gauges.txs.inc(action.block.txs.length)
             this.logger.info({ height: result.height, hash: toHex(result.hash).slice(0, 16), txs: action.block.txs.length, round: action.certificate.round }, 'committed block')
-        pending.push({ type: 'blockCommitted', height: result.height, hash: result.hash, validatorSet: this.chain.validatorSet, timestamp: action.block.header.timestamp })
+        pending.push({ type: 'blockCommitted', height: result.height, hash: result.hash, validatorSet: this.chain.validatorSet, timestamp: action.block.header.timestamp, sinceDecidedMs: performance.now() - started })
         return
       }
       case 'requestSync':

@@ -141,6 +141,18 @@ void describe('consensus engine', () => {
       assert.deepEqual(d.send({ type: 'timeout', height: 2, round: 0, step: 'commit' })[0], { type: 'buildProposal', height: 2, round: 0 })
     })
 
+    void it('the commit pause counts from the decision: the import time reported with blockCommitted is taken off it', () => {
+      for (const [since, delay] of [[0, DEFAULT_TIMEOUTS.commitMs], [240, DEFAULT_TIMEOUTS.commitMs - 240], [DEFAULT_TIMEOUTS.commitMs + 500, 0], [-5, DEFAULT_TIMEOUTS.commitMs]] as const) {
+        const d = new Driver({ signer: SOLO, validatorSet: SET1 })
+        d.send({ type: 'start' })
+        const block = fakeBlock(1, `solo pause ${since}`, SOLO.publicKey)
+        d.send({ type: 'proposalBuilt', height: 1, round: 0, block }, validated(1, block))
+        assert.equal(ofType(d.log, 'commitBlock').length, 1)
+        const next = d.send({ type: 'blockCommitted', height: 1, hash: hashOf(block), validatorSet: SET1, timestamp: block.header.timestamp, sinceDecidedMs: since })
+        assert.deepEqual(next, [{ type: 'scheduleTimeout', height: 2, round: 0, step: 'commit', delayMs: delay }], `import took ${since} ms`)
+      }
+    })
+
     void it('an invalid own block gets a nil prevote and no commit', () => {
       const d = new Driver({ signer: SOLO, validatorSet: SET1 })
       d.send({ type: 'start' })

@@ -52,7 +52,10 @@ export interface TimeoutConfig {
   deltaMs: number
   /** Upper bound of any round timeout, so a long outage never leaves hour-long timeouts behind. */
   capMs: number
-  /** Pause after a commit before the next height starts (the block interval). */
+  /**
+   * Pause after a decision before the next height starts (the block interval); counted from the
+   * decision, so the block's import is part of it.
+   */
   commitMs: number
 }
 

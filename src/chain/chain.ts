@@ -557,15 +557,34 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** Record ids anchored for a patient, oldest first. */
   async listRecordsByPatient (patient: Uint8Array, limit = 1000): Promise<Uint8Array[]> {
-    const prefix = new Uint8Array(33)
-    prefix[0] = Bucket.recordsByPatient
-    prefix.set(patient, 1)
     const out: Uint8Array[] = []
-    for await (const value of this.db.values({ ...prefixRange(prefix), limit })) out.push(value)
+    for await (const recordId of this.recordsByPatient(patient)) {
+      if (out.length >= limit) break
+      out.push(recordId)
+    }
     return out
   }
 
-  /** Encoded audit entries of a patient's trail, oldest first, with their global sequence numbers. */
+  /**
+   * A patient's record ids in anchoring order, oldest first, read lazily from the index (a caller
+   * that filters them reads only as far as it needs); with `after`, starting after that record of
+   * the patient, which was anchored at block `after.height` (its `anchoredAt`).
+   */
+  async * recordsByPatient (patient: Uint8Array, after?: { recordId: Uint8Array, height: number }): AsyncGenerator<Uint8Array> {
+    const prefix = new Uint8Array(33)
+    prefix[0] = Bucket.recordsByPatient
+    prefix.set(patient, 1)
+    const range = prefixRange(prefix)
+    let skipping = after !== undefined
+    for await (const recordId of this.db.values({ gte: after === undefined ? range.gte : recordByPatientKey(patient, after.height, 0), lt: range.lt })) {
+      if (skipping) {
+        if (equalBytes(recordId, (after as { recordId: Uint8Array }).recordId)) skipping = false
+        continue
+      }
+      yield recordId
+    }
+  }
+
   /**
    * A patient's audit entries with their global sequence numbers, oldest first (newest first with
    * `reverse`); `afterSeq` starts after a known entry, so a subscriber reads only what is new.

@@ -25,7 +25,7 @@ import {
   addConnectionOptions, ClientError, contextOf, hex32, integerIn, localKeyNames, parseDuration, parseTime, resolvePublicKey, unlockKey,
   type CliContext, type ConnectionOptions
 } from './rpcClient.js'
-import type { RecordJson } from './record.js'
+import { RECORDS_PAGE, type RecordJson } from './record.js'
 
 const HEX64_RE = /^[0-9a-fA-F]{64}$/
 
@@ -178,17 +178,22 @@ async function openSignedSession (
 }
 
 
-async function queryRecords (ctx: CliContext, cmd: Command, opts: SignedOptions): Promise<CommandResult> {
-  const call = await signedCall<RecordJson[]>(ctx, cmd, 'records_listByPatient', opts)
+interface RecordsOptions extends SignedOptions { limit?: number, after?: string }
+
+async function queryRecords (ctx: CliContext, cmd: Command, opts: RecordsOptions): Promise<CommandResult> {
+  const limit = opts.limit ?? RECORDS_PAGE
+  const call = await signedCall<RecordJson[]>(ctx, cmd, 'records_listByPatient', opts, { limit, ...(opts.after !== undefined ? { after: opts.after } : {}) })
   if ('request' in call) return call.request
   const records = call.result
   const names = localKeyNames(ctx.keystore)
+  const last = records.at(-1)
+  const more = records.length === limit && last !== undefined ? `\n(a full page of ${limit}: the next one starts with --after ${last.recordId})` : ''
   const text = records.length === 0
-    ? 'No records you may see.'
+    ? (opts.after === undefined ? 'No records you may see.' : 'No more records you may see.')
     : formatTable([
       ['RECORD ID', 'TYPE', 'SIZE', 'AUTHOR', 'ANCHORED', 'STATUS'],
       ...records.map((r) => [r.recordId, r.resourceType, String(r.size), names.get(r.author) ?? short(r.author), `${isoTime(r.anchoredTime)} (height ${r.anchoredAt})`, r.supersededBy === null ? 'current' : `superseded by ${short(r.supersededBy)}`])
-    ])
+    ]) + more
   return { json: records, text }
 }
 
@@ -431,12 +436,15 @@ Example:
     .action(run(async (ctx) => await queryValidators(ctx)))
 
   addConnectionOptions(signedOptions(query.command('records')
-    .description('a patient\'s anchored records (signed query: the patient sees all, a grantee what its consent covers)')), TIMEOUT_HELP)
+    .description('a patient\'s anchored records, oldest first (signed query: the patient sees all, a grantee what its consent covers)'))
+    .option('--limit <n>', 'at most this many records (default and most: 1000, one page)', integerIn(1, 1000))
+    .option('--after <recordId>', 'start after this record: the last one of the previous page', hex32('--after')), TIMEOUT_HELP)
     .addHelpText('after', `
 Example:
   $ medchain --home ./devnet query records --patient patient --as patient
-  $ medchain --home ./devnet query records --patient patient --as pharmacy`)
-    .action(run(async (ctx, cmd) => await queryRecords(ctx, cmd, cmd.opts<SignedOptions>())))
+  $ medchain --home ./devnet query records --patient patient --as pharmacy
+  $ medchain --home ./devnet query records --patient patient --as patient --limit 50 --after <last record id of the previous page>`)
+    .action(run(async (ctx, cmd) => await queryRecords(ctx, cmd, cmd.opts<RecordsOptions>())))
 
   addConnectionOptions(signedOptions(query.command('consent')
     .description('a patient\'s consents (signed query: the patient sees all, a grantee the grants made to it)')), TIMEOUT_HELP)

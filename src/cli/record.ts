@@ -80,6 +80,23 @@ async function signedQuery<T> (ctx: CliContext, signer: Signer, chainId: string,
   return await ctx.client.call<T>(method, signQuery(signer, chainId, method, params, Date.now()))
 }
 
+/** Records per records_listByPatient page (the node's largest page). */
+export const RECORDS_PAGE = 1000
+
+/**
+ * Every record of `patient` that `signer` may see, page by page (records_listByPatient answers at
+ * most RECORDS_PAGE at a time; a shorter page is the last).
+ */
+export async function listAllRecords (ctx: CliContext, signer: Signer, chainId: string, patient: string): Promise<RecordJson[]> {
+  const all: RecordJson[] = []
+  for (;;) {
+    const after = all.at(-1)?.recordId
+    const page = await signedQuery<RecordJson[]>(ctx, signer, chainId, 'records_listByPatient', { patient, limit: RECORDS_PAGE, ...(after !== undefined ? { after } : {}) })
+    all.push(...page)
+    if (page.length < RECORDS_PAGE) return all
+  }
+}
+
 async function entityOf (ctx: CliContext, publicKey: Uint8Array): Promise<EntityJson | null> {
   return await ctx.client.call<EntityJson | null>('state_getEntity', { publicKey: toHex(publicKey) })
 }
@@ -338,7 +355,7 @@ export async function recordShare (ctx: CliContext, opts: ShareOptions): Promise
   try {
     const chainId = await chainIdOf(ctx)
     const patient = toHex(signer.publicKey)
-    const records = await signedQuery<RecordJson[]>(ctx, signer, chainId, 'records_listByPatient', { patient })
+    const records = await listAllRecords(ctx, signer, chainId, patient)
     const grants = (await signedQuery<GrantJson[]>(ctx, signer, chainId, 'consent_list', { patient }))
       .filter((g) => g.grantee === toHex(recipient) && g.status === 'live')
     if (grants.length === 0) throw new ClientError({ code: 'KEYS_NO_CONSENT' }, `"${opts.to}" holds no live consent from you; grant one first with \`medchain tx grant\`.`)
@@ -363,7 +380,7 @@ export async function recordRelease (ctx: CliContext, opts: ReleaseOptions): Pro
   const { signer, seed } = await unlockKeySecret(ctx, opts.from, opts.passphraseFile)
   try {
     const chainId = await chainIdOf(ctx)
-    const all = await signedQuery<RecordJson[]>(ctx, signer, chainId, 'records_listByPatient', { patient })
+    const all = await listAllRecords(ctx, signer, chainId, patient)
     const chosen = opts.records === undefined ? all.filter((r) => holdsSealedKey(r) && r.supersededBy === null) : all.filter((r) => opts.records?.includes(r.recordId))
     if (chosen.length === 0) throw new ClientError({ code: 'RECORD_NO_KEY' }, 'Your hospital holds no key to any of the chosen records of this patient.')
     const envelopes = chosen.map((r) => reseal(chainId, r, seed, recipient))

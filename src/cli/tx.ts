@@ -34,8 +34,7 @@ import {
   addConnectionOptions, ClientError, contextOf, hex32, integerIn, parseDuration, parseTime, resolvePublicKey, unlockKey, unlockKeySecret,
   type CliContext, type ConnectionOptions
 } from './rpcClient.js'
-import { chainIdOf, ENVELOPES_PER_TX, grantEnvelopesFor, granteeRoleFromJson, type EntityJson, type RecordJson } from './record.js'
-import { signQuery } from '../rpc/auth.js'
+import { chainIdOf, ENVELOPES_PER_TX, grantEnvelopesFor, granteeRoleFromJson, listAllRecords, type EntityJson } from './record.js'
 
 export { addQueryCommands } from './query.js'
 
@@ -430,7 +429,7 @@ ${ENVELOPE_NOTE}`,
       if (o.envelopeFile !== undefined || !o.envelopes || payload.type !== TxType.Grant) return payload
       const chainId = await chainIdOf(ctx)
       const patient = toHex(signer.publicKey)
-      const records = await ctx.client.call<RecordJson[]>('records_listByPatient', signQuery(signer, chainId, 'records_listByPatient', { patient }, Date.now()))
+      const records = await listAllRecords(ctx, signer, chainId, patient)
       const role = granteeRoleFromJson(await ctx.client.call<EntityJson | null>('state_getEntity', { publicKey: toHex(payload.grantee) }))
       const envelopes = grantEnvelopesFor(chainId, records.filter((r) => r.supersededBy === null), seed, payload.grantee, role, {
         recordTypes: payload.recordTypes, recordIds: payload.recordIds.map(toHex)

@@ -13,7 +13,7 @@
  * | validators_list        | —                                        | {height, totalPower, validators}            |
  * | node_info              | —                                        | {chainId, height, ...the node's info}       |
  * | node_peers             | —                                        | [...]                                       |
- * | records_listByPatient  | {patient, auth}                          | [record]                                    |
+ * | records_listByPatient  | {patient, after?, limit?, auth}          | [record], a page of at most limit (≤ 1000)  |
  * | records_get            | {patient, recordId, auth}                | record (with the reader's keyEnvelope) or null |
  * | consent_list           | {patient, auth}                          | [grant]                                     |
  * | audit_listByPatient    | {patient, from?, to?, limit?, auth}      | [audit entry]                               |
@@ -41,12 +41,14 @@ import { authoriseReader, readerPurposes, readQueryAuth, verifySignedQuery, type
 import { auditVisibleTo, method, type CallContext, type MethodSpec, type SubscriptionHost } from './methodSpec.js'
 import { PROOF_METHODS } from './proofMethods.js'
 import { invalidParams, RpcError } from './errors.js'
-import { readHex, readOptionalInt, readParams, readString, type Params } from './params.js'
+import { readHex, readOptionalHex, readOptionalInt, readParams, readString, type Params } from './params.js'
 
 export type { CallContext, RpcContext, SubscriptionHost } from './methodSpec.js'
 export { auditVisibleTo }
 
 /** Default and largest number of audit entries per call. */
+/** Most records in one records_listByPatient page (also its default). */
+export const RECORDS_MAX_LIMIT = 1000
 export const AUDIT_DEFAULT_LIMIT = 100
 export const AUDIT_MAX_LIMIT = 1000
 
@@ -179,17 +181,34 @@ async function decodedAudit (chain: Chain, patient: Uint8Array): Promise<Array<{
   return raw.map(({ seq, entry }) => ({ seq, entry: decodeAuditEntry(entry) }))
 }
 
-async function listRecords (chain: Chain, patient: Uint8Array, scope: ReaderScope): Promise<unknown[]> {
+interface RecordsArgs { patient: Uint8Array, after?: Uint8Array, limit: number }
+
+/**
+ * A page of the records the reader may see, in anchoring order: at most `limit`, starting after
+ * record `after`. A page shorter than `limit` is the last one.
+ */
+async function listRecords (chain: Chain, args: RecordsArgs, scope: ReaderScope): Promise<unknown[]> {
   const state = chain.stateView
   const headTimestamp = chain.head.timestamp
   const purposes = readerPurposes(scope)
+  const visible = (recordId: Uint8Array): boolean => scope.ground === 'patient' || scope.ground === 'custodian' ||
+    purposes.some((purpose) => checkRecordAccess(state, scope.requester, recordId, purpose, headTimestamp).code === 'OK')
+  let after: { recordId: Uint8Array, height: number } | undefined
+  if (args.after !== undefined) {
+    // the same answer for a record that does not exist, is another patient's or is not visible
+    // to this reader: the cursor reveals nothing a listing would not
+    const record = getRecord(state, args.after)
+    if (record === undefined || toHex(record.patient) !== toHex(args.patient) || !visible(args.after)) {
+      throw invalidParams('after', 'Param "after" must be the id of a record of this patient that you may see (the last record of the previous page).')
+    }
+    after = { recordId: args.after, height: record.anchoredAt }
+  }
   const out: unknown[] = []
-  for (const recordId of await chain.listRecordsByPatient(patient, Number.POSITIVE_INFINITY)) {
+  for await (const recordId of chain.recordsByPatient(args.patient, after)) {
     const record = getRecord(state, recordId)
-    if (record === undefined) continue
-    const visible = scope.ground === 'patient' || scope.ground === 'custodian' ||
-      purposes.some((purpose) => checkRecordAccess(state, scope.requester, recordId, purpose, headTimestamp).code === 'OK')
-    if (visible) out.push(recordJson(chain, recordId, record, scope.requester))
+    if (record === undefined || !visible(recordId)) continue
+    out.push(recordJson(chain, recordId, record, scope.requester))
+    if (out.length >= args.limit) break
   }
   return out
 }
@@ -342,10 +361,17 @@ export const METHODS: Readonly<Record<string, MethodSpec<unknown>>> = {
   }),
 
   records_listByPatient: method({
-    params: ['patient'],
-    parse: patientArg,
+    params: ['patient', 'after', 'limit'],
+    parse: (p): RecordsArgs => {
+      const after = readOptionalHex(p, 'after', 32)
+      return {
+        patient: readHex(p, 'patient', { length: 32 }),
+        ...(after !== undefined ? { after } : {}),
+        limit: readOptionalInt(p, 'limit', { min: 1, max: RECORDS_MAX_LIMIT }) ?? RECORDS_MAX_LIMIT
+      }
+    },
     patientOf: (a) => a.patient,
-    run: async ({ patient }, { rpc }, scope) => await listRecords(rpc.chain, patient, scope as ReaderScope)
+    run: async (args, { rpc }, scope) => await listRecords(rpc.chain, args, scope as ReaderScope)
   }),
 
   records_get: method({

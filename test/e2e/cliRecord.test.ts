@@ -91,6 +91,13 @@ describe('medchain record: encrypted records end to end', () => {
     const reportMarker = marker('report')
     const reportFile = writeJson('report.json', labReport(reportMarker))
     const report = okJson<{ recordId: string }>(await medchain(['record', 'put', reportFile, '--patient', 'patient', '--from', 'doctor']))
+    // the patient's records page by page: one, then the one after it, then none
+    const page1 = await runCli(['--home', home, 'query', 'records', '--patient', 'patient', '--limit', '1', '--rpc', url], { MEDCHAIN_PASSPHRASE: PASSPHRASE })
+    assert.equal(page1.code, 0, page1.stderr)
+    assert.match(page1.stdout, new RegExp(`--after ${rx.recordId}`), 'a full page names the next page\'s cursor')
+    const page2 = okJson<Array<{ recordId: string }>>(await medchain(['query', 'records', '--patient', 'patient', '--limit', '1', '--after', rx.recordId]))
+    assert.deepEqual(page2.map((r) => r.recordId), [report.recordId])
+    assert.deepEqual(okJson<unknown[]>(await medchain(['query', 'records', '--patient', 'patient', '--after', report.recordId])), [])
 
     // the patient reads its own record
     const ownOut = join(dir, 'own-rx.json')

@@ -35,6 +35,26 @@ describe('RPC signed queries', () => {
     assert.equal(pharmacy[0]?.keyEnvelope, null)
   })
 
+  it('records_listByPatient pages: limit, then after the last record of the page; a bad cursor is refused the same way whatever the reason', async () => {
+    const ids = (r: Awaited<ReturnType<typeof ask>>): unknown[] => (r.result as Array<Record<string, unknown>>).map((x) => x.recordId)
+    const rx = toHex(f.world.records.rx)
+    const obs = toHex(f.world.records.obs)
+    assert.deepEqual(ids(await ask(keys.patient, 'records_listByPatient', { ...patientParams(), limit: 1 })), [rx])
+    assert.deepEqual(ids(await ask(keys.patient, 'records_listByPatient', { ...patientParams(), limit: 1, after: rx })), [obs])
+    assert.deepEqual(ids(await ask(keys.patient, 'records_listByPatient', { ...patientParams(), after: obs })), [], 'past the last record: an empty page')
+    // the pharmacy sees only the prescription: after it, nothing; the observation it may not see is no cursor for it
+    assert.deepEqual(ids(await ask(keys.pharmacy, 'records_listByPatient', { ...patientParams(), after: rx })), [])
+    const refusals = [
+      await ask(keys.pharmacy, 'records_listByPatient', { ...patientParams(), after: obs }),
+      await ask(keys.patient, 'records_listByPatient', { ...patientParams(), after: 'ab'.repeat(32) }),
+      await ask(keys.patient, 'records_listByPatient', { ...patientParams(), after: 'xyz' }),
+      await ask(keys.patient, 'records_listByPatient', { ...patientParams(), limit: 0 }),
+      await ask(keys.patient, 'records_listByPatient', { ...patientParams(), limit: 1001 })
+    ]
+    for (const r of refusals) assertRpcError(r, -32602)
+    assert.equal(refusals[0]?.error?.message, refusals[1]?.error?.message, 'an invisible record and an unknown one get the same answer')
+  })
+
   it('consent_list: the patient sees every grant with its status, a grantee only its own', async () => {
     const grants = (await ask(keys.patient, 'consent_list')).result as Array<Record<string, unknown>>
     assert.deepEqual(grants.map((g) => [g.grantId, g.grantee, g.purpose, g.status]), [

@@ -30,7 +30,7 @@ import { BlobError } from '../blobs/errors.js'
 import type { BlobStore, StoredBlob } from '../blobs/store.js'
 import { MedchainError } from '../errors.js'
 import { P2pError } from './errors.js'
-import { badFrame, Deadline, finish, streamError, type OpenStream } from './sync.js'
+import { abortResponse, badFrame, Deadline, finish, openStreamWithin, readFrame, refuseRequest, streamError, type OpenStream } from './sync.js'
 
 /** Largest data frame (raw ciphertext bytes). */
 export const BLOB_DATA_FRAME_BYTES = 64 * 1024
@@ -147,9 +147,6 @@ function isBufferOverflow (err: unknown): boolean {
   return err instanceof Error && err.name === 'StreamBufferError'
 }
 
-async function readFrame (lp: LengthPrefixedStream<Stream>, signal: AbortSignal): Promise<Uint8Array> {
-  return (await lp.read({ signal })).subarray()
-}
 
 // ---------------------------------------------------------------------------------------------
 // server
@@ -175,15 +172,7 @@ export function getBlobHandler (protocol: string, opts: BlobServerOptions) {
     } catch (err) {
       const error = streamError(err, protocol, requestDeadline, MAX_CONTROL_FRAME_BYTES)
       requestDeadline.clear()
-      opts.onPeerError?.(connection.remotePeer, error)
-      if (error.code === 'SYNC_BAD_FRAME') {
-        const answer = new Deadline(1_000)
-        await lp.write(encodeBlobHeader(BlobStatus.BadRequest, 0), { signal: answer.signal }).catch(() => undefined)
-        answer.clear()
-        await finish(stream)
-      } else {
-        await finish(stream, error)
-      }
+      await refuseRequest(stream, lp, error, encodeBlobHeader(BlobStatus.BadRequest, 0), () => opts.onPeerError?.(connection.remotePeer, error))
       return
     }
     requestDeadline.clear()
@@ -243,9 +232,7 @@ export function getBlobHandler (protocol: string, opts: BlobServerOptions) {
       await lp.write(encodeBlobEnd(endStatus), { signal })
       await finish(stream)
     } catch (err) {
-      const error = streamError(err, protocol, deadline, MAX_BLOB_FRAME_BYTES)
-      if (error.code === 'SYNC_TIMEOUT') opts.onPeerError?.(connection.remotePeer, error)
-      await finish(stream, error)
+      await abortResponse(stream, err, protocol, deadline, MAX_BLOB_FRAME_BYTES, (error) => opts.onPeerError?.(connection.remotePeer, error))
     } finally {
       deadline.clear()
     }
@@ -276,15 +263,8 @@ function invalidData (hash: Uint8Array, reason: string): P2pError {
 export async function fetchBlobFrom (peer: PeerId, protocol: string, hash: Uint8Array, opts: BlobClientOptions): Promise<StoredBlob | undefined> {
   if (hash.length !== HASH_LENGTH) throw new RangeError('fetchBlobFrom: a blob hash is 32 bytes')
   const timeoutMs = { ...DEFAULT_BLOB_TIMEOUTS, ...opts.timeouts }.transferTimeoutMs
-  const deadline = new Deadline(timeoutMs)
+  const { stream, deadline } = await openStreamWithin(peer, protocol, opts.openStream, timeoutMs, MAX_BLOB_FRAME_BYTES)
   const signal = deadline.signal
-  let stream: Stream
-  try {
-    stream = await opts.openStream(peer, protocol, { signal })
-  } catch (err) {
-    deadline.clear()
-    throw streamError(err, protocol, deadline, MAX_BLOB_FRAME_BYTES)
-  }
   const backlog = watchBacklog(stream)
   try {
     const lp = lpFor(stream, CLIENT_MAX_BUFFER_BYTES)

@@ -232,8 +232,50 @@ export function streamError (err: unknown, protocol: string, deadline: { signal:
   return new P2pError({ code: 'SYNC_STREAM_FAILED', protocol, reason }, `The ${protocol} stream failed (${reason}).`)
 }
 
-async function readFrame (lp: LengthPrefixedStream<Stream>, signal: AbortSignal): Promise<Uint8Array> {
+/** Reads one length-prefixed frame, contiguous. */
+export async function readFrame (lp: LengthPrefixedStream<Stream>, signal: AbortSignal): Promise<Uint8Array> {
   return contiguous(await lp.read({ signal }))
+}
+
+/**
+ * A server's end of a request it could not read: `error` goes to the peer's record, a malformed
+ * request gets `badRequestAnswer` (so an honest but incompatible client learns why), and the
+ * stream is closed either way.
+ */
+export async function refuseRequest (stream: Stream, lp: LengthPrefixedStream<Stream>, error: P2pError, badRequestAnswer: Uint8Array, onPeerError: (() => void) | undefined): Promise<void> {
+  onPeerError?.()
+  if (error.code === 'SYNC_BAD_REQUEST' || error.code === 'SYNC_BAD_FRAME') {
+    const answerDeadline = new Deadline(1_000)
+    await lp.write(badRequestAnswer, { signal: answerDeadline.signal }).catch(() => undefined)
+    answerDeadline.clear()
+    await finish(stream)
+  } else {
+    await finish(stream, error)
+  }
+}
+
+/**
+ * A server's end of a response that failed while it was being sent: a peer that stopped reading
+ * (SYNC_TIMEOUT) is reported, the stream is aborted with the error.
+ */
+export async function abortResponse (stream: Stream, err: unknown, protocol: string, deadline: Deadline, limit: number, onPeerTimeout: ((error: P2pError) => void) | undefined): Promise<void> {
+  const error = streamError(err, protocol, deadline, limit)
+  if (error.code === 'SYNC_TIMEOUT') onPeerTimeout?.(error)
+  await finish(stream, error)
+}
+
+/**
+ * Opens a client stream to `peer` under a deadline of `timeoutMs` for the whole exchange; a failure
+ * to open is a typed P2pError (and the deadline is cleared). The caller clears the deadline after.
+ */
+export async function openStreamWithin (peer: PeerId, protocol: string, openStream: OpenStream, timeoutMs: number, limit: number): Promise<{ stream: Stream, deadline: Deadline }> {
+  const deadline = new Deadline(timeoutMs)
+  try {
+    return { stream: await openStream(peer, protocol, { signal: deadline.signal }), deadline }
+  } catch (err) {
+    deadline.clear()
+    throw streamError(err, protocol, deadline, limit)
+  }
 }
 
 function lpFor (stream: Stream, maxDataLength: number): LengthPrefixedStream<Stream> {
@@ -302,16 +344,7 @@ export function getBlocksHandler (protocol: string, opts: SyncServerOptions) {
     } catch (err) {
       const error = streamError(err, protocol, requestDeadline, MAX_REQUEST_FRAME_BYTES)
       requestDeadline.clear()
-      opts.onPeerError?.(connection.remotePeer, error)
-      if (error.code === 'SYNC_BAD_REQUEST' || error.code === 'SYNC_BAD_FRAME') {
-        // answer so an honest but incompatible client learns why; it is closed either way
-        const answerDeadline = new Deadline(1_000)
-        await lp.write(encodeEnd(SyncStatus.BadRequest), { signal: answerDeadline.signal }).catch(() => undefined)
-        answerDeadline.clear()
-        await finish(stream)
-      } else {
-        await finish(stream, error)
-      }
+      await refuseRequest(stream, lp, error, encodeEnd(SyncStatus.BadRequest), () => opts.onPeerError?.(connection.remotePeer, error))
       return
     }
     requestDeadline.clear()
@@ -338,9 +371,7 @@ export function getBlocksHandler (protocol: string, opts: SyncServerOptions) {
       await lp.write(encodeEnd(status), { signal })
       await finish(stream)
     } catch (err) {
-      const error = streamError(err, protocol, deadline, MAX_BLOCK_ITEM_FRAME_BYTES)
-      if (error.code === 'SYNC_TIMEOUT') opts.onPeerError?.(connection.remotePeer, error)
-      await finish(stream, error)
+      await abortResponse(stream, err, protocol, deadline, MAX_BLOCK_ITEM_FRAME_BYTES, (error) => opts.onPeerError?.(connection.remotePeer, error))
     } finally {
       deadline.clear()
     }
@@ -357,17 +388,9 @@ export interface SyncClientOptions {
 
 async function withStream<T> (peer: PeerId, protocol: string, opts: SyncClientOptions, limit: number, body: (lp: LengthPrefixedStream<Stream>, signal: AbortSignal) => Promise<T>): Promise<T> {
   const timeoutMs = { ...DEFAULT_SYNC_TIMEOUTS, ...opts.timeouts }.responseTimeoutMs
-  const deadline = new Deadline(timeoutMs)
-  const signal = deadline.signal
-  let stream: Stream
+  const { stream, deadline } = await openStreamWithin(peer, protocol, opts.openStream, timeoutMs, limit)
   try {
-    stream = await opts.openStream(peer, protocol, { signal })
-  } catch (err) {
-    deadline.clear()
-    throw streamError(err, protocol, deadline, limit)
-  }
-  try {
-    const result = await body(lpFor(stream, limit), signal)
+    const result = await body(lpFor(stream, limit), deadline.signal)
     await finish(stream)
     return result
   } catch (err) {

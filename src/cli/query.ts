@@ -25,7 +25,7 @@ import {
   addConnectionOptions, ClientError, contextOf, hex32, integerIn, localKeyNames, parseDuration, parseTime, resolvePublicKey, unlockKey,
   type CliContext, type ConnectionOptions
 } from './rpcClient.js'
-import { RECORDS_PAGE, type RecordJson } from './record.js'
+import { RECORDS_PAGE, type GrantJson, type RecordJson } from './record.js'
 
 const HEX64_RE = /^[0-9a-fA-F]{64}$/
 
@@ -195,18 +195,6 @@ async function queryRecords (ctx: CliContext, cmd: Command, opts: RecordsOptions
       ...records.map((r) => [r.recordId, r.resourceType, String(r.size), names.get(r.author) ?? short(r.author), `${isoTime(r.anchoredTime)} (height ${r.anchoredAt})`, r.supersededBy === null ? 'current' : `superseded by ${short(r.supersededBy)}`])
     ]) + more
   return { json: records, text }
-}
-
-interface GrantJson {
-  grantId: string
-  grantee: string
-  purpose: string
-  expiresAt: number
-  recordTypes: string[]
-  recordIds: string[]
-  grantedAt: number
-  revokedAt: number | null
-  status: string
 }
 
 async function queryConsent (ctx: CliContext, cmd: Command, opts: SignedOptions): Promise<CommandResult> {

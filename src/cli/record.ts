@@ -30,6 +30,7 @@ import { ciphertextSize, decryptFile, encryptFile, newDataKey } from '../records
 import { ENVELOPE_LENGTH, openDataKey, sealDataKey } from '../records/envelope.js'
 import { inspectRecordFile } from '../records/fhir.js'
 import { signQuery } from '../rpc/auth.js'
+import type { GrantSummary, RecordSummary } from '../proof/verify.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
 import {
   addConnectionOptions, ClientError, contextOf, hex32, localKeyNames, resolvePublicKey, unlockKey, unlockKeySecret, type CliContext, type ConnectionOptions
@@ -39,25 +40,18 @@ import { sendTx } from './tx.js'
 const PURPOSES = { treatment: Purpose.Treatment, pharmacy: Purpose.Pharmacy, insurance: Purpose.Insurance, research: Purpose.Research } as const
 type PurposeName = keyof typeof PURPOSES
 
-/** What records_get / records_listByPatient answer for one record. */
-export interface RecordJson {
-  recordId: string
-  patient: string
-  resourceType: string
-  contentHash: string
-  size: number
-  blobRef: string
-  author: string
-  anchoredAt: number
-  anchoredTime: number
-  supersedes: string | null
-  supersededBy: string | null
+/** What records_get / records_listByPatient answer for one record: its metadata and the reader's key envelope. */
+export interface RecordJson extends RecordSummary {
   keyEnvelope: string | null
   keySource: string | null
 }
 
+/** What consent_list answers for one grant. */
+export interface GrantJson extends GrantSummary {
+  envelopes: Array<{ recordId: string }>
+}
+
 export interface EntityJson { kind: string, role: string | null, hospital: string | null, active: boolean, name: string }
-interface GrantJson { grantId: string, grantee: string, purpose: string, expiresAt: number, recordTypes: string[], recordIds: string[], envelopes: Array<{ recordId: string }>, status: string }
 
 // ---------------------------------------------------------------------------------------------
 // helpers

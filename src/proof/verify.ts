@@ -64,7 +64,8 @@ export interface TxProofSummary {
   validatorChanges: number
 }
 
-export interface ConsentSummary {
+/** A grant as JSON (hex keys and ids, names for purposes), as the proof and the RPC's consent_list show it. */
+export interface GrantSummary {
   grantId: string
   grantee: string
   purpose: string
@@ -75,24 +76,30 @@ export interface ConsentSummary {
   revokedAt: number | null
   /** At the head block's time. */
   status: 'live' | 'expired' | 'revoked'
+}
+
+export interface ConsentSummary extends GrantSummary {
   /** The grant's scope includes this record (by type, "*" or id). */
   coversRecord: boolean
 }
 
+/** An anchored record's metadata as JSON (hex keys and ids), as the proof and the RPC's record methods show it. */
+export interface RecordSummary {
+  recordId: string
+  patient: string
+  resourceType: string
+  contentHash: string
+  size: number
+  blobRef: string
+  author: string
+  anchoredAt: number
+  anchoredTime: number
+  supersedes: string | null
+  supersededBy: string | null
+}
+
 export interface RecordProofSummary {
-  record: {
-    recordId: string
-    patient: string
-    resourceType: string
-    contentHash: string
-    size: number
-    blobRef: string
-    author: string
-    anchoredAt: number
-    anchoredTime: number
-    supersedes: string | null
-    supersededBy: string | null
-  }
+  record: RecordSummary
   anchor: TxProofSummary
   head: CertifiedBlockSummary
   /** The proven consents of the patient (as of the head). */

@@ -555,16 +555,6 @@ export class Chain extends EventEmitter<ChainEvents> {
       .map((item, i) => readBytesMax(item, `receipts[${i}]`, 64 * 1024))
   }
 
-  /** Record ids anchored for a patient, oldest first. */
-  async listRecordsByPatient (patient: Uint8Array, limit = 1000): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = []
-    for await (const recordId of this.recordsByPatient(patient)) {
-      if (out.length >= limit) break
-      out.push(recordId)
-    }
-    return out
-  }
-
   /**
    * A patient's record ids in anchoring order, oldest first, read lazily from the index (a caller
    * that filters them reads only as far as it needs); with `after`, starting after that record of

@@ -11,6 +11,7 @@ import { stateKey, Bucket } from '../../../src/chain/store/buckets.js'
 import { hasErrorCode } from '../../../src/errors.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { verify } from '../../../src/crypto/ed25519.js'
+import { getRecord } from '../../../src/contracts/index.js'
 
 const hospital = makeKeys('hospital-a')
 const doctor = makeKeys('doctor-1')
@@ -76,8 +77,18 @@ describe('importBlock', () => {
     assert.ok(await h.chain.getCertificate(1))
     assert.ok(await h.chain.getCertificate(2))
 
-    const records = await h.chain.listRecordsByPatient(patient.publicKey)
+    const records: Uint8Array[] = []
+    for await (const id of h.chain.recordsByPatient(patient.publicKey)) records.push(id)
     assert.equal(records.length, 2)
+    // after the first, only the second; after the last, nothing
+    const [first, second] = records as [Uint8Array, Uint8Array]
+    const anchoredAt = (id: Uint8Array): number => (getRecord(h.chain.stateView, id) as { anchoredAt: number }).anchoredAt
+    const afterFirst: Uint8Array[] = []
+    for await (const id of h.chain.recordsByPatient(patient.publicKey, { recordId: first, height: anchoredAt(first) })) afterFirst.push(id)
+    assert.deepEqual(afterFirst, [second])
+    const afterLast: Uint8Array[] = []
+    for await (const id of h.chain.recordsByPatient(patient.publicKey, { recordId: second, height: anchoredAt(second) })) afterLast.push(id)
+    assert.deepEqual(afterLast, [])
     const audit = await h.chain.listAuditByPatient(patient.publicKey)
     assert.ok(audit.length >= 3, `enrolment and two anchors are audited, got ${audit.length}`)
     assert.deepEqual(audit.map((a) => a.seq), [...audit.map((a) => a.seq)].sort((a, b) => a - b))

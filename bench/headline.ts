@@ -1,0 +1,21 @@
+/**
+ * Which step of bench:network is its headline. Pure, so that the rule is tested
+ * (test/unit/bench/headline.test.ts) and not only read.
+ *
+ *  - `best`: the fastest step that was sustained AND kept p99 commit latency under the bound
+ *    (the issue's measure). Undefined when no step qualifies: the benchmark then reports 0 tx/s
+ *    and no latency, rather than a step that missed the bound or was not sustained.
+ *  - `fastest`: the fastest sustained step at any latency (undefined when none was sustained).
+ */
+export interface StepOutcome {
+  finalizedTxPerSec: number
+  p99: number
+  sustained: boolean
+}
+
+export function pickHeadline<S extends StepOutcome> (steps: readonly S[], p99BoundMs: number): { best?: S, fastest?: S } {
+  const sustained = steps.filter((s) => s.sustained).sort((a, b) => b.finalizedTxPerSec - a.finalizedTxPerSec)
+  const best = sustained.find((s) => s.p99 < p99BoundMs)
+  const fastest = sustained[0]
+  return { ...(best !== undefined ? { best } : {}), ...(fastest !== undefined ? { fastest } : {}) }
+}

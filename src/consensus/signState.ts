@@ -6,9 +6,10 @@
  * identical message (ed25519 signatures are deterministic). Steps order Propose < Prevote < Precommit.
  *
  * Wire: [version u32, height u64, round u32, step u32, blockHash bytes(0|32)]
- * File: [state bytes, sha256(state bytes)], replaced atomically by `SignStateFile.save`.
+ * File: two 512-byte slots written in place (see `SignStateFile`); files of the earlier format,
+ * [state bytes, sha256(state bytes)], are still read and rewritten in slots by the next save.
  */
-import { readFileSync } from 'node:fs'
+import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { writeFileAtomic } from '../atomicFile.js'
 import { equalBytes } from '../crypto/bytes.js'
 import { HASH_LENGTH, sha256 } from '../crypto/hash.js'
@@ -64,12 +65,72 @@ function corrupt (path: string, reason: string): ConsensusError {
   )
 }
 
+/** Size of one slot, and the slot file: two slots back to back. */
+export const SIGN_STATE_SLOT_BYTES = 512
+export const SIGN_STATE_FILE_BYTES = 2 * SIGN_STATE_SLOT_BYTES
+/** "MCSS": the first bytes of a written slot. */
+const SLOT_MAGIC = Uint8Array.of(0x4d, 0x43, 0x53, 0x53)
+/** magic 4 B | sequence u64 big-endian | body length u16 big-endian */
+const SLOT_HEADER_BYTES = 4 + 8 + 2
+const MAX_BODY_BYTES = SIGN_STATE_SLOT_BYTES - SLOT_HEADER_BYTES - HASH_LENGTH
+
+/** Where save number `seq` goes: the slots alternate, so a save never overwrites the latest state. */
+export function signStateSlotOffset (seq: number): number {
+  return (seq % 2) * SIGN_STATE_SLOT_BYTES
+}
+
+/** One slot's bytes: header, the encoded state, sha256 of header and state, zero padding. */
+export function encodeSignStateSlot (seq: number, s: SignState): Uint8Array {
+  const body = encodeSignState(s)
+  const slot = new Uint8Array(SIGN_STATE_SLOT_BYTES)
+  const view = new DataView(slot.buffer)
+  slot.set(SLOT_MAGIC, 0)
+  view.setBigUint64(4, BigInt(seq))
+  view.setUint16(12, body.length)
+  slot.set(body, SLOT_HEADER_BYTES)
+  const end = SLOT_HEADER_BYTES + body.length
+  slot.set(sha256(slot.subarray(0, end)), end)
+  return slot
+}
+
+/** The slot's sequence number and state, or undefined when it is empty, torn or damaged. */
+function decodeSlot (slot: Uint8Array): { seq: number, state: SignState } | undefined {
+  if (!equalBytes(slot.subarray(0, 4), SLOT_MAGIC)) return undefined
+  const view = new DataView(slot.buffer, slot.byteOffset, slot.length)
+  const seq = view.getBigUint64(4)
+  const length = view.getUint16(12)
+  if (length > MAX_BODY_BYTES || seq > BigInt(Number.MAX_SAFE_INTEGER)) return undefined
+  const end = SLOT_HEADER_BYTES + length
+  if (!equalBytes(sha256(slot.subarray(0, end)), slot.subarray(end, end + HASH_LENGTH))) return undefined
+  try {
+    return { seq: Number(seq), state: decodeSignState(slot.subarray(SLOT_HEADER_BYTES, end)) }
+  } catch {
+    return undefined
+  }
+}
+
 /**
- * The sign-state on disk. `save` is synchronous and crash-safe: it writes `path.tmp`, fsyncs it,
- * renames it over `path` and fsyncs the directory, so after a crash `path` holds either the old or
- * the new state, whole. A leftover `path.tmp` (a crash before the rename) is ignored by `load`.
+ * The sign-state on disk, saved before every signed message leaves the validator (so its cost is
+ * on the path of every vote).
+ *
+ * The file holds two 512-byte slots. Save n writes slot n mod 2 in place and `fdatasync`s it: the
+ * file keeps its size, so no metadata (no rename, no directory) has to reach the disk, which is
+ * what made the earlier temp-file-and-rename save cost ~3 ms per vote under load (profiled at 300
+ * tx/s: about 2 s of a validator's main thread in a 20 s step went to fsyncs of its three small
+ * files, half of it this one).
+ * Crash safety: a save never touches the slot that holds the latest state, and each slot carries a
+ * sequence number and a sha256. A crash in the middle of a save leaves that slot torn (checksum
+ * mismatch) and `load` returns the other slot: the state before the save, which is the truth,
+ * because the message is sent only after `save` returned. The file itself is created, whole, by
+ * an atomic replace (src/atomicFile.ts), also when a file of the earlier format is upgraded.
+ *
+ * `load` refuses (SIGN_STATE_CORRUPT) a file in which no slot is valid, of another size, or
+ * unreadable: never a silent fresh start.
  */
 export class SignStateFile {
+  /** Sequence number of the latest saved state; undefined until the file exists in slot format. */
+  private seq: number | undefined
+
   constructor (readonly path: string) {}
 
   /** The saved state; undefined when none was ever saved. Throws ConsensusError SIGN_STATE_CORRUPT. */
@@ -81,6 +142,14 @@ export class SignStateFile {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw corrupt(this.path, (err as Error).message)
     }
+    if (bytes.length === SIGN_STATE_FILE_BYTES) {
+      const slots = [decodeSlot(bytes.subarray(0, SIGN_STATE_SLOT_BYTES)), decodeSlot(bytes.subarray(SIGN_STATE_SLOT_BYTES))]
+      const latest = slots.reduce((a, b) => (b !== undefined && (a === undefined || b.seq > a.seq) ? b : a), undefined)
+      if (latest === undefined) throw corrupt(this.path, 'neither slot holds a valid sign-state')
+      this.seq = latest.seq
+      return latest.state
+    }
+    this.seq = undefined // the earlier format: the next save rewrites the whole file
     try {
       const t = readTuple(decodeCanonical(bytes, { maxBytes: 256, maxItems: 2, maxDepth: 1 }), 2, 'signStateFile')
       const body = t[0]
@@ -93,9 +162,29 @@ export class SignStateFile {
     }
   }
 
+  /**
+   * Persists `s` (synchronously, durable on return). Call `load` first on an existing file, as the
+   * node does at start: the sequence number continues from the latest slot.
+   */
   save (s: SignState): void {
-    const body = encodeSignState(s)
-    writeFileAtomic(this.path, encodeCanonical([body, sha256(body)]), { mode: 0o600 })
+    if (this.seq === undefined) {
+      // first save of a new file, or of a file in the earlier format: create it whole
+      const file = new Uint8Array(SIGN_STATE_FILE_BYTES)
+      file.set(encodeSignStateSlot(1, s), signStateSlotOffset(1))
+      writeFileAtomic(this.path, file, { mode: 0o600 })
+      this.seq = 1
+      return
+    }
+    const seq = this.seq + 1
+    const fd = openSync(this.path, 'r+')
+    try {
+      const slot = encodeSignStateSlot(seq, s)
+      let off = 0
+      while (off < slot.length) off += writeSync(fd, slot, off, slot.length - off, signStateSlotOffset(seq) + off)
+      fdatasyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    this.seq = seq
   }
-
 }

@@ -6,8 +6,8 @@
  *  - events are handled strictly one at a time (a promise queue), so the engine never sees a
  *    message while a block it decided is still being imported;
  *  - `broadcast`: the sign-state (and the block signed for) reaches the disk (fsync) BEFORE the
- *    message leaves, then the message joins `<home>/data/own_messages.bin` (every vote signed at
- *    the sign-state's height and the latest proposal, a small WAL given back to the engine as
+ *    message leaves; once it has left, it joins `<home>/data/own_messages.bin` (every vote signed
+ *    at the sign-state's height and the latest proposal, a small WAL given back to the engine as
  *    `ownMessages` on start); these writes are synchronous on purpose (see `perform`);
  *    the message is delivered to our own engine too;
  *  - `scheduleTimeout`: real timers, all cleared on stop;
@@ -318,14 +318,17 @@ export class MedchainNode {
           // fsync before the message leaves, synchronously: measured at 1,100 tx/s, writing on the
           // thread pool instead let gossip and RPC work run first, and commit latency rose by ~40%
           this.signStateFile.save(action.signState)
-          // then the WAL of this height's own messages (after the sign-state: a crash in between
-          // loses only the message, which the engine re-signs identically from the sign-state):
-          // every vote of the height, but only the latest proposal, so a stall of many rounds does
-          // not rewrite a growing pile of blocks with every vote (the engine re-sends the same)
+        }
+        this.network?.publishConsensus(action.message)
+        if (action.signState !== undefined) {
+          // then the WAL of this height's own messages, once the message is out (it is for
+          // re-sending, not for safety: a crash before it is written loses only the message,
+          // which the engine re-signs identically from the sign-state): every vote of the height,
+          // but only the latest proposal, so a stall of many rounds does not rewrite a growing
+          // pile of blocks with every vote (the engine re-sends the same)
           this.ownMessages = keepOwnMessages(this.ownMessages, action.message, action.signState.height)
           writeOwnMessages(this.home, this.ownMessages)
         }
-        this.network?.publishConsensus(action.message)
         pending.push({ type: 'message', message: action.message })
         return
       }

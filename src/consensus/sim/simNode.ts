@@ -88,7 +88,7 @@ interface Disk {
   lastSignedBlock: Block | undefined
   /**
    * Every message this node signed at the height of the sign-state (a small WAL kept next to it,
-   * written with it before the message leaves); given back to the engine as `ownMessages`.
+   * written once the message has left); given back to the engine as `ownMessages`.
    */
   ownMessages: ConsensusMessage[]
 }
@@ -260,7 +260,6 @@ export class SimNode {
           const block = action.message.kind === 'proposal' ? action.message.proposal.block : hash !== undefined ? this.knownBlocks.get(toHex(hash)) : undefined
           this.disk.signState = { ...action.signState }
           this.disk.lastSignedBlock = hash !== undefined && block !== undefined && equalBytes(blockHash(block.header), hash) ? block : undefined
-          this.disk.ownMessages = keepOwnMessages(this.disk.ownMessages, action.message, action.signState.height)
         }
         // a broadcast without sign-state may relay others' votes (the engine's last-commit catch-up)
         const own = signerOf(action.message) !== undefined && equalBytes(signerOf(action.message) as Uint8Array, this.signer.publicKey)
@@ -270,10 +269,14 @@ export class SimNode {
         if (!suppress) this.env.network.broadcast(this.id, action.message)
         const trigger = this.crashAfterPrecommit
         if (trigger !== undefined && own && action.message.kind === 'vote' && action.message.vote.type === VoteType.Precommit && action.message.vote.height >= trigger.height) {
+          // as the node can: the message has left, but the crash comes before the own-messages WAL has it
           this.crashAfterPrecommit = undefined
           this.crash()
           trigger.onCrash()
+          return
         }
+        // the own-messages WAL is written once the message has left, as the node does
+        if (action.signState !== undefined) this.disk.ownMessages = keepOwnMessages(this.disk.ownMessages, action.message, action.signState.height)
         return
       }
       case 'scheduleTimeout': {

@@ -6,7 +6,11 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { CodecError } from '../../../src/chain/codec.js'
 import { ConsensusError } from '../../../src/consensus/errors.js'
-import { checkCanSign, decodeSignState, encodeSignState, SignStateFile } from '../../../src/consensus/signState.js'
+import {
+  checkCanSign, decodeSignState, encodeSignState, encodeSignStateSlot, SIGN_STATE_FILE_BYTES, SIGN_STATE_SLOT_BYTES, SignStateFile, signStateSlotOffset
+} from '../../../src/consensus/signState.js'
+import { encodeCanonical } from '../../../src/chain/codec.js'
+import { sha256 } from '../../../src/crypto/hash.js'
 import { Step, type SignState } from '../../../src/consensus/types.js'
 import { bytes32 } from '../../utils/factories.js'
 
@@ -110,18 +114,106 @@ void describe('sign-state', () => {
       })
     })
 
-    void it('a corrupt main file makes load throw SIGN_STATE_CORRUPT (never a silent fresh start)', () => {
+    const states: SignState[] = [
+      { height: 8, round: 0, step: Step.Propose, blockHash: X },
+      { height: 8, round: 0, step: Step.Prevote, blockHash: X },
+      { height: 8, round: 0, step: Step.Precommit },
+      { height: 9, round: 2, step: Step.Prevote, blockHash: Y }
+    ]
+
+    void it('saves alternate between two slots of a file that keeps its size; the latest wins on load', () => {
       withDir((dir) => {
         const path = join(dir, 'sign_state')
         const file = new SignStateFile(path)
-        file.save({ height: 8, round: 0, step: Step.Precommit, blockHash: Y })
-        const good = readFileSync(path)
-        const flipped = new Uint8Array(good)
-        flipped[good.length - 40] = (flipped[good.length - 40] as number) ^ 1 // inside the state bytes: checksum mismatch
-        for (const bad of [good.subarray(0, good.length - 1), flipped, new Uint8Array(0), Buffer.from('not a sign state')]) {
-          writeFileSync(path, bad)
-          expectCorrupt(() => file.load())
+        for (const [i, state] of states.entries()) {
+          file.save(state)
+          const bytes = readFileSync(path)
+          assert.equal(bytes.length, SIGN_STATE_FILE_BYTES)
+          // save i+1 sits in its slot, byte for byte; the other slot still holds the save before it
+          assert.deepEqual(new Uint8Array(bytes.subarray(signStateSlotOffset(i + 1), signStateSlotOffset(i + 1) + SIGN_STATE_SLOT_BYTES)), encodeSignStateSlot(i + 1, state))
+          if (i > 0) assert.deepEqual(new Uint8Array(bytes.subarray(signStateSlotOffset(i), signStateSlotOffset(i) + SIGN_STATE_SLOT_BYTES)), encodeSignStateSlot(i, states[i - 1] as SignState))
+          assert.deepEqual(new SignStateFile(path).load(), state)
         }
+      })
+    })
+
+    void it('a save torn at any byte leaves the state before it (the message had not left); the next save overwrites the torn slot', () => {
+      withDir((dir) => {
+        const path = join(dir, 'sign_state')
+        const file = new SignStateFile(path)
+        file.save(states[0] as SignState)
+        file.save(states[1] as SignState)
+        const before = readFileSync(path)
+        const torn = encodeSignStateSlot(3, states[2] as SignState)
+        const offset = signStateSlotOffset(3)
+        // header 14 B, the state, its sha256: past those the slot is padding, and the save is whole
+        const written = 14 + encodeSignState(states[2] as SignState).length + 32
+        for (let cut = 0; cut <= written; cut++) {
+          const bytes = new Uint8Array(before)
+          bytes.set(torn.subarray(0, cut), offset)
+          writeFileSync(path, bytes)
+          assert.deepEqual(new SignStateFile(path).load(), cut < written ? states[1] : states[2], `torn after ${cut} bytes`)
+        }
+        // a torn last save, then a restart: the next save goes to the torn slot, never over states[1]
+        writeFileSync(path, Buffer.concat([before.subarray(0, offset), torn.subarray(0, written - 1), before.subarray(offset + written - 1)]))
+        const restarted = new SignStateFile(path)
+        assert.deepEqual(restarted.load(), states[1])
+        restarted.save(states[3] as SignState)
+        const after = readFileSync(path)
+        assert.deepEqual(new Uint8Array(after.subarray(offset, offset + SIGN_STATE_SLOT_BYTES)), encodeSignStateSlot(3, states[3] as SignState))
+        assert.deepEqual(new Uint8Array(after.subarray(signStateSlotOffset(2), signStateSlotOffset(2) + SIGN_STATE_SLOT_BYTES)), encodeSignStateSlot(2, states[1] as SignState))
+        assert.deepEqual(new SignStateFile(path).load(), states[3])
+      })
+    })
+
+    void it('a file in the earlier format ([state, sha256]) is read, and the next save rewrites it in slots', () => {
+      withDir((dir) => {
+        const path = join(dir, 'sign_state')
+        const body = encodeSignState(states[2] as SignState)
+        writeFileSync(path, encodeCanonical([body, sha256(body)]))
+        const file = new SignStateFile(path)
+        assert.deepEqual(file.load(), states[2])
+        file.save(states[3] as SignState)
+        assert.equal(readFileSync(path).length, SIGN_STATE_FILE_BYTES)
+        assert.equal(existsSync(`${path}.tmp`), false, 'rewritten by an atomic replace')
+        assert.deepEqual(new SignStateFile(path).load(), states[3])
+      })
+    })
+
+    void it('a save without a load first replaces the file whole, and stays readable', () => {
+      withDir((dir) => {
+        const path = join(dir, 'sign_state')
+        new SignStateFile(path).save(states[0] as SignState)
+        new SignStateFile(path).save(states[1] as SignState)
+        assert.deepEqual(new SignStateFile(path).load(), states[1])
+      })
+    })
+
+    void it('a file with no valid slot, of another size, or unreadable makes load throw SIGN_STATE_CORRUPT (never a silent fresh start)', () => {
+      withDir((dir) => {
+        const path = join(dir, 'sign_state')
+        const file = new SignStateFile(path)
+        file.save(states[0] as SignState)
+        file.save(states[1] as SignState)
+        const good = readFileSync(path)
+        const bothFlipped = new Uint8Array(good)
+        for (const seq of [1, 2]) bothFlipped[signStateSlotOffset(seq) + 20] = (bothFlipped[signStateSlotOffset(seq) + 20] as number) ^ 1 // inside each state: checksum mismatch
+        const legacyBody = encodeSignState(states[0] as SignState)
+        const legacy = encodeCanonical([legacyBody, sha256(legacyBody)])
+        const legacyFlipped = new Uint8Array(legacy)
+        legacyFlipped[legacy.length - 40] = (legacyFlipped[legacy.length - 40] as number) ^ 1
+        for (const bad of [
+          bothFlipped, new Uint8Array(SIGN_STATE_FILE_BYTES), good.subarray(0, good.length - 1), Buffer.concat([good, Buffer.of(0)]),
+          legacy.subarray(0, legacy.length - 1), legacyFlipped, new Uint8Array(0), Buffer.from('not a sign state')
+        ]) {
+          writeFileSync(path, bad)
+          expectCorrupt(() => new SignStateFile(path).load())
+        }
+        // one damaged slot is not corruption: the other one is read
+        const oneFlipped = new Uint8Array(good)
+        oneFlipped[signStateSlotOffset(2) + 20] = (oneFlipped[signStateSlotOffset(2) + 20] as number) ^ 1
+        writeFileSync(path, oneFlipped)
+        assert.deepEqual(new SignStateFile(path).load(), states[0])
         // a directory where the file should be: unreadable
         rmSync(path)
         const asDir = new SignStateFile(dir)

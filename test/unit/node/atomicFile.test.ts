@@ -1,0 +1,41 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { writeFileAtomic } from '../../../src/atomicFile.js'
+
+function withDir (fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'medchain-atomic-'))
+  try {
+    fn(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+describe('writeFileAtomic', () => {
+  for (const durable of [true, false]) {
+    it(`durable: ${String(durable)} — replaces the whole content, applies the mode, leaves no .tmp, survives a stale .tmp`, () => {
+      withDir((dir) => {
+        const path = join(dir, 'f.bin')
+        writeFileSync(path, 'an older and much longer content that must not leave a tail behind', { mode: 0o644 })
+        writeFileSync(`${path}.tmp`, 'a torn temp file of a crashed write')
+        writeFileAtomic(path, Uint8Array.of(1, 2, 3), { mode: 0o600, durable })
+        assert.deepEqual(new Uint8Array(readFileSync(path)), Uint8Array.of(1, 2, 3))
+        assert.equal(statSync(path).mode & 0o777, 0o600)
+        assert.equal(existsSync(`${path}.tmp`), false)
+        writeFileAtomic(path, 'text', { durable })
+        assert.equal(readFileSync(path, 'utf8'), 'text')
+        assert.equal(statSync(path).mode & 0o777, 0o644, 'the default mode')
+      })
+    })
+  }
+
+  it('a directory that does not exist: throws, and writes nothing', () => {
+    withDir((dir) => {
+      assert.throws(() => writeFileAtomic(join(dir, 'missing', 'f.bin'), 'x', { durable: false }), /ENOENT/)
+      assert.equal(existsSync(join(dir, 'missing')), false)
+    })
+  })
+})

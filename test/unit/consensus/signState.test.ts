@@ -137,13 +137,18 @@ void describe('sign-state', () => {
       })
     })
 
+    /** A file after saving states[0] and states[1], and its bytes. */
+    const twoSaves = (dir: string): { path: string, bytes: Buffer } => {
+      const path = join(dir, 'sign_state')
+      const file = new SignStateFile(path)
+      file.save(states[0] as SignState)
+      file.save(states[1] as SignState)
+      return { path, bytes: readFileSync(path) }
+    }
+
     void it('a save torn at any byte leaves the state before it (the message had not left); the next save overwrites the torn slot', () => {
       withDir((dir) => {
-        const path = join(dir, 'sign_state')
-        const file = new SignStateFile(path)
-        file.save(states[0] as SignState)
-        file.save(states[1] as SignState)
-        const before = readFileSync(path)
+        const { path, bytes: before } = twoSaves(dir)
         const torn = encodeSignStateSlot(3, states[2] as SignState)
         const offset = signStateSlotOffset(3)
         // header 14 B, the state, its sha256: past those the slot is padding, and the save is whole
@@ -191,11 +196,7 @@ void describe('sign-state', () => {
 
     void it('a file with no valid slot, of another size, or unreadable makes load throw SIGN_STATE_CORRUPT (never a silent fresh start)', () => {
       withDir((dir) => {
-        const path = join(dir, 'sign_state')
-        const file = new SignStateFile(path)
-        file.save(states[0] as SignState)
-        file.save(states[1] as SignState)
-        const good = readFileSync(path)
+        const { path, bytes: good } = twoSaves(dir)
         const bothFlipped = new Uint8Array(good)
         for (const seq of [1, 2]) bothFlipped[signStateSlotOffset(seq) + 20] = (bothFlipped[signStateSlotOffset(seq) + 20] as number) ^ 1 // inside each state: checksum mismatch
         const legacyBody = encodeSignState(states[0] as SignState)

@@ -16,7 +16,7 @@ export interface AtomicWriteOptions {
    * the call returns. false: no fsync (~0.05 ms instead of ~0.7 ms idle and several ms under load);
    * a killed process still leaves the old or the new content whole (the rename), but a power loss
    * may bring back the old file or an empty one. Only for files whose loss costs liveness, never
-   * safety: the validator's own-messages WAL, which the node writes at every vote.
+   * safety: the validator's own-messages WAL and last signed block, written at every vote.
    */
   durable?: boolean
 }

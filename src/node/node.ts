@@ -5,8 +5,8 @@
  * The engine is a pure state machine; everything with a side effect happens here, in one place:
  *  - events are handled strictly one at a time (a promise queue), so the engine never sees a
  *    message while a block it decided is still being imported;
- *  - `broadcast`: the sign-state (and the block signed for) reaches the disk (fsync) BEFORE the
- *    message leaves; once it has left, it joins `<home>/data/own_messages.bin` (every vote signed
+ *  - `broadcast`: the sign-state reaches the disk (fdatasync) BEFORE the message leaves (the block
+ *    signed for is written before it too, unsynced: liveness data); once the message has left, it joins `<home>/data/own_messages.bin` (every vote signed
  *    at the sign-state's height and the latest proposal, a small WAL given back to the engine as
  *    `ownMessages` on start); these writes are synchronous on purpose (see `perform`);
  *    the message is delivered to our own engine too;
@@ -531,9 +531,15 @@ function readLastSignedBlock (home: string): Block | undefined {
   }
 }
 
+/**
+ * The block the sign-state's hash names, so that a restarted validator still has the block it is
+ * locked on. Not fsynced, like the own-messages WAL: the lock itself is restored from the
+ * (durable) sign-state, and the engine takes this block only when its height and hash match, so a
+ * stale or lost file costs liveness (the block comes again with the next proposal), never safety.
+ */
 function writeLastSignedBlock (home: string, block: Block): void {
   const path = join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE)
-  writeFileAtomic(path, encodeBlock(block))
+  writeFileAtomic(path, encodeBlock(block), { durable: false })
 }
 
 

@@ -6,9 +6,10 @@
  *  - events are handled strictly one at a time (a promise queue), so the engine never sees a
  *    message while a block it decided is still being imported;
  *  - `broadcast`: the sign-state reaches the disk (fdatasync) BEFORE the message leaves (the block
- *    signed for is written before it too, unsynced: liveness data); once the message has left, it joins `<home>/data/own_messages.bin` (every vote signed
- *    at the sign-state's height and the latest proposal, a small WAL given back to the engine as
- *    `ownMessages` on start); these writes are synchronous on purpose (see `perform`);
+ *    signed for is written before it too, unsynced: liveness data); once the message has left, it
+ *    joins `<home>/data/own_messages.bin` (every vote signed at the sign-state's height and the
+ *    latest proposal, a small WAL given back to the engine as `ownMessages` on start, also
+ *    unsynced); these writes are synchronous on purpose (see `perform`);
  *    the message is delivered to our own engine too;
  *  - `scheduleTimeout`: real timers, all cleared on stop;
  *  - `buildProposal`: the mempool's executable transactions, through `chain.buildBlock`;
@@ -315,7 +316,7 @@ export class MedchainNode {
             writeLastSignedBlock(this.home, block) // the prevote and precommit for one block write it once
             this.lastSignedBlockHash = toHex(hash)
           }
-          // fsync before the message leaves, synchronously: measured at 1,100 tx/s, writing on the
+          // durable before the message leaves, synchronously: measured at 1,100 tx/s, writing on the
           // thread pool instead let gossip and RPC work run first, and commit latency rose by ~40%
           this.signStateFile.save(action.signState)
         }

@@ -20,7 +20,7 @@ describe('bench flags', () => {
   it('every flag set, in --flag value and --flag=value forms', () => {
     assert.deepEqual(parseBenchArgs(['--runs', '9', '--sizes=10000', '--json', '--profile', '/tmp/p', '--commit-ms', '0'], usage),
       { runs: 9, sizes: [10000], json: true, profile: '/tmp/p', 'commit-ms': 0 })
-    assert.deepEqual(parseBenchArgs(['--sizes', '1,20000'], usage).valueOf(), { runs: 5, sizes: [1, 20000], json: false, profile: undefined, 'commit-ms': 100 })
+    assert.deepEqual(parseBenchArgs(['--sizes', '1,20000'], usage), { runs: 5, sizes: [1, 20000], json: false, profile: undefined, 'commit-ms': 100 })
   })
 
   it('--help and -h win over everything else, even a bad value', () => {

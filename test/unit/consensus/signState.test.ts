@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { withTempDir } from '../../utils/tempDir.js'
 import fc from 'fast-check'
 import { CodecError } from '../../../src/chain/codec.js'
 import { ConsensusError } from '../../../src/consensus/errors.js'
@@ -18,14 +18,7 @@ const SEED = 0x5157
 const X = bytes32('block X')
 const Y = bytes32('block Y')
 
-function withDir (fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'medchain-signstate-'))
-  try {
-    fn(dir)
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
+const withDir = (fn: (dir: string) => void): void => { withTempDir('medchain-signstate-', fn) }
 
 function expectCorrupt (fn: () => unknown): void {
   assert.throws(fn, (err: unknown) => {

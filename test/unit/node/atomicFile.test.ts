@@ -1,18 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { withTempDir } from '../../utils/tempDir.js'
 import { writeFileAtomic } from '../../../src/atomicFile.js'
 
-function withDir (fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'medchain-atomic-'))
-  try {
-    fn(dir)
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
+const withDir = (fn: (dir: string) => void): void => { withTempDir('medchain-atomic-', fn) }
 
 describe('writeFileAtomic', () => {
   for (const durable of [true, false]) {

@@ -48,6 +48,7 @@ import { P2pError, type P2pErrorCode } from './errors.js'
 import type { BlobStore, StoredBlob } from '../blobs/store.js'
 import { BlobError } from '../blobs/errors.js'
 import { blobProtocol, fetchBlobFrom, getBlobHandler, type BlobTimeouts } from './blobs.js'
+import { writeCoalescer } from './coalesce.js'
 import {
   consensusTopic, frameConsensusGossip, getConsensusTopicValidatorFn, getTxTopicValidatorFn, MAX_CONSENSUS_GOSSIP_BYTES, MAX_GOSSIP_RPC_BYTES, packTxBatches, txTopic,
   type ConsensusGossipHandlers, type GossipVerdictEvent, type TxGossipHandlers
@@ -173,6 +174,8 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
   private readonly penaltyHalfLifeMs: number
   private stopping = false
   private libp2pNode?: P2pLibp2p
+  /** Coalesces each connection's socket writes per tick (coalesce.ts), as libp2p's connection protector. */
+  private readonly coalescer = writeCoalescer()
 
   /** Use `createP2pHost`. */
   constructor (private readonly opts: P2pHostOptions) {
@@ -190,6 +193,11 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
   get libp2p (): P2pLibp2p {
     if (this.libp2pNode === undefined) throw new P2pError({ code: 'HOST_STOPPED' }, 'The p2p host is not started.')
     return this.libp2pNode
+  }
+
+  /** Connections (since start, inbound and outbound) whose socket writes are coalesced per tick. */
+  get coalescedConnections (): number {
+    return this.coalescer.coalesced
   }
 
   get peerId (): string {
@@ -228,6 +236,7 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      connectionProtector: () => this.coalescer,
       connectionGater: this.gater(),
       connectionManager: { inboundConnectionThreshold: this.opts.inboundConnectionsPerSecondPerIp ?? 25 },
       services: {

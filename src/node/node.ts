@@ -9,7 +9,8 @@
  *    signed for is written before it too, unsynced: liveness data); once the message has left, it
  *    joins `<home>/data/own_messages.bin` (every vote signed at the sign-state's height and the
  *    latest proposal, a small WAL given back to the engine as `ownMessages` on start, also
- *    unsynced); these writes are synchronous on purpose (see `perform`);
+ *    unsynced); both liveness files are rewritten in place (inPlaceFile.ts); these writes are
+ *    synchronous on purpose (see `perform`);
  *    the message is delivered to our own engine too;
  *  - `scheduleTimeout`: real timers, all cleared on stop;
  *  - `buildProposal`: the mempool's executable transactions, through `chain.buildBlock`;
@@ -21,8 +22,6 @@
  * blob routes; with `blobs.replicate`, the blob of every record anchored in a committed block is
  * fetched from peers in the background when missing here (best effort: logged, never fatal).
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { writeFileAtomic } from '../atomicFile.js'
 import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { Registry, Gauge, Histogram, Counter } from 'prom-client'
@@ -37,15 +36,16 @@ import { equalBytes, fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { VerifyPool } from '../crypto/verifyPool.js'
 import { ConsensusEngine } from '../consensus/engine.js'
+import { ConsensusError } from '../consensus/errors.js'
 import { SignStateFile } from '../consensus/signState.js'
 import { decodeConsensusMessage, encodeConsensusMessage, keepOwnMessages, messageHeight } from '../consensus/messages.js'
-import { sha256, HASH_LENGTH } from '../crypto/hash.js'
 import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/types.js'
 import { encodeVote, type Vote } from '../consensus/vote.js'
 import { resolveLimits, startRpcServer, type RpcServer } from '../rpc/server.js'
 import { MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_BATCH_TXS } from '../p2p/gossip.js'
 import { FsBlobStore, type BlobStore } from '../blobs/store.js'
 import { HomePaths, loadConfig, loadGenesis, loadNodeKeyPair, type NodeConfig } from './config.js'
+import { InPlaceFile } from './inPlaceFile.js'
 
 /** How long RPC-admitted transactions wait to be gossiped together. */
 const TX_GOSSIP_FLUSH_MS = 10
@@ -103,6 +103,8 @@ export class MedchainNode {
   private readonly knownBlocks = new Map<string, Block>()
   /** What own_messages.bin holds: the messages this validator signed at the sign-state's height. */
   private ownMessages: ConsensusMessage[] = []
+  private readonly ownMessagesFile: InPlaceFile
+  private readonly lastSignedBlockFile: InPlaceFile
   private stopped = false
   private waitingForTxs: { height: number, round: number } | undefined
   private syncing = false
@@ -120,7 +122,10 @@ export class MedchainNode {
     readonly logger: Logger,
     readonly metrics: Registry,
     private readonly gauges: { height: Gauge, round: Gauge, peers: Gauge, txs: Counter, commitSeconds: Histogram, validationSeconds: Histogram }
-  ) {}
+  ) {
+    this.ownMessagesFile = new InPlaceFile(join(HomePaths.data(home), OWN_MESSAGES_FILE))
+    this.lastSignedBlockFile = new InPlaceFile(join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE))
+  }
 
   network: NodeNetwork | undefined
   rpc: RpcServer | undefined
@@ -146,8 +151,8 @@ export class MedchainNode {
       getAccountNonce: (pk) => getSenderNonce(chain.stateView, pk),
       signatureCache
     })
-    const lastSignedBlock = readLastSignedBlock(home)
-    const ownMessages = readOwnMessages(home, logger)
+    const lastSignedBlock = readLastSignedBlock(new InPlaceFile(join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE)))
+    const ownMessages = readOwnMessages(new InPlaceFile(join(HomePaths.data(home), OWN_MESSAGES_FILE)), logger)
     const isValidator = findValidator(chain.validatorSet, nodeKey.publicKey) !== undefined
     const engine = new ConsensusEngine({
       chainId: genesis.chainId,
@@ -313,7 +318,7 @@ export class MedchainNode {
           const hash = action.signState.blockHash
           const block = hash === undefined ? undefined : this.knownBlocks.get(toHex(hash))
           if (block !== undefined && hash !== undefined && toHex(hash) !== this.lastSignedBlockHash) {
-            writeLastSignedBlock(this.home, block) // the prevote and precommit for one block write it once
+            this.lastSignedBlockFile.write(encodeBlock(block)) // the prevote and precommit for one block write it once
             this.lastSignedBlockHash = toHex(hash)
           }
           // durable before the message leaves, synchronously: measured at 1,100 tx/s, writing on the
@@ -328,7 +333,7 @@ export class MedchainNode {
           // but only the latest proposal, so a stall of many rounds does not rewrite a growing
           // pile of blocks with every vote (the engine re-sends the same)
           this.ownMessages = keepOwnMessages(this.ownMessages, action.message, action.signState.height)
-          writeOwnMessages(this.home, this.ownMessages)
+          this.ownMessagesFile.write(encodeOwnMessages(this.ownMessages))
         }
         pending.push({ type: 'message', message: action.message })
         return
@@ -403,7 +408,7 @@ export class MedchainNode {
     const first = this.ownMessages[0]
     if (first === undefined || messageHeight(first) > committed) return
     this.ownMessages = []
-    rmSync(join(HomePaths.data(this.home), OWN_MESSAGES_FILE), { force: true })
+    this.ownMessagesFile.write(encodeOwnMessages([]))
   }
 
   private buildProposal (height: number, round: number): void {
@@ -513,6 +518,8 @@ export class MedchainNode {
     await this.rpc?.close()
     await this.network?.stop()
     await this.chain.close()
+    this.ownMessagesFile.close()
+    this.lastSignedBlockFile.close()
     await this.pool.close()
     this.logger.info('node stopped')
   }
@@ -522,36 +529,23 @@ function errorCode (err: unknown): string {
   return typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : (err instanceof Error ? err.message : String(err))
 }
 
-function readLastSignedBlock (home: string): Block | undefined {
-  const path = join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE)
-  if (!existsSync(path)) return undefined
+/** The block the sign-state's hash names (see `perform`); undefined when missing or unreadable. */
+function readLastSignedBlock (file: InPlaceFile): Block | undefined {
   try {
-    return decodeBlock(new Uint8Array(readFileSync(path)))
+    const body = file.read()
+    return body === undefined ? undefined : decodeBlock(body)
   } catch {
     return undefined
   }
 }
 
 /**
- * The block the sign-state's hash names, so that a restarted validator still has the block it is
- * locked on. Not fsynced, like the own-messages WAL: the lock itself is restored from the
- * (durable) sign-state, and the engine takes this block only when its height and hash match, so a
- * stale or lost file costs liveness (the block comes again with the next proposal), never safety.
+ * own_messages.bin's body (framed by InPlaceFile, which checks it whole): for each message a
+ * 4-byte big-endian length and encodeConsensusMessage's bytes.
  */
-function writeLastSignedBlock (home: string, block: Block): void {
-  const path = join(HomePaths.data(home), LAST_SIGNED_BLOCK_FILE)
-  writeFileAtomic(path, encodeBlock(block), { durable: false })
-}
-
-
-/**
- * own_messages.bin: for each message a 4-byte big-endian length and encodeConsensusMessage's bytes,
- * then sha256 of all that. Replaced whole (src/atomicFile.ts), without fsync.
- */
-function writeOwnMessages (home: string, messages: readonly ConsensusMessage[]): void {
+export function encodeOwnMessages (messages: readonly ConsensusMessage[]): Uint8Array {
   const parts = messages.map((m) => encodeConsensusMessage(m))
-  const bodyLength = parts.reduce((n, p) => n + 4 + p.length, 0)
-  const bytes = new Uint8Array(bodyLength + HASH_LENGTH)
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0))
   const view = new DataView(bytes.buffer)
   let off = 0
   for (const p of parts) {
@@ -559,35 +553,33 @@ function writeOwnMessages (home: string, messages: readonly ConsensusMessage[]):
     bytes.set(p, off + 4)
     off += 4 + p.length
   }
-  bytes.set(sha256(bytes.subarray(0, bodyLength)), bodyLength)
-  // not fsynced: a lost or stale file costs re-sending, never safety (the engine takes only
-  // messages of the sign-state's height and not past it); profiled at 300 tx/s, its fsyncs were
-  // ~0.8 s of a validator's main thread in 20 s, on the path of every vote
-  writeFileAtomic(join(HomePaths.data(home), OWN_MESSAGES_FILE), bytes, { mode: 0o600, durable: false })
+  return bytes
+}
+
+/** Inverse of encodeOwnMessages; throws ConsensusError (MSG_MALFORMED for a truncated list). */
+export function decodeOwnMessages (bytes: Uint8Array): ConsensusMessage[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out: ConsensusMessage[] = []
+  let off = 0
+  while (off < bytes.length) {
+    const length = off + 4 <= bytes.length ? view.getUint32(off) : -1
+    if (length < 0 || off + 4 + length > bytes.length) {
+      throw new ConsensusError({ code: 'MSG_MALFORMED', reason: 'truncated own-messages list' }, 'The own-messages list ends inside a message.')
+    }
+    out.push(decodeConsensusMessage(bytes.slice(off + 4, off + 4 + length)))
+    off += 4 + length
+  }
+  return out
 }
 
 /** The own messages of the last signed height; none when the file is missing or unreadable (liveness data only). */
-function readOwnMessages (home: string, logger: Logger): ConsensusMessage[] {
-  const path = join(HomePaths.data(home), OWN_MESSAGES_FILE)
-  if (!existsSync(path)) return []
+function readOwnMessages (file: InPlaceFile, logger: Logger): ConsensusMessage[] {
   try {
-    const bytes = new Uint8Array(readFileSync(path))
-    if (bytes.length < HASH_LENGTH) throw new Error('too short')
-    const bodyLength = bytes.length - HASH_LENGTH
-    if (!equalBytes(sha256(bytes.subarray(0, bodyLength)), bytes.subarray(bodyLength))) throw new Error('checksum mismatch')
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    const out: ConsensusMessage[] = []
-    let off = 0
-    while (off < bodyLength) {
-      if (off + 4 > bodyLength) throw new Error('truncated length')
-      const length = view.getUint32(off)
-      if (off + 4 + length > bodyLength) throw new Error('truncated message')
-      out.push(decodeConsensusMessage(bytes.slice(off + 4, off + 4 + length)))
-      off += 4 + length
-    }
-    return out
+    const body = file.read()
+    if (body === undefined) return []
+    return decodeOwnMessages(body)
   } catch (err) {
-    logger.warn({ path, err: err instanceof Error ? err.message : String(err) }, 'own messages file unreadable: ignored (a restart re-sends only the last signed vote)')
+    logger.warn({ path: file.path, err: err instanceof Error ? err.message : String(err) }, 'own messages file unreadable: ignored (a restart re-sends only the last signed vote)')
     return []
   }
 }

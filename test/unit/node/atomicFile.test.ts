@@ -8,26 +8,24 @@ import { writeFileAtomic } from '../../../src/atomicFile.js'
 const withDir = (fn: (dir: string) => void): void => { withTempDir('medchain-atomic-', fn) }
 
 describe('writeFileAtomic', () => {
-  for (const durable of [true, false]) {
-    it(`durable: ${String(durable)} — replaces the whole content, applies the mode, leaves no .tmp, survives a stale .tmp`, () => {
-      withDir((dir) => {
-        const path = join(dir, 'f.bin')
-        writeFileSync(path, 'an older and much longer content that must not leave a tail behind', { mode: 0o644 })
-        writeFileSync(`${path}.tmp`, 'a torn temp file of a crashed write')
-        writeFileAtomic(path, Uint8Array.of(1, 2, 3), { mode: 0o600, durable })
-        assert.deepEqual(new Uint8Array(readFileSync(path)), Uint8Array.of(1, 2, 3))
-        assert.equal(statSync(path).mode & 0o777, 0o600)
-        assert.equal(existsSync(`${path}.tmp`), false)
-        writeFileAtomic(path, 'text', { durable })
-        assert.equal(readFileSync(path, 'utf8'), 'text')
-        assert.equal(statSync(path).mode & 0o777, 0o644, 'the default mode')
-      })
+  it('replaces the whole content, applies the mode, leaves no .tmp, survives a stale .tmp', () => {
+    withDir((dir) => {
+      const path = join(dir, 'f.bin')
+      writeFileSync(path, 'an older and much longer content that must not leave a tail behind', { mode: 0o644 })
+      writeFileSync(`${path}.tmp`, 'a torn temp file of a crashed write')
+      writeFileAtomic(path, Uint8Array.of(1, 2, 3), { mode: 0o600 })
+      assert.deepEqual(new Uint8Array(readFileSync(path)), Uint8Array.of(1, 2, 3))
+      assert.equal(statSync(path).mode & 0o777, 0o600)
+      assert.equal(existsSync(`${path}.tmp`), false)
+      writeFileAtomic(path, 'text')
+      assert.equal(readFileSync(path, 'utf8'), 'text')
+      assert.equal(statSync(path).mode & 0o777, 0o644, 'the default mode')
     })
-  }
+  })
 
   it('a directory that does not exist: throws, and writes nothing', () => {
     withDir((dir) => {
-      assert.throws(() => writeFileAtomic(join(dir, 'missing', 'f.bin'), 'x', { durable: false }), /ENOENT/)
+      assert.throws(() => writeFileAtomic(join(dir, 'missing', 'f.bin'), 'x'), /ENOENT/)
       assert.equal(existsSync(join(dir, 'missing')), false)
     })
   })

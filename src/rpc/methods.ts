@@ -176,11 +176,6 @@ export function auditEntryJson (seq: number, e: AuditEntry): Record<string, unkn
 // ------------------------------------------------------------------------------------------------
 // queries over the chain
 
-async function decodedAudit (chain: Chain, patient: Uint8Array): Promise<Array<{ seq: number, entry: AuditEntry }>> {
-  const raw = await chain.listAuditByPatient(patient, { limit: Number.POSITIVE_INFINITY })
-  return raw.map(({ seq, entry }) => ({ seq, entry: decodeAuditEntry(entry) }))
-}
-
 interface RecordsArgs { patient: Uint8Array, after?: Uint8Array, limit: number }
 
 /**
@@ -234,13 +229,20 @@ async function listConsents (chain: Chain, patient: Uint8Array, scope: ReaderSco
     return listGrantsFor(state, patient, scope.requester).map(({ grantId, grant }) => grantJson(grantId, grant, headTimestamp))
   }
   // Every grant the patient made is on its audit trail: a Grant entry whose tx hash is the grant id.
+  // Read page by page, so a long trail is never held decoded in memory at once.
   const out: unknown[] = []
-  for (const { entry } of await decodedAudit(chain, patient)) {
-    if (entry.action !== TxType.Grant || entry.result !== 'OK') continue
-    const grant = getGrant(state, entry.txHash)
-    if (grant !== undefined) out.push(grantJson(entry.txHash, grant, headTimestamp))
+  let afterSeq: number | undefined
+  for (;;) {
+    const page = await chain.listAuditByPatient(patient, { ...(afterSeq !== undefined ? { afterSeq } : {}), limit: AUDIT_PAGE })
+    for (const { entry: bytes } of page) {
+      const entry = decodeAuditEntry(bytes)
+      if (entry.action !== TxType.Grant || entry.result !== 'OK') continue
+      const grant = getGrant(state, entry.txHash)
+      if (grant !== undefined) out.push(grantJson(entry.txHash, grant, headTimestamp))
+    }
+    if (page.length < AUDIT_PAGE) return out
+    afterSeq = (page[page.length - 1] as { seq: number }).seq
   }
-  return out
 }
 
 async function listAudit (chain: Chain, args: AuditArgs, scope: ReaderScope): Promise<unknown[]> {

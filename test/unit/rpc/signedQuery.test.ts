@@ -218,5 +218,12 @@ describe('RPC records_get and the custodian hospital', () => {
     // a grantee sees only its own actions, however far the trail runs
     const own = (await ask(keys.pharmacy, 'audit_listByPatient', { ...patientParams(), limit: 1000 })).result as Array<{ actor: string }>
     assert.ok(own.length > 0 && own.every((e) => e.actor === hex(keys.pharmacy)))
+    // consent_list reads the same trail page by page: a grant made after the 400 reads is found too
+    const consents = async (): Promise<unknown[]> => ((await ask(keys.patient, 'consent_list')).result as Array<{ grantId: string }>).map((g) => g.grantId)
+    const grantsBefore = await consents()
+    const grant = f.world.tx(keys.patient, { type: TxType.Grant, grantee: keys.lab.publicKey, recordTypes: ['Observation'], recordIds: [], purpose: Purpose.Treatment, expiresAt: f.h.nextTimestamp() + 86_400_000, envelopes: [] })
+    await f.world.commitOk([grant])
+    assert.deepEqual(await consents(), [...grantsBefore, toHex(grant.hash)])
+    assert.ok((await list({ limit: 1000 })).length > 400, 'the grant sits past the first store page')
   })
 })

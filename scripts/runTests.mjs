@@ -2,8 +2,8 @@
 // Runs every test/**/*.test.ts file with node's built-in test runner through tsx.
 // Node 20's `--test` does not expand globs, so this script finds the files.
 // Usage: npm test [-- <filter substring>...]
-import { readdirSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
 import { spawnSync } from 'node:child_process'
 
 function findTests (dir) {
@@ -23,5 +23,26 @@ if (files.length === 0) {
   console.error('no test files matched')
   process.exit(1)
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' })
+
+// The CLI tests run the compiled CLI (test/utils/cli.ts), as `npx medchain` does: build it first
+// unless dist/ is newer than every source (a fresh `npm install` has just built it in `prepare`).
+const COMPILED_CLI = 'dist/bin/medchain.js'
+function newestMtime (path) {
+  const st = statSync(path)
+  if (!st.isDirectory()) return st.mtimeMs
+  let newest = st.mtimeMs
+  for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)))
+  return newest
+}
+const sourcesMtime = Math.max(...['src', 'bin', 'bench', 'tsconfig.json', 'package.json'].map(newestMtime))
+if (!existsSync(COMPILED_CLI) || statSync(COMPILED_CLI).mtimeMs < sourcesMtime) {
+  console.error('building dist/ for the CLI tests (npm run build)…')
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' })
+  if (build.status !== 0) {
+    console.error('the build failed: fix the errors above (npm run typecheck shows them too)')
+    process.exit(build.status ?? 1)
+  }
+}
+const env = { ...process.env, MEDCHAIN_TEST_CLI_BIN: resolve(COMPILED_CLI) }
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit', env })
 process.exit(result.status ?? 1)

@@ -229,39 +229,39 @@ async function listConsents (chain: Chain, patient: Uint8Array, scope: ReaderSco
     return listGrantsFor(state, patient, scope.requester).map(({ grantId, grant }) => grantJson(grantId, grant, headTimestamp))
   }
   // Every grant the patient made is on its audit trail: a Grant entry whose tx hash is the grant id.
-  // Read page by page, so a long trail is never held decoded in memory at once.
   const out: unknown[] = []
+  for await (const { entry } of auditTrail(chain, patient)) {
+    if (entry.action !== TxType.Grant || entry.result !== 'OK') continue
+    const grant = getGrant(state, entry.txHash)
+    if (grant !== undefined) out.push(grantJson(entry.txHash, grant, headTimestamp))
+  }
+  return out
+}
+
+/**
+ * The patient's audit trail in order, decoded, read from the store a page at a time: a listing
+ * that stops early reads about what it answers, and a long trail is never held in memory at once.
+ */
+async function * auditTrail (chain: Chain, patient: Uint8Array): AsyncGenerator<{ seq: number, entry: AuditEntry }> {
   let afterSeq: number | undefined
   for (;;) {
     const page = await chain.listAuditByPatient(patient, { ...(afterSeq !== undefined ? { afterSeq } : {}), limit: AUDIT_PAGE })
-    for (const { entry: bytes } of page) {
-      const entry = decodeAuditEntry(bytes)
-      if (entry.action !== TxType.Grant || entry.result !== 'OK') continue
-      const grant = getGrant(state, entry.txHash)
-      if (grant !== undefined) out.push(grantJson(entry.txHash, grant, headTimestamp))
-    }
-    if (page.length < AUDIT_PAGE) return out
+    for (const { seq, entry } of page) yield { seq, entry: decodeAuditEntry(entry) }
+    if (page.length < AUDIT_PAGE) return
     afterSeq = (page[page.length - 1] as { seq: number }).seq
   }
 }
 
 async function listAudit (chain: Chain, args: AuditArgs, scope: ReaderScope): Promise<unknown[]> {
   const out: unknown[] = []
-  // page through the trail: a limited query reads about what it answers, not the whole trail
-  let afterSeq: number | undefined
-  for (;;) {
-    const page = await chain.listAuditByPatient(args.patient, { ...(afterSeq !== undefined ? { afterSeq } : {}), limit: AUDIT_PAGE })
-    for (const { seq, entry: bytes } of page) {
-      const entry = decodeAuditEntry(bytes)
-      // entries are in block order, so past `to` nothing more can match
-      if (args.to !== undefined && entry.timestamp > args.to) return out
-      if (args.from !== undefined && entry.timestamp < args.from) continue
-      if (auditVisibleTo(scope, entry)) out.push(auditEntryJson(seq, entry))
-      if (out.length >= args.limit) return out
-    }
-    if (page.length < AUDIT_PAGE) return out
-    afterSeq = (page[page.length - 1] as { seq: number }).seq
+  for await (const { seq, entry } of auditTrail(chain, args.patient)) {
+    // entries are in block order, so past `to` nothing more can match
+    if (args.to !== undefined && entry.timestamp > args.to) break
+    if (args.from !== undefined && entry.timestamp < args.from) continue
+    if (auditVisibleTo(scope, entry)) out.push(auditEntryJson(seq, entry))
+    if (out.length >= args.limit) break
   }
+  return out
 }
 
 /** Audit entries read from the store per step of a listing. */

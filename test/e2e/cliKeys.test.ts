@@ -1,5 +1,5 @@
 /**
- * `medchain keys …` as a user runs it: a real process (`node --import tsx bin/medchain.ts`) with
+ * `medchain keys …` as a user runs it: a real process (test/utils/cli.ts: the compiled CLI under `npm test`) with
  * a temporary --home, stdin closed (no terminal), the passphrase from the environment or a file.
  * Checks stdout (one JSON document with --json), stderr (one sentence, no stack), exit codes
  * (0 ok, 1 failed, 2 usage) and help. The terminal prompt is exercised in-process on a fake TTY.

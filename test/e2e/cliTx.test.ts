@@ -1,6 +1,6 @@
 /**
  * `medchain tx …` and `medchain query …` as a user runs them: a real single-validator node in this
- * process (RPC on a free port), and the CLI as child processes (`node --import tsx bin/medchain.ts
+ * process (RPC on a free port), and the CLI as child processes (test/utils/cli.ts; `medchain
  * --home H --json … --rpc URL`) going through the README walkthrough: a hospital registers a
  * doctor and a pharmacy, the doctor enrols a patient and anchors two records, the patient grants
  * the pharmacy access to prescriptions, the pharmacy reads (granted, then refused out of scope),

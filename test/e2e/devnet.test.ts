@@ -10,9 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const BIN = fileURLToPath(new URL('../../bin/medchain.ts', import.meta.url))
+import { CLI_NODE_ARGS } from '../utils/cli.js'
 
 async function freeBasePort (): Promise<number> {
   // a free port p whose neighbours p+1..p+5 are free too (2 validators use 4 ports)
@@ -35,7 +33,7 @@ describe('medchain devnet', () => {
 
   it('starts validators as processes, prints one JSON line when ready, commits, and stops on SIGINT', { timeout: 120_000 }, async () => {
     const base = await freeBasePort()
-    const child = spawn(process.execPath, ['--import', 'tsx', BIN, 'devnet', '--validators', '2', '--dir', join(dir, 'devnet'), '--base-port', String(base), '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MEDCHAIN_PASSPHRASE: 'pw' } })
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, 'devnet', '--validators', '2', '--dir', join(dir, 'devnet'), '--base-port', String(base), '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MEDCHAIN_PASSPHRASE: 'pw' } })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))

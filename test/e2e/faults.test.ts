@@ -10,13 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createTestnet } from '../../src/node/home.js'
 import { DEFAULT_CONFIG, ensureDir, generateNodeKey, HomePaths, type NodeConfig } from '../../src/node/config.js'
 import { toHex } from '../../src/crypto/bytes.js'
 import { freePorts } from '../utils/ports.js'
+import { CLI_NODE_ARGS } from '../utils/cli.js'
 
-const BIN = fileURLToPath(new URL('../../bin/medchain.ts', import.meta.url))
 const FAST = { proposeMs: 500, prevoteMs: 250, precommitMs: 250, deltaMs: 250, capMs: 3000, commitMs: 200 }
 
 async function call (url: string, method: string, params: unknown = {}): Promise<unknown> {
@@ -74,7 +73,7 @@ describe('faults on real validator processes', () => {
     const url = (i: number): string => `http://127.0.0.1:${rpcPort(i)}`
     const start = (i: number): void => {
       const log = createWriteStream(join(homes[i] as string, 'node.log'), { flags: 'a' })
-      const child = spawn(process.execPath, ['--import', 'tsx', BIN, 'start', '--home', homes[i] as string], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, [...CLI_NODE_ARGS, 'start', '--home', homes[i] as string], { stdio: ['ignore', 'pipe', 'pipe'] })
       child.stdout?.pipe(log)
       child.stderr?.pipe(log)
       procs.set(names[i] as string, child)

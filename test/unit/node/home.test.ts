@@ -4,13 +4,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { createTestnet, initHome } from '../../../src/node/home.js'
 import { DEFAULT_CONFIG, HomePaths, loadConfig, loadGenesis, loadNodeKey, parseConfig } from '../../../src/node/config.js'
 import { Chain } from '../../../src/chain/chain.js'
 import { Keystore } from '../../../src/crypto/keystore.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { hasErrorCode } from '../../../src/errors.js'
+import { CLI_NODE_ARGS } from '../../utils/cli.js'
 
 const CHEAP = { n: 1024, r: 8, p: 1 }
 const dirs: string[] = []
@@ -111,8 +111,7 @@ describe('testnet homes', () => {
   })
 
   it('the CLI refuses a bad --validators as a usage error (exit 2)', () => {
-    const bin = fileURLToPath(new URL('../../../bin/medchain.ts', import.meta.url))
-    const r = spawnSync(process.execPath, ['--import', 'tsx', bin, 'testnet', '--validators', '0', '--out', join(tempDir(), 'x')], { env: { ...process.env, MEDCHAIN_PASSPHRASE: 'pw' }, encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [...CLI_NODE_ARGS, 'testnet', '--validators', '0', '--out', join(tempDir(), 'x')], { env: { ...process.env, MEDCHAIN_PASSPHRASE: 'pw' }, encoding: 'utf8' })
     assert.equal(r.status, 2, r.stderr)
     assert.match(r.stderr, /validators/)
   })

@@ -15,6 +15,7 @@ import { TxType, type Tx } from '../../src/chain/tx.js'
 import { signVote, VoteType } from '../../src/consensus/vote.js'
 import type { ConsensusMessage } from '../../src/consensus/types.js'
 import { equalBytes, toHex } from '../../src/crypto/bytes.js'
+import { sha256 } from '../../src/crypto/hash.js'
 import { P2pError } from '../../src/p2p/errors.js'
 import { encodeTxBatch, MAX_CONSENSUS_GOSSIP_BYTES, TopicValidatorResult, type GossipVerdictEvent } from '../../src/p2p/gossip.js'
 import { createP2pHost, type P2pHandlers, type P2pHost, type P2pHostOptions } from '../../src/p2p/host.js'
@@ -51,6 +52,24 @@ function addrOf (host: P2pHost): string {
   return a.replace(/\/p2p\/.*$/, '')
 }
 
+/**
+ * Counts every gossip message the host's gossipsub receives, duplicates included (each copy that
+ * crossed a link to it), by sha256 of the data. Wraps gossipsub's internal per-message entry point:
+ * if an upgrade renames it, the relay tests below fail instead of passing vacuously.
+ */
+function countInbound (host: P2pHost): Map<string, number> {
+  const pubsub = host.libp2p.services.pubsub as unknown as { handleReceivedMessage?: (from: unknown, msg: { data?: Uint8Array }) => Promise<void> }
+  const original = pubsub.handleReceivedMessage
+  assert.equal(typeof original, 'function', 'gossipsub has no handleReceivedMessage any more')
+  const counts = new Map<string, number>()
+  pubsub.handleReceivedMessage = async (from, msg) => {
+    const key = toHex(sha256(msg.data ?? new Uint8Array(0)))
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+    await original?.call(pubsub, from, msg)
+  }
+  return counts
+}
+
 async function connected (a: P2pHost, b: P2pHost): Promise<void> {
   await waitFor(() => a.connectedPeers().includes(b.peerId) && b.connectedPeers().includes(a.peerId), T, `${a.peerId} <-> ${b.peerId}`)
 }
@@ -78,6 +97,7 @@ describe('p2p: allowlist, gossip and scoring (3 nodes)', () => {
   const pools = { a: newMempool(), b: newMempool(), c: newMempool() }
   const delivered: { b: Tx[][], c: Tx[][] } = { b: [], c: [] }
   const consensusAtB: ConsensusMessage[] = []
+  const inbound: { b: Map<string, number>, c: Map<string, number> } = { b: new Map(), c: new Map() }
 
   before(async () => {
     a = await startHost(kA, { peers: [peerConfig('b', kB), peerConfig('c', kC)], handlers: { checkTx: (t) => pools.a.checkTx(t) } })
@@ -89,6 +109,8 @@ describe('p2p: allowlist, gossip and scoring (3 nodes)', () => {
       peers: [peerConfig('a', kA, addrOf(a)), peerConfig('b', kB, addrOf(b))],
       handlers: { checkTx: (t) => pools.c.checkTx(t), onTxs: (txs) => delivered.c.push(txs) }
     })
+    inbound.b = countInbound(b)
+    inbound.c = countInbound(c)
     await connected(a, b)
     await connected(a, c)
     await connected(b, c)
@@ -124,20 +146,30 @@ describe('p2p: allowlist, gossip and scoring (3 nodes)', () => {
     await v.stop()
   })
 
-  it('a tx batch gossiped by A reaches B\'s handler once, admitted to B\'s mempool', async () => {
+  it('a tx batch gossiped by A reaches B and C once each: admitted, and not pushed on by either', async () => {
     const txs = [enrol(0), enrol(1), enrol(2)]
     for (const t of txs) pools.a.checkTx(t)
     assert.equal(await a.publishTxs(txs), 1)
     await waitFor(() => delivered.b.length >= 1 && delivered.c.length >= 1, T, 'delivery at B and C')
-    // a marker from C (after C forwarded the batch, if it did) flushes C->B: no second delivery of the batch
-    const marker = enrol(3)
-    pools.c.checkTx(marker)
-    await c.publishTxs([marker])
-    await waitFor(() => delivered.b.some((d) => d.some((t) => equalBytes(t.hash, marker.hash))), T, 'marker at B')
+    // a marker from each of B and C flushes the link to the other (one stream per peer, in order):
+    // had B or C pushed the batch on, that copy would have arrived before the marker
+    const markerB = enrol(20)
+    const markerC = enrol(21)
+    pools.b.checkTx(markerB)
+    pools.c.checkTx(markerC)
+    await b.publishTxs([markerB])
+    await c.publishTxs([markerC])
+    const has = (d: Tx[][], t: Tx): boolean => d.some((batch) => batch.some((x) => equalBytes(x.hash, t.hash)))
+    await waitFor(() => has(delivered.b, markerC) && has(delivered.c, markerB), T, 'markers')
+    const batchId = toHex(sha256(encodeTxBatch(txs.map((t) => t.bytes))))
+    // each node got the batch once, from A; with configured peers as gossipsub direct peers it
+    // was 2 copies each (A's, and the other's relay)
+    assert.equal(inbound.b.get(batchId), 1)
+    assert.equal(inbound.c.get(batchId), 1)
     const batchDeliveries = delivered.b.filter((d) => d.some((t) => equalBytes(t.hash, txs[0]!.hash)))
     assert.equal(batchDeliveries.length, 1)
     assert.deepEqual(batchDeliveries[0]!.map((t) => toHex(t.hash)), txs.map((t) => toHex(t.hash)))
-    assert.equal(pools.b.size, 4)
+    assert.equal(pools.b.size, 5)
     // every connection went through the write coalescer (coalesce.ts): a libp2p upgrade that hides
     // the TCP socket from it would silently cost ~15% CPU per transaction, so it fails here
     for (const host of [a, b, c]) assert.ok(host.coalescedConnections >= 2, `coalesced connections: ${host.coalescedConnections}`)
@@ -231,6 +263,32 @@ describe('p2p: allowlist, gossip and scoring (3 nodes)', () => {
     await a.libp2p.hangUp(peerIdFromString(b.peerId)) // A only admits B; B has A's address and redials
     await reconnected
     await connected(a, b)
+  })
+})
+
+describe('p2p: relay by announcement (X - Y - Z, no link X - Z)', () => {
+  it('a batch X publishes reaches Z through Y\'s announcement (IHAVE/IWANT), once', async () => {
+    const kX = nodeKey('x')
+    const kY = nodeKey('y')
+    const kZ = nodeKey('z')
+    const pools = { y: newMempool(), z: newMempool() }
+    const atZ: Tx[][] = []
+    const x = await startHost(kX, { peers: [peerConfig('y', kY)] })
+    const y = await startHost(kY, { peers: [peerConfig('x', kX, addrOf(x)), peerConfig('z', kZ)], handlers: { checkTx: (t) => pools.y.checkTx(t) } })
+    const z = await startHost(kZ, { peers: [peerConfig('y', kY, addrOf(y))], handlers: { checkTx: (t) => pools.z.checkTx(t), onTxs: (txs) => atZ.push(txs) } })
+    const inboundZ = countInbound(z)
+    await connected(x, y)
+    await connected(y, z)
+    await waitFor(() => x.topicPeers('txs').includes(y.peerId) && y.topicPeers('txs').includes(z.peerId), T, 'subscriptions')
+    assert.ok(!x.connectedPeers().includes(z.peerId))
+    const txs = [enrol(0), enrol(1)]
+    assert.equal(await x.publishTxs(txs), 1)
+    // Y does not push it on; its next heartbeat (1 s) announces the id and Z asks for it
+    await waitFor(() => atZ.length >= 1, T, 'delivery at Z')
+    assert.deepEqual(atZ[0]!.map((t) => toHex(t.hash)), txs.map((t) => toHex(t.hash)))
+    assert.equal(pools.y.size, 2)
+    assert.equal(pools.z.size, 2)
+    assert.equal(inboundZ.get(toHex(sha256(encodeTxBatch(txs.map((t) => t.bytes))))), 1)
   })
 })
 

@@ -31,7 +31,7 @@ async function startLibp2pNetwork (args: NetworkFactoryArgs, onHost?: (host: P2p
     syncSource: chain,
     ...(args.blobStore !== undefined ? { blobStore: args.blobStore } : {}),
     handlers: {
-      checkTx: (input) => args.checkTx(input instanceof Uint8Array ? input : input.bytes),
+      checkTx: (input) => args.checkTx(input),
       // relay only what could matter: votes and proposals of validators, for the last committed
       // height (catch-up) or later; anything else is ignored (not forwarded, no penalty)
       checkConsensusMessage: (message) => {

@@ -76,8 +76,11 @@ export interface NetworkFactoryArgs {
   /** The node key's 32-byte seed (libp2p derives the peer id from it). */
   nodeSecret: Uint8Array
   chain: Chain
-  /** The one admission function for transactions from any door. */
-  checkTx: (bytes: Uint8Array) => Tx
+  /**
+   * The one admission function for transactions from any door: encoded bytes, or a transaction
+   * the gossip validator already decoded (decoding hashes it; once per transaction is enough).
+   */
+  checkTx: (input: Uint8Array | Tx) => Tx
   onConsensusMessage: (message: ConsensusMessage) => void
   logger: Logger
   /** The node's blob store, served to and filled from peers. */
@@ -187,7 +190,7 @@ export class MedchainNode {
       if (opts.network !== undefined) {
         node.network = await opts.network({
           config, genesis, nodeKey, nodeSecret, chain, logger, blobStore,
-          checkTx: (bytes) => node.admitTx(bytes),
+          checkTx: (input) => node.admitTx(input),
           onConsensusMessage: (message) => { node.enqueue({ type: 'message', message }) }
         })
       }
@@ -221,8 +224,8 @@ export class MedchainNode {
   }
 
   /** Admission of a transaction from the network (same checks as RPC). */
-  private admitTx (bytes: Uint8Array): Tx {
-    const tx = this.mempool.checkTx(bytes)
+  private admitTx (input: Uint8Array | Tx): Tx {
+    const tx = this.mempool.checkTx(input)
     this.onAdmitted(tx, false)
     return tx
   }

@@ -140,6 +140,15 @@ export interface ChainEvents {
   block: [{ block: Block, hash: Uint8Array, receipts: Receipt[] }]
 }
 
+/**
+ * How many of the newest committed blocks `getBlock` serves decoded from memory, and the most
+ * encoded bytes they may hold together. Clients poll the head (explorers, `medchain` waiting for
+ * a commit, bench:network timing every block): each read decoded the whole block again, which
+ * hashes every transaction in it.
+ */
+export const RECENT_BLOCKS = 16
+export const RECENT_BLOCKS_MAX_BYTES = 64 * 1024 * 1024
+
 const inlineVerifier: BatchVerifier = {
   verifyBatch: async (jobs) => jobs.map((j) => verify(j.publicKey, j.message, j.signature))
 }
@@ -157,6 +166,9 @@ export class Chain extends EventEmitter<ChainEvents> {
   private prepared: PreparedBlock | undefined
   /** Serialises imports: one block at a time. */
   private importQueue: Promise<unknown> = Promise.resolve()
+  /** The newest committed blocks by height, oldest first (see RECENT_BLOCKS); blocks are immutable. */
+  private readonly recentBlocks = new Map<number, { block: Block, bytes: number }>()
+  private recentBlocksBytes = 0
 
   private constructor (
     private readonly db: Db,
@@ -457,6 +469,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.headHeightValue = h.height
     this.headHashValue = hash
     this.headTimestamp = h.timestamp
+    this.rememberBlock(block)
     // 10
     this.emit('block', { block, hash, receipts: out.receipts })
     const timings = { ...prepared.timings, commitMs: performance.now() - t3 }
@@ -505,9 +518,23 @@ export class Chain extends EventEmitter<ChainEvents> {
   // ------------------------------------------------------------------------------------------
   // queries
 
+  /** The committed block at `height`; one of the RECENT_BLOCKS newest comes from memory (the same object each time). */
   async getBlock (height: number): Promise<Block | undefined> {
+    const recent = this.recentBlocks.get(height)
+    if (recent !== undefined) return recent.block
     const bytes = await this.db.get(heightKey(Bucket.blockByHeight, height))
     return bytes === undefined ? undefined : decodeBlock(bytes)
+  }
+
+  private rememberBlock (block: Block): void {
+    const bytes = encodeBlock(block).length // cached by encodeBlock: the batch just wrote it
+    this.recentBlocks.set(block.header.height, { block, bytes })
+    this.recentBlocksBytes += bytes
+    for (const [height, entry] of this.recentBlocks) {
+      if (this.recentBlocks.size <= RECENT_BLOCKS && this.recentBlocksBytes <= RECENT_BLOCKS_MAX_BYTES) break
+      this.recentBlocks.delete(height)
+      this.recentBlocksBytes -= entry.bytes
+    }
   }
 
   async getBlockBytes (height: number): Promise<Uint8Array | undefined> {

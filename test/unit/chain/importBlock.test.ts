@@ -3,9 +3,9 @@ import assert from 'node:assert/strict'
 import { Level } from 'level'
 import { ChainHarness, certify } from '../../utils/chainHarness.js'
 import { bytes32, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.js'
-import { Chain, type BatchVerifier } from '../../../src/chain/chain.js'
+import { Chain, RECENT_BLOCKS, type BatchVerifier } from '../../../src/chain/chain.js'
 import { ChainError } from '../../../src/chain/errors.js'
-import { blockHash, computeTxRoot, certificateHash, type Block } from '../../../src/chain/block.js'
+import { blockHash, computeTxRoot, certificateHash, encodeBlock, type Block } from '../../../src/chain/block.js'
 import { ClinicianRole, TxType, decodeTx, type Tx } from '../../../src/chain/tx.js'
 import { stateKey, Bucket } from '../../../src/chain/store/buckets.js'
 import { hasErrorCode } from '../../../src/errors.js'
@@ -144,6 +144,29 @@ describe('importBlock', () => {
     const before = h.chain.head
     await assert.rejects(h.chain.importBlock(built.block, { commit: cert }), (err: unknown) => hasErrorCode(err, 'COMMIT_INSUFFICIENT_POWER'))
     assert.deepEqual(h.chain.head, before)
+  })
+})
+
+describe('getBlock', () => {
+  it('serves the RECENT_BLOCKS newest blocks from memory and older ones from disk, the same bytes either way', async () => {
+    const h = await ChainHarness.open()
+    try {
+      await h.commit([registerDoctor(0)])
+      for (let i = 0; i < RECENT_BLOCKS + 3; i++) await h.commit(i % 4 === 0 ? [enrol(i / 4)] : [])
+      const head = h.chain.head.height
+      for (let height = 1; height <= head; height++) {
+        const first = await h.chain.getBlock(height)
+        const second = await h.chain.getBlock(height)
+        assert.ok(first !== undefined && second !== undefined)
+        assert.deepEqual(Buffer.from(encodeBlock(first)), Buffer.from(await h.chain.getBlockBytes(height) ?? []))
+        assert.equal(first.header.height, height)
+        // recent: the imported object itself; older: decoded afresh from the store on every read
+        assert.equal(first === second, height > head - RECENT_BLOCKS, `height ${height} of ${head}`)
+      }
+      assert.equal(await h.chain.getBlock(head + 1), undefined)
+    } finally {
+      await h.close()
+    }
   })
 })
 

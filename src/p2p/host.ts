@@ -147,6 +147,12 @@ export const BAN_PENALTY = 100
  * received every transaction batch, vote and proposal n − 1 times and decoded, hashed and
  * discarded n − 2 of the copies: (n − 1)² transmissions per message where n − 1 carry news. Now
  * each message crosses each link at most once; announcements are 32 bytes per message id.
+ * Validators are still direct peers in the sense that matters: each dials every configured peer
+ * and redials it (above), so their messages travel one hop. What they lose is gossipsub's
+ * exemption from scoring: a configured peer whose score falls below the publish threshold (−50:
+ * several rejected messages, halving each decay interval) gets nothing published to it until its
+ * score recovers, and below the graylist threshold (−80) its messages are ignored. Only invalid
+ * messages (bytes, chain id, signatures) lower a score, which an honest node never sends.
  */
 export const GOSSIP_RELAY = {
   floodPublish: true,

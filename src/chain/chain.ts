@@ -147,7 +147,7 @@ export interface ChainEvents {
  * hashes every transaction in it.
  */
 export const RECENT_BLOCKS = 16
-export const RECENT_BLOCKS_MAX_BYTES = 64 * 1024 * 1024
+const RECENT_BLOCKS_MAX_BYTES = 64 * 1024 * 1024
 
 const inlineVerifier: BatchVerifier = {
   verifyBatch: async (jobs) => jobs.map((j) => verify(j.publicKey, j.message, j.signature))

@@ -110,11 +110,12 @@ export interface ImportTimings {
   checksMs: number
   /** Step 4: executing the transactions. */
   executeMs: number
-  /** Step 4: computing the new state tree, audit accumulator and state root. */
+  /** Step 4: computing the new state tree, audit accumulator and state root; step 6's comparisons;
+   *  building step 8's batch (importBlock of a block checkBlock did not prepare). */
   rootsMs: number
   /** Step 5: waiting for signature verdicts after execution finished. */
   verifyWaitMs: number
-  /** Steps 6-8: comparing roots, the certificate, building and writing the batch. */
+  /** Steps 7-8: the certificate, and writing the batch (building it too, for a block checkBlock prepared). */
   commitMs: number
 }
 
@@ -133,7 +134,15 @@ interface PreparedBlock {
   out: ExecutionOutput
   overlay: StateOverlay
   commitment: StateCommitment
+  /** Step 8's batch, when it was built while the workers verified (importBlock, not checkBlock). */
+  ops?: BatchOp[]
   timings: Omit<ImportTimings, 'commitMs'>
+}
+
+/** Signatures handed to the verifier: the transactions not verified before, and their verdicts. */
+interface Verification {
+  toVerify: Tx[]
+  verdicts: Promise<boolean[]>
 }
 
 export interface ChainEvents {
@@ -148,6 +157,9 @@ export interface ChainEvents {
  */
 export const RECENT_BLOCKS = 16
 const RECENT_BLOCKS_MAX_BYTES = 64 * 1024 * 1024
+
+/** Transactions per verification batch `Chain.decodeBlock` hands out while decoding. */
+const DECODE_VERIFY_CHUNK = 1024
 
 const inlineVerifier: BatchVerifier = {
   verifyBatch: async (jobs) => jobs.map((j) => verify(j.publicKey, j.message, j.signature))
@@ -169,6 +181,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** The newest committed blocks by height, oldest first (see RECENT_BLOCKS); blocks are immutable. */
   private readonly recentBlocks = new Map<number, { block: Block, bytes: number }>()
   private recentBlocksBytes = 0
+  /** Verifications started by `decodeBlock` while decoding, taken over by prepareBlock. */
+  private readonly verifying = new WeakMap<Block, Verification>()
 
   private constructor (
     private readonly db: Db,
@@ -356,20 +370,69 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /**
+   * Decodes a block that arrived as bytes (block sync, the benchmark) and starts verifying its
+   * transactions' signatures WHILE it decodes, a chunk of transactions at a time: the worker
+   * threads start after the first chunk instead of after the whole block (decoding a
+   * 10,000-transaction block is ~0.1 s of this thread). importBlock or checkBlock of the returned
+   * block waits for these verdicts instead of verifying again. Throws what `decodeBlock` throws.
+   */
+  decodeBlock (bytes: Uint8Array): Block {
+    const toVerify: Tx[] = []
+    const parts: Array<Promise<boolean[]>> = []
+    const verifier = this.opts.verifier ?? inlineVerifier
+    const cache = this.opts.verifiedTxs
+    let block: Block
+    try {
+      block = decodeBlock(bytes, {
+        chunkTxs: DECODE_VERIFY_CHUNK,
+        onTxs: (txs) => {
+          const todo = cache === undefined ? txs : txs.filter((tx) => !cache.has(tx.hash))
+          if (todo.length === 0) return
+          for (const tx of todo) toVerify.push(tx)
+          parts.push(verifier.verifyBatch(todo.map(txSignatureJob)))
+        }
+      })
+    } catch (err) {
+      for (const p of parts) p.catch(() => undefined) // a refused block: nobody waits for these
+      throw err
+    }
+    const verdicts = Promise.all(parts).then((v) => v.flat())
+    verdicts.catch(() => undefined) // observed by prepareBlock; a block never imported must not crash the process
+    this.verifying.set(block, { toVerify, verdicts })
+    return block
+  }
+
+  /** Step 3 of importBlock: the verification decodeBlock started, or a new one. */
+  private startVerifying (block: Block): Verification {
+    const started = this.verifying.get(block)
+    if (started !== undefined) {
+      this.verifying.delete(block)
+      return started
+    }
+    const cache = this.opts.verifiedTxs
+    const toVerify = cache === undefined ? block.txs : block.txs.filter((tx) => !cache.has(tx.hash))
+    return { toVerify, verdicts: (this.opts.verifier ?? inlineVerifier).verifyBatch(toVerify.map(txSignatureJob)) }
+  }
+
+  /**
    * Imports the next block. The one function that changes the chain; in this order, so a crash
    * at any point leaves either the old head or the new one, never a mix:
    *
    *  1. stateless checks (`validateBlockBasic`): sizes, chain id, tx root, last-commit hash;
    *  2. chain checks (`validateBlock`): height, parent, time, validator set, proposer, last commit;
    *  3. start verifying the signatures of transactions not verified before (worker threads);
-   *     this starts first, so the workers verify while this thread runs steps 1, 2 and 4,
+   *     this starts first (for a block from `decodeBlock`, while it was decoded), so the workers
+   *     verify while this thread runs steps 1, 2, 4, 6 and builds step 8's batch;
    *  4. meanwhile execute the transactions in an overlay (no writes to the committed state);
    *  5. wait for the signatures: any bad one rejects the block and the overlay is dropped;
-   *  6. compare the execution's state root, results root and next validator set with the header;
+   *  6. compare the execution's state root, results root and next validator set with the header
+   *     (computed before step 5; a mismatch is reported after it, so a bad signature is reported
+   *     first, whatever else it broke);
    *  7. verify the block's own commit certificate, when given (block sync, consensus);
    *  8. write ONE atomic LevelDB batch: block, certificate, receipts, tx index, state changes,
    *     audit entries and their patient index, the records-by-patient index, validator set
-   *     change, audit accumulator and the new head;
+   *     change, audit accumulator and the new head (the batch is built in memory before step 5,
+   *     and written only after step 7);
    *  9. adopt the overlay as the committed in-memory state;
    * 10. emit the 'block' event, last.
    */
@@ -385,13 +448,16 @@ export class Chain extends EventEmitter<ChainEvents> {
    * so importing the same block next does not execute it again. Throws ChainError/CodecError.
    */
   async checkBlock (block: Block): Promise<void> {
-    const run = this.importQueue.then(async () => { this.prepared = await this.prepareBlock(block) })
+    const run = this.importQueue.then(async () => { this.prepared = await this.prepareBlock(block, undefined) })
     this.importQueue = run.catch(() => undefined)
     await run
   }
 
-  /** Steps 1-6 of importBlock: everything short of writing. */
-  private async prepareBlock (block: Block): Promise<PreparedBlock> {
+  /**
+   * Steps 1-6 of importBlock: everything short of writing. With `forImport`, step 8's batch is
+   * also built (in memory), while the workers still verify.
+   */
+  private async prepareBlock (block: Block, forImport: { commit?: CommitCertificate } | undefined): Promise<PreparedBlock> {
     if (this.closed) throw new ChainError({ code: 'STORE_CLOSED' }, 'The chain database is closed.')
     const h = block.header
     const hash = blockHash(h)
@@ -400,9 +466,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const t0 = performance.now()
     // 3 first: the worker threads verify while this thread runs the checks (the tx root alone is
     // 2 hashes per tx); a block refused by the checks costs only the verification work wasted
-    const cache = this.opts.verifiedTxs
-    const toVerify = cache === undefined ? block.txs : block.txs.filter((tx) => !cache.has(tx.hash))
-    const verdicts = (this.opts.verifier ?? inlineVerifier).verifyBatch(toVerify.map(txSignatureJob))
+    const { toVerify, verdicts } = this.startVerifying(block)
     // 1-2
     try {
       validateBlockBasic(block, { chainId: this.chainId })
@@ -412,14 +476,16 @@ export class Chain extends EventEmitter<ChainEvents> {
       throw err
     }
     const t1 = performance.now()
-    // 4
+    // 4, then 6 and step 8's batch, all while the workers verify
     const overlay = new StateOverlay(this.committed)
-    let executed: { out: ExecutionOutput, commitment: StateCommitment } | { error: unknown }
+    let executed: { out: ExecutionOutput, commitment: StateCommitment, ops?: BatchOp[] } | { error: unknown }
     let tRoots = t1
     try {
       const out = executeBlockTxs(overlay, block.txs, { chainId: this.chainId, height: h.height, timestamp: h.timestamp, lastCommitSigners: block.lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'reject-block' })
       tRoots = performance.now()
-      executed = { out, commitment: overlay.commitment(this.chainId) }
+      const commitment = overlay.commitment(this.chainId)
+      this.compareRoots(h, out, commitment)
+      executed = { out, commitment, ...(forImport !== undefined ? { ops: this.batchFor(block, hash, out, overlay, commitment, forImport.commit) } : {}) }
     } catch (error) {
       executed = { error }
     }
@@ -432,12 +498,8 @@ export class Chain extends EventEmitter<ChainEvents> {
       throw new ChainError({ code: 'BLOCK_INVALID_TX', index, txCode: 'TX_BAD_SIGNATURE', reason: 'bad signature' }, `Transaction ${index} has a bad signature; the block is refused.`)
     }
     if ('error' in executed) throw executed.error
-    const { out, commitment } = executed
-    // 6
-    if (!equalBytes(commitment.stateRoot, h.stateRoot)) throw new ChainError({ code: 'BLOCK_BAD_STATE_ROOT' }, `Block ${h.height}'s stateRoot differs from the state its transactions produce here.`)
-    if (!equalBytes(computeResultsRoot(out.receipts), h.resultsRoot)) throw new ChainError({ code: 'BLOCK_BAD_RESULTS_ROOT' }, `Block ${h.height}'s resultsRoot differs from the receipts its transactions produce here.`)
-    const nextSetHash = validatorSetHash(this.chainId, out.nextValidatorSet)
-    if (!equalBytes(nextSetHash, h.nextValidatorsHash)) throw new ChainError({ code: 'BLOCK_BAD_NEXT_VALIDATORS_HASH' }, `Block ${h.height}'s nextValidatorsHash differs from the validator set its transactions produce.`)
+    const { out, commitment, ops } = executed
+    const cache = this.opts.verifiedTxs
     if (cache !== undefined) for (const tx of toVerify) cache.add(tx.hash)
     return {
       hash,
@@ -445,13 +507,22 @@ export class Chain extends EventEmitter<ChainEvents> {
       out,
       overlay,
       commitment,
+      ...(ops !== undefined ? { ops } : {}),
       timings: { checksMs: t1 - t0, executeMs: tRoots - t1, rootsMs: t2 - tRoots, verifyWaitMs: t3 - t2 }
     }
   }
 
+  /** Step 6: the header's state root, results root and next validator set against the execution's. */
+  private compareRoots (h: BlockHeader, out: ExecutionOutput, commitment: StateCommitment): void {
+    if (!equalBytes(commitment.stateRoot, h.stateRoot)) throw new ChainError({ code: 'BLOCK_BAD_STATE_ROOT' }, `Block ${h.height}'s stateRoot differs from the state its transactions produce here.`)
+    if (!equalBytes(computeResultsRoot(out.receipts), h.resultsRoot)) throw new ChainError({ code: 'BLOCK_BAD_RESULTS_ROOT' }, `Block ${h.height}'s resultsRoot differs from the receipts its transactions produce here.`)
+    const nextSetHash = validatorSetHash(this.chainId, out.nextValidatorSet)
+    if (!equalBytes(nextSetHash, h.nextValidatorsHash)) throw new ChainError({ code: 'BLOCK_BAD_NEXT_VALIDATORS_HASH' }, `Block ${h.height}'s nextValidatorsHash differs from the validator set its transactions produce.`)
+  }
+
   private async importBlockNow (block: Block, opts: { commit?: CommitCertificate }): Promise<ImportResult> {
     const h = block.header
-    const prepared = await this.prepareBlock(block)
+    const prepared = await this.prepareBlock(block, opts)
     this.prepared = undefined
     const { hash, out, overlay, commitment } = prepared
     const t3 = performance.now()
@@ -460,7 +531,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       verifyCommit(this.chainId, this.validatorSetValue, hash, h.height, opts.commit)
     }
     // 8
-    const ops = this.batchFor(block, hash, out, overlay, commitment, opts.commit)
+    const ops = prepared.ops ?? this.batchFor(block, hash, out, overlay, commitment, opts.commit)
     await writeBatch(this.db, ops, this.opts.syncWrites ?? true)
     // 9
     this.committed = overlay.applyTo(this.committed.values as Map<string, Uint8Array>, commitment)

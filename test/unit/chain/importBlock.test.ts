@@ -236,6 +236,75 @@ describe('chain store on disk', () => {
   })
 })
 
+describe('Chain.decodeBlock (a block received as bytes)', () => {
+  const counting = (): { verifier: BatchVerifier, batches: number[] } => {
+    const batches: number[] = []
+    return { batches, verifier: { verifyBatch: async (list) => { batches.push(list.length); return list.map((j) => verify(j.publicKey, j.message, j.signature)) } } }
+  }
+  /** 1 registration, 1 enrolment, then `anchors` record anchors: more than one verification chunk. */
+  const bigBlockTxs = (anchors: number): Tx[] => [registerDoctor(0), enrol(0), ...Array.from({ length: anchors }, (_, i) => anchor(i + 1, `big-${i}`))]
+
+  it('verifies chunk by chunk while it decodes, and importing the block waits for those verdicts instead of verifying again', async () => {
+    const builder = await ChainHarness.open()
+    const built = builder.build(bigBlockTxs(1100))
+    await builder.close()
+    const { verifier, batches } = counting()
+    const h = await ChainHarness.open({ verifier })
+    try {
+      const block = h.chain.decodeBlock(encodeBlock(built.block))
+      assert.deepEqual(batches, [1024, 78], 'two chunks handed to the verifier during decoding')
+      const result = await h.chain.importBlock(block, { commit: certify(TEST_CHAIN_ID, block, h.validators) })
+      assert.equal(result.height, 1)
+      assert.equal(result.receipts.length, 1102)
+      assert.deepEqual(batches, [1024, 78], 'nothing verified twice')
+      assert.deepEqual(h.chain.head.hash, blockHash(built.block.header))
+    } finally { await h.close() }
+  })
+
+  it('refuses a decoded block with one bad signature in its second chunk, naming the transaction, and changes nothing', async () => {
+    const builder = await ChainHarness.open()
+    const txs = bigBlockTxs(1100)
+    const tampered = new Uint8Array((txs[1050] as Tx).bytes)
+    tampered.set(doctor.sign(new Uint8Array([9])), tampered.length - 64)
+    txs[1050] = decodeTx(tampered)
+    // build over the tampered tx (buildBlock does not check signatures), so only the signature is wrong
+    const built = builder.build(txs)
+    await builder.close()
+    const h = await ChainHarness.open({ verifier: counting().verifier })
+    try {
+      const block = h.chain.decodeBlock(encodeBlock(built.block))
+      await expectRefused(h, block, 'BLOCK_INVALID_TX', 'TX_BAD_SIGNATURE')
+      await assert.rejects(h.chain.importBlock(block), (err: unknown) => err instanceof ChainError && err.type.code === 'BLOCK_INVALID_TX' && err.type.index === 1050)
+    } finally { await h.close() }
+  })
+
+  it('throws for bytes that stop decoding after the first chunk, and the verification it started never surfaces as an unhandled rejection', async () => {
+    const builder = await ChainHarness.open()
+    const built = builder.build(bigBlockTxs(1100))
+    await builder.close()
+    const broken = encodeBlock({ ...built.block, txs: built.block.txs.map((tx, i) => i === 1030 ? { ...tx, bytes: new Uint8Array([1, 2, 3]) } : tx) })
+    let calls = 0
+    const failing: BatchVerifier = { verifyBatch: async () => { calls++; throw new Error('the pool is closed') } }
+    const h = await ChainHarness.open({ verifier: failing })
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      assert.throws(() => h.chain.decodeBlock(broken), (err: unknown) => hasErrorCode(err, 'CODEC_TRAILING_BYTES'))
+      assert.equal(calls, 1, 'the first chunk was handed out before the bad transaction was reached')
+      // and a decoded block that is never imported, with a verifier that fails
+      h.chain.decodeBlock(encodeBlock(built.block))
+      await new Promise((resolve) => setImmediate(resolve))
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(unhandled, [])
+      assert.equal(h.chain.head.height, 0)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      await h.close()
+    }
+  })
+})
+
 describe('checkBlock and injected databases', () => {
   it('validates a candidate without writing, and importing it afterwards does not execute or verify it again', async () => {
     let jobs = 0

@@ -26,6 +26,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTestnet } from '../src/node/home.js'
 import { HomePaths } from '../src/node/config.js'
+import { childNodeArgs } from '../src/node/runtimeFlags.js'
 import { Keystore } from '../src/crypto/keystore.js'
 import { createSigner, type Signer } from '../src/crypto/ed25519.js'
 import { toHex } from '../src/crypto/bytes.js'
@@ -171,7 +172,7 @@ async function main (): Promise<void> {
     }
     for (const n of net.nodes) {
       const profileArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
-      const child = spawn(process.execPath, [...profileArgs, BIN, 'start', '--home', n.home], { stdio: ['ignore', 'ignore', 'inherit'] })
+      const child = spawn(process.execPath, [...childNodeArgs([]), ...profileArgs, BIN, 'start', '--home', n.home], { stdio: ['ignore', 'ignore', 'inherit'] })
       children.push(child)
     }
     const urls = net.nodes.map((n) => n.rpcUrl)

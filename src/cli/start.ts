@@ -12,6 +12,7 @@ import { loadConfig } from '../node/config.js'
 import { printNote, writeJson, type CliIo } from './output.js'
 import { PASSPHRASE_ENV } from './passphrase.js'
 import { globalOptions } from './program.js'
+import { childNodeArgs } from '../node/runtimeFlags.js'
 
 /** The network layer, loaded lazily so commands that do not start a node do not load libp2p. */
 export type NetworkLoader = () => Promise<NetworkFactory | undefined>
@@ -108,7 +109,7 @@ $${PASSPHRASE_ENV} (default "devnet": a development passphrase, never for real d
       const signalled = untilSignal().then((sig) => { stopping = true; return sig })
       const launch = (n: HomeSummary): ChildProcess => {
         const log = createWriteStream(join(n.home, 'node.log'), { flags: 'a' })
-        const child = spawn(process.execPath, [...process.execArgv, script, 'start', '--home', n.home], { stdio: ['ignore', 'pipe', 'pipe'] })
+        const child = spawn(process.execPath, [...childNodeArgs(), script, 'start', '--home', n.home], { stdio: ['ignore', 'pipe', 'pipe'] })
         child.stdout?.pipe(log)
         child.stderr?.pipe(log)
         child.on('exit', (code, signal) => {

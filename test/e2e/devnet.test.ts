@@ -6,11 +6,12 @@
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLI_NODE_ARGS } from '../utils/cli.js'
+import { NODE_RUNTIME_FLAGS } from '../../src/node/runtimeFlags.js'
 
 async function freeBasePort (): Promise<number> {
   // a free port p whose neighbours p+1..p+5 are free too (2 validators use 4 ports)
@@ -49,6 +50,13 @@ describe('medchain devnet', () => {
       assert.equal(ready.nodes.length, 2)
       assert.deepEqual(ready.nodes.map((n) => n.name), ['node0', 'node1'])
       for (const n of ready.nodes) { assert.match(n.rpc, /^http:\/\/127\.0\.0\.1:\d+$/); assert.ok(n.pid > 0) }
+      if (process.platform === 'linux') {
+        // every validator runs with the node's V8 flags (src/node/runtimeFlags.ts)
+        for (const n of ready.nodes) {
+          const argv = readFileSync(`/proc/${n.pid}/cmdline`, 'utf8').split('\0')
+          for (const flag of NODE_RUNTIME_FLAGS) assert.ok(argv.includes(flag), `${n.name} runs without ${flag}: ${argv.join(' ')}`)
+        }
+      }
       // both validators are needed for a quorum of 2: blocks mean they talk to each other
       const deadline = Date.now() + 60_000
       let heights = [0, 0]

@@ -141,39 +141,18 @@ export function decodeCertificate (bytes: Uint8Array): CommitCertificate {
   return certificateFromWire(decodeCanonical(bytes, { maxBytes: MAX_VALIDATORS * 110 + 64, maxItems: MAX_VALIDATORS, maxDepth: 3 }))
 }
 
-export interface DecodeBlockOptions {
-  /**
-   * Called with each run of `chunkTxs` consecutive decoded transactions (the last run may be
-   * shorter), in order, as soon as it is decoded: a caller starts verifying their signatures
-   * while the rest of the block decodes (Chain.decodeBlock). If decoding fails later, the chunks
-   * already handed out belong to a block that is refused.
-   */
-  onTxs?: (txs: Tx[]) => void
-  chunkTxs?: number
-}
-
 /**
  * Decodes a block and every transaction in it (each canonical on its own). Throws CodecError or
  * ChainError; signatures are not checked here.
  */
-export function decodeBlock (bytes: Uint8Array, opts: DecodeBlockOptions = {}): Block {
+export function decodeBlock (bytes: Uint8Array): Block {
   if (bytes.length > MAX_BLOCK_BYTES) {
     throw new ChainError({ code: 'BLOCK_TOO_LARGE', size: bytes.length, limit: MAX_BLOCK_BYTES }, `The block is ${bytes.length} bytes, more than the limit of ${MAX_BLOCK_BYTES}.`)
   }
   const t = readTuple(decodeCanonical(bytes, BLOCK_DECODE_LIMITS), 3, 'block')
   const header = headerFromWire(t[0])
   const txList = readList(t[1], MAX_BLOCK_TXS, 'block.txs')
-  const { onTxs } = opts
-  const chunk = Math.max(1, opts.chunkTxs ?? 1024)
-  const txs: Tx[] = new Array<Tx>(txList.length)
-  let handed = 0
-  for (let i = 0; i < txList.length; i++) {
-    txs[i] = decodeTx(readBytesOfTx(txList[i], i))
-    if (onTxs !== undefined && (i + 1 - handed === chunk || i === txList.length - 1)) {
-      onTxs(txs.slice(handed, i + 1))
-      handed = i + 1
-    }
-  }
+  const txs = txList.map((w, i) => decodeTx(readBytesOfTx(w, i)))
   const block = { header, txs, lastCommit: certificateFromWire(t[2]) }
   // canonical: these bytes are its one encoding (copied: the caller may reuse its buffer)
   encodedBlocks.set(block, new Uint8Array(bytes))

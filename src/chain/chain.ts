@@ -139,12 +139,6 @@ interface PreparedBlock {
   timings: Omit<ImportTimings, 'commitMs'>
 }
 
-/** Signatures handed to the verifier: the transactions not verified before, and their verdicts. */
-interface Verification {
-  toVerify: Tx[]
-  verdicts: Promise<boolean[]>
-}
-
 export interface ChainEvents {
   block: [{ block: Block, hash: Uint8Array, receipts: Receipt[] }]
 }
@@ -157,9 +151,6 @@ export interface ChainEvents {
  */
 export const RECENT_BLOCKS = 16
 const RECENT_BLOCKS_MAX_BYTES = 64 * 1024 * 1024
-
-/** Transactions per verification batch `Chain.decodeBlock` hands out while decoding. */
-const DECODE_VERIFY_CHUNK = 1024
 
 const inlineVerifier: BatchVerifier = {
   verifyBatch: async (jobs) => jobs.map((j) => verify(j.publicKey, j.message, j.signature))
@@ -181,8 +172,6 @@ export class Chain extends EventEmitter<ChainEvents> {
   /** The newest committed blocks by height, oldest first (see RECENT_BLOCKS); blocks are immutable. */
   private readonly recentBlocks = new Map<number, { block: Block, bytes: number }>()
   private recentBlocksBytes = 0
-  /** Verifications started by `decodeBlock` while decoding, taken over by prepareBlock. */
-  private readonly verifying = new WeakMap<Block, Verification>()
 
   private constructor (
     private readonly db: Db,
@@ -370,59 +359,14 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   /**
-   * Decodes a block that arrived as bytes (block sync, the benchmark) and starts verifying its
-   * transactions' signatures WHILE it decodes, a chunk of transactions at a time: the worker
-   * threads start after the first chunk instead of after the whole block (decoding a
-   * 10,000-transaction block is ~0.1 s of this thread). importBlock or checkBlock of the returned
-   * block waits for these verdicts instead of verifying again. Throws what `decodeBlock` throws.
-   */
-  decodeBlock (bytes: Uint8Array): Block {
-    const toVerify: Tx[] = []
-    const parts: Array<Promise<boolean[]>> = []
-    const verifier = this.opts.verifier ?? inlineVerifier
-    const cache = this.opts.verifiedTxs
-    let block: Block
-    try {
-      block = decodeBlock(bytes, {
-        chunkTxs: DECODE_VERIFY_CHUNK,
-        onTxs: (txs) => {
-          const todo = cache === undefined ? txs : txs.filter((tx) => !cache.has(tx.hash))
-          if (todo.length === 0) return
-          for (const tx of todo) toVerify.push(tx)
-          parts.push(verifier.verifyBatch(todo.map(txSignatureJob)))
-        }
-      })
-    } catch (err) {
-      for (const p of parts) p.catch(() => undefined) // a refused block: nobody waits for these
-      throw err
-    }
-    const verdicts = Promise.all(parts).then((v) => v.flat())
-    verdicts.catch(() => undefined) // observed by prepareBlock; a block never imported must not crash the process
-    this.verifying.set(block, { toVerify, verdicts })
-    return block
-  }
-
-  /** Step 3 of importBlock: the verification decodeBlock started, or a new one. */
-  private startVerifying (block: Block): Verification {
-    const started = this.verifying.get(block)
-    if (started !== undefined) {
-      this.verifying.delete(block)
-      return started
-    }
-    const cache = this.opts.verifiedTxs
-    const toVerify = cache === undefined ? block.txs : block.txs.filter((tx) => !cache.has(tx.hash))
-    return { toVerify, verdicts: (this.opts.verifier ?? inlineVerifier).verifyBatch(toVerify.map(txSignatureJob)) }
-  }
-
-  /**
    * Imports the next block. The one function that changes the chain; in this order, so a crash
    * at any point leaves either the old head or the new one, never a mix:
    *
    *  1. stateless checks (`validateBlockBasic`): sizes, chain id, tx root, last-commit hash;
    *  2. chain checks (`validateBlock`): height, parent, time, validator set, proposer, last commit;
    *  3. start verifying the signatures of transactions not verified before (worker threads);
-   *     this starts first (for a block from `decodeBlock`, while it was decoded), so the workers
-   *     verify while this thread runs steps 1, 2, 4, 6 and builds step 8's batch;
+   *     this starts first, so the workers verify while this thread runs steps 1, 2, 4, 6 and
+   *     builds step 8's batch;
    *  4. meanwhile execute the transactions in an overlay (no writes to the committed state);
    *  5. wait for the signatures: any bad one rejects the block and the overlay is dropped;
    *  6. compare the execution's state root, results root and next validator set with the header
@@ -466,7 +410,9 @@ export class Chain extends EventEmitter<ChainEvents> {
     const t0 = performance.now()
     // 3 first: the worker threads verify while this thread runs the checks (the tx root alone is
     // 2 hashes per tx); a block refused by the checks costs only the verification work wasted
-    const { toVerify, verdicts } = this.startVerifying(block)
+    const cache = this.opts.verifiedTxs
+    const toVerify = cache === undefined ? block.txs : block.txs.filter((tx) => !cache.has(tx.hash))
+    const verdicts = (this.opts.verifier ?? inlineVerifier).verifyBatch(toVerify.map(txSignatureJob))
     // 1-2
     try {
       validateBlockBasic(block, { chainId: this.chainId })
@@ -499,7 +445,6 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
     if ('error' in executed) throw executed.error
     const { out, commitment, ops } = executed
-    const cache = this.opts.verifiedTxs
     if (cache !== undefined) for (const tx of toVerify) cache.add(tx.hash)
     return {
       hash,

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 /**
  * The `medchain` command line. Thin: builds the commander program from src/cli, runs it, and sets
  * the exit code (0 ok, 1 the operation failed, 2 bad usage; see src/cli/output.ts).

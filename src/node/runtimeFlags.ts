@@ -10,10 +10,11 @@
  * in the young generation, nothing on a validator's machine.
  *
  * V8 sizes its heap when the process starts, so these must be on the command line (or in
- * NODE_OPTIONS): `v8.setFlagsFromString` later does not resize it. The `medchain` executable's
- * shebang carries them; a node started as `node dist/bin/medchain.js start` should be given them
- * too (the README says so). A flag the operator already set, on the command line or in
- * NODE_OPTIONS, is left as they set it.
+ * NODE_OPTIONS): `v8.setFlagsFromString` later does not resize it. `medchain devnet` and
+ * `bench:network` give them to the nodes they start; `medchain start` run by hand logs which are
+ * missing and how to pass them. (Not in the executable's shebang: `#!/usr/bin/env -S node …`
+ * needs GNU env, and busybox's, on Alpine images, has no -S.) A flag the operator already set,
+ * on the command line or in NODE_OPTIONS, is left as they set it.
  */
 export const NODE_RUNTIME_FLAGS: readonly string[] = ['--max-semi-space-size=64']
 
@@ -22,11 +23,16 @@ function flagName (flag: string): string {
   return (eq < 0 ? flag : flag.slice(0, eq)).replace(/_/g, '-')
 }
 
+/** The runtime flags that neither `execArgv` nor NODE_OPTIONS sets. */
+export function missingRuntimeFlags (execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): string[] {
+  const set = new Set([...execArgv, ...(nodeOptions ?? '').split(/\s+/).filter((a) => a.startsWith('--'))].map(flagName))
+  return NODE_RUNTIME_FLAGS.filter((f) => !set.has(flagName(f)))
+}
+
 /**
  * The node arguments for a child node process: the parent's own (`execArgv`, e.g. a TypeScript
  * loader), then every runtime flag that neither they nor NODE_OPTIONS set.
  */
 export function childNodeArgs (execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env.NODE_OPTIONS): string[] {
-  const set = new Set([...execArgv, ...(nodeOptions ?? '').split(/\s+/).filter((a) => a.startsWith('--'))].map(flagName))
-  return [...execArgv, ...NODE_RUNTIME_FLAGS.filter((f) => !set.has(flagName(f)))]
+  return [...execArgv, ...missingRuntimeFlags(execArgv, nodeOptions)]
 }

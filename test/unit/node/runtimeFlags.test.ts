@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { childNodeArgs, NODE_RUNTIME_FLAGS } from '../../../src/node/runtimeFlags.js'
+import { childNodeArgs, missingRuntimeFlags, NODE_RUNTIME_FLAGS } from '../../../src/node/runtimeFlags.js'
 
 describe('childNodeArgs', () => {
   it('keeps the parent\'s node arguments first and adds every runtime flag it lacks', () => {
@@ -14,5 +14,11 @@ describe('childNodeArgs', () => {
     assert.deepEqual(childNodeArgs(['--max_semi_space_size=32'], undefined), ['--max_semi_space_size=32'], 'V8 spells flags with _ or -')
     assert.deepEqual(childNodeArgs([], '--max-old-space-size=4096 --max-semi-space-size=16'), [])
     assert.deepEqual(childNodeArgs([], '--max-old-space-size=4096'), [...NODE_RUNTIME_FLAGS], 'another flag in NODE_OPTIONS does not count')
+  })
+
+  it('missingRuntimeFlags names what `medchain start` tells the operator to add', () => {
+    assert.deepEqual(missingRuntimeFlags(['--import', 'tsx'], undefined), [...NODE_RUNTIME_FLAGS])
+    assert.deepEqual(missingRuntimeFlags(['--max-semi-space-size=64'], undefined), [])
+    assert.deepEqual(missingRuntimeFlags([], '--max-semi-space-size=64'), [])
   })
 })

@@ -37,7 +37,7 @@ import { VerifyPool } from '../src/crypto/verifyPool.js'
 import type { Signer } from '../src/crypto/ed25519.js'
 import { ChainHarness, certify } from '../test/utils/chainHarness.js'
 import { bytes32, makeGenesis, makeKeys, makeTx } from '../test/utils/factories.js'
-import { childNodeArgs, NODE_RUNTIME_FLAGS } from '../src/node/runtimeFlags.js'
+import { missingRuntimeFlags } from '../src/node/runtimeFlags.js'
 import { benchArgs } from './args.js'
 
 const { json, runs, sizes, profile: profileFile, warm } = benchArgs({
@@ -53,9 +53,10 @@ const { json, runs, sizes, profile: profileFile, warm } = benchArgs({
   examples: ['npm run bench:validate', 'npm run bench:validate -- --sizes 10000 --runs 9 --json', 'npm run bench:validate -- --sizes 10000 --profile /tmp/import.cpuprofile', 'npm run bench:validate -- --sizes 10000 --warm']
 })
 const log = (msg: string): void => { if (!json) process.stderr.write(msg + '\n') }
-if (childNodeArgs().length > process.execArgv.length) {
+const missingFlags = missingRuntimeFlags()
+if (missingFlags.length > 0) {
   // the node runs with these (src/node/runtimeFlags.ts); without them GC alone costs ~10%
-  log(`note: node runs with ${NODE_RUNTIME_FLAGS.join(' ')} and this benchmark does not; \`npm run bench:validate\` passes them`)
+  log(`note: a node runs with ${missingFlags.join(' ')} and this benchmark does not; \`npm run bench:validate\` passes them`)
 }
 
 const HOSPITALS = ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d']
@@ -188,8 +189,8 @@ async function main (): Promise<void> {
 
         const dir = join(root, `run-${size}-${run}`)
         cpSync(template, dir, { recursive: true })
-        const verified = new Set(built.block.txs.map((tx) => toHex(tx.hash)))
-        const chain = await Chain.open({ dir, genesis, verifier: pool, ...(warm ? { verifiedTxs: { has: (h: Uint8Array) => verified.has(toHex(h)), add: () => undefined } } : {}) })
+        const verified = warm ? new Set(built.block.txs.map((tx) => toHex(tx.hash))) : undefined
+        const chain = await Chain.open({ dir, genesis, verifier: pool, ...(verified !== undefined ? { verifiedTxs: { has: (h: Uint8Array) => verified.has(toHex(h)), add: () => undefined } } : {}) })
         const profiling = profileFile !== undefined && run === runs - 1 && size === sizes[sizes.length - 1]
         const session = profiling ? new Session() : undefined
         if (session !== undefined) { session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.setSamplingInterval', { interval: 100 }); await session.post('Profiler.start') }

@@ -392,7 +392,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * so importing the same block next does not execute it again. Throws ChainError/CodecError.
    */
   async checkBlock (block: Block): Promise<void> {
-    const run = this.importQueue.then(async () => { this.prepared = await this.prepareBlock(block, undefined) })
+    const run = this.importQueue.then(async () => { this.prepared = await this.prepareBlock(block) })
     this.importQueue = run.catch(() => undefined)
     await run
   }
@@ -401,7 +401,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * Steps 1-6 of importBlock: everything short of writing. With `forImport`, step 8's batch is
    * also built (in memory), while the workers still verify.
    */
-  private async prepareBlock (block: Block, forImport: { commit?: CommitCertificate } | undefined): Promise<PreparedBlock> {
+  private async prepareBlock (block: Block, forImport?: { commit?: CommitCertificate }): Promise<PreparedBlock> {
     if (this.closed) throw new ChainError({ code: 'STORE_CLOSED' }, 'The chain database is closed.')
     const h = block.header
     const hash = blockHash(h)

@@ -11,8 +11,8 @@
  *
  * V8 sizes its heap when the process starts, so these must be on the command line (or in
  * NODE_OPTIONS): `v8.setFlagsFromString` later does not resize it. `medchain devnet` and
- * `bench:network` give them to the nodes they start; `medchain start` run by hand logs which are
- * missing and how to pass them. (Not in the executable's shebang: `#!/usr/bin/env -S node …`
+ * `bench:network` give them to the nodes they start, `bench:validate` runs itself again with them,
+ * and `medchain start` run by hand logs which are missing and how to pass them. (Not in the executable's shebang: `#!/usr/bin/env -S node …`
  * needs GNU env, and busybox's, on Alpine images, has no -S.) A flag the operator already set,
  * on the command line or in NODE_OPTIONS, is left as they set it.
  */

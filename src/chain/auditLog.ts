@@ -9,7 +9,7 @@
  *   root  = sha256(0x02 || count u64be || peak_0 || … || peak_k)   (peaks from the tallest)
  */
 import { concatBytes, u64be } from '../crypto/bytes.js'
-import { sha256 } from '../crypto/hash.js'
+import { sha256, sha256Tagged } from '../crypto/hash.js'
 import { decodeCanonical, encodeCanonical, readBytes, readList, readTuple, readU32, readU64, u64 } from './codec.js'
 
 export interface AuditAccumulator {
@@ -22,25 +22,18 @@ export interface AuditAccumulator {
 export const EMPTY_ACCUMULATOR: AuditAccumulator = { count: 0, peaks: [] }
 
 export function auditLeafHash (entry: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(entry.length + 1)
-  buf[0] = 0
-  buf.set(entry, 1)
-  return sha256(buf)
+  return sha256Tagged(0, entry)
 }
 
 /** A new accumulator with `entries` appended (the input is not changed). */
 export function appendEntries (acc: AuditAccumulator, entries: readonly Uint8Array[]): AuditAccumulator {
   if (entries.length === 0) return acc
   const peaks = acc.peaks.map((p) => ({ ...p }))
-  const merge = new Uint8Array(65)
-  merge[0] = 1
   for (const entry of entries) {
     let node = { height: 0, hash: auditLeafHash(entry) }
     while (peaks.length > 0 && (peaks[peaks.length - 1] as { height: number }).height === node.height) {
       const left = peaks.pop() as { height: number, hash: Uint8Array }
-      merge.set(left.hash, 1)
-      merge.set(node.hash, 33)
-      node = { height: node.height + 1, hash: sha256(merge) }
+      node = { height: node.height + 1, hash: sha256Tagged(1, left.hash, node.hash) }
     }
     peaks.push(node)
   }

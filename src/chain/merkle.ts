@@ -4,24 +4,17 @@
  * power of two below n; the root of no leaves is sha256(""). Inclusion proofs list the sibling
  * hashes from the leaf up.
  */
-import { sha256 } from '../crypto/hash.js'
+import { sha256, sha256Tagged } from '../crypto/hash.js'
 import { equalBytes } from '../crypto/bytes.js'
 
 const EMPTY_ROOT = sha256(new Uint8Array(0))
 
 export function leafHash (item: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(item.length + 1)
-  buf[0] = 0
-  buf.set(item, 1)
-  return sha256(buf)
+  return sha256Tagged(0, item)
 }
 
 export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(65)
-  buf[0] = 1
-  buf.set(left, 1)
-  buf.set(right, 33)
-  return sha256(buf)
+  return sha256Tagged(1, left, right)
 }
 
 function splitPoint (n: number): number {
@@ -37,10 +30,23 @@ function rootOfLeafHashes (hashes: Uint8Array[], start: number, end: number): Ui
   return nodeHash(rootOfLeafHashes(hashes, start, start + k), rootOfLeafHashes(hashes, start + k, end))
 }
 
-/** Root over items (each hashed as a leaf). */
-export function merkleRoot (items: Uint8Array[]): Uint8Array {
+/**
+ * Root over items (each hashed as a leaf), level by level: pairing neighbours from the left and
+ * lifting an odd last node unchanged gives exactly the tree of the largest-power-of-two split
+ * (RFC 6962's MTH), without recursion; a test compares it with an independent reference.
+ */
+export function merkleRoot (items: readonly Uint8Array[]): Uint8Array {
   if (items.length === 0) return EMPTY_ROOT
-  return rootOfLeafHashes(items.map(leafHash), 0, items.length)
+  const level: Uint8Array[] = new Array<Uint8Array>(items.length)
+  for (let i = 0; i < items.length; i++) level[i] = leafHash(items[i] as Uint8Array)
+  let n = level.length
+  while (n > 1) {
+    let out = 0
+    for (let i = 0; i + 1 < n; i += 2) level[out++] = nodeHash(level[i] as Uint8Array, level[i + 1] as Uint8Array)
+    if ((n & 1) === 1) level[out++] = level[n - 1] as Uint8Array
+    n = out
+  }
+  return level[0] as Uint8Array
 }
 
 export interface MerkleProof {

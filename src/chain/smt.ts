@@ -17,7 +17,7 @@
  * the stored values when a node starts (which is also the start-up consistency check).
  */
 import { byteKey, compareBytes, equalBytes } from '../crypto/bytes.js'
-import { sha256 } from '../crypto/hash.js'
+import { sha256Tagged } from '../crypto/hash.js'
 
 export const EMPTY_TREE_ROOT = new Uint8Array(32)
 
@@ -33,11 +33,7 @@ function bit (keyHash: Uint8Array, depth: number): number {
 }
 
 function makeLeaf (keyHash: Uint8Array, valueHash: Uint8Array): Leaf {
-  const buf = new Uint8Array(65)
-  buf[0] = 0
-  buf.set(keyHash, 1)
-  buf.set(valueHash, 33)
-  return { leaf: true, keyHash, valueHash, hash: sha256(buf) }
+  return { leaf: true, keyHash, valueHash, hash: sha256Tagged(0, keyHash, valueHash) }
 }
 
 function hashOf (node: TreeNode | null): Uint8Array {
@@ -49,11 +45,7 @@ function makeInternal (left: TreeNode | null, right: TreeNode | null): TreeNode 
   // a lone leaf is lifted: the subtree is represented by the leaf itself
   if (left === null && right !== null && right.leaf) return right
   if (right === null && left !== null && left.leaf) return left
-  const buf = new Uint8Array(65)
-  buf[0] = 1
-  buf.set(hashOf(left), 1)
-  buf.set(hashOf(right), 33)
-  return { leaf: false, left, right, hash: sha256(buf) }
+  return { leaf: false, left, right, hash: sha256Tagged(1, hashOf(left), hashOf(right)) }
 }
 
 /** Builds the subtree at `depth` holding exactly `items` (sorted by keyHash, distinct). */
@@ -186,10 +178,7 @@ export function verifySmtProof (root: Uint8Array, keyHash: Uint8Array, valueHash
   }
   for (let d = depth - 1; d >= 0; d--) {
     const sibling = proof.siblings[d] as Uint8Array
-    const buf = new Uint8Array(65)
-    buf[0] = 1
-    if (bit(keyHash, d) === 1) { buf.set(sibling, 1); buf.set(hash, 33) } else { buf.set(hash, 1); buf.set(sibling, 33) }
-    hash = sha256(buf)
+    hash = bit(keyHash, d) === 1 ? sha256Tagged(1, sibling, hash) : sha256Tagged(1, hash, sibling)
   }
   return equalBytes(hash, root)
 }

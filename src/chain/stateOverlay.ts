@@ -3,8 +3,8 @@
  * overlay that execution writes into. Nothing here touches the disk: the store persists an
  * overlay's changes in the block's atomic batch and then adopts the overlay's commitment.
  */
-import { utf8, concatBytes } from '../crypto/bytes.js'
-import { Domain, hashWithDomain, sha256 } from '../crypto/hash.js'
+import { concatBytes } from '../crypto/bytes.js'
+import { Domain, hashWithDomain, sha256, sha256Utf8 } from '../crypto/hash.js'
 import { accumulatorRoot, appendEntries, type AuditAccumulator } from './auditLog.js'
 import { SparseMerkleTree, type TreeChange } from './smt.js'
 import type { StateBackend } from './state.js'
@@ -16,7 +16,7 @@ export interface CommittedState {
 }
 
 export function stateKeyHash (key: string): Uint8Array {
-  return sha256(utf8(key))
+  return sha256Utf8(key)
 }
 
 /** The state root of a block header: commits to the state tree and the audit accumulator. */

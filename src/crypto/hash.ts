@@ -38,6 +38,37 @@ export function sha256 (data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(data).digest())
 }
 
+/**
+ * One reusable input buffer for the hash helpers below: hashing runs synchronously, so a buffer
+ * filled, hashed and left is never read again, and the hot paths (Merkle nodes, transaction ids,
+ * tree leaves: tens of thousands per block) allocate no input buffer per hash.
+ */
+let scratch = new Uint8Array(4096)
+
+function scratchOf (length: number): Uint8Array {
+  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, scratch.length * 2))
+  return scratch
+}
+
+/** sha256(tag || a || b) for a one-byte tag (Merkle leaves and nodes), without allocating the input. */
+export function sha256Tagged (tag: number, a: Uint8Array, b?: Uint8Array): Uint8Array {
+  const length = 1 + a.length + (b === undefined ? 0 : b.length)
+  const buf = scratchOf(length)
+  buf[0] = tag
+  buf.set(a, 1)
+  if (b !== undefined) buf.set(b, 1 + a.length)
+  return sha256(buf.subarray(0, length))
+}
+
+/** SHA-256 of a string's UTF-8 bytes (state keys), encoded by OpenSSL's caller without a copy here. */
+export function sha256Utf8 (text: string): Uint8Array {
+  if (hasOneShot) {
+    const out = oneShotHash('sha256', text, 'buffer') as unknown as Buffer
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+  }
+  return new Uint8Array(createHash('sha256').update(text, 'utf8').digest())
+}
+
 /** SHA-256 over the concatenation of `parts` without building the concatenation first. */
 export function sha256Parts (...parts: Uint8Array[]): Uint8Array {
   const h = createHash('sha256')
@@ -63,5 +94,10 @@ export function domainBytes (domain: DomainTag, chainId: string): Uint8Array {
 
 /** sha256(domainBytes(domain, chainId) || body). */
 export function hashWithDomain (domain: DomainTag, chainId: string, body: Uint8Array): Uint8Array {
-  return sha256(concatBytes(domainBytes(domain, chainId), body))
+  const prefix = domainBytes(domain, chainId)
+  const length = prefix.length + body.length
+  const buf = scratchOf(length)
+  buf.set(prefix, 0)
+  buf.set(body, prefix.length)
+  return sha256(buf.subarray(0, length))
 }

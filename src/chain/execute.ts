@@ -7,7 +7,7 @@
  * even when the contract refuses it (so refused attempts are on the audit trail). After the last
  * transaction `endBlock` applies validator-set changes due at the next height.
  */
-import { endBlock, executeTx, getSenderNonce, getValidatorSet, setSenderNonce, type BlockContext } from '../contracts/index.js'
+import { endBlock, executeTx, getSenderNonce, getValidatorSet, setSenderNonce, StateKeys, type BlockContext } from '../contracts/index.js'
 import { ChainError } from './errors.js'
 import type { Receipt } from './receipt.js'
 import type { StateBackend } from './state.js'
@@ -30,9 +30,12 @@ export interface ExecuteOptions {
   onInvalidTx: 'reject-block' | 'skip-tx'
 }
 
-/** The stateful includability check of one transaction: registered sender, exact next nonce. */
-export function checkSenderAndNonce (state: StateBackend, tx: Tx): number {
-  const nonce = getSenderNonce(state, tx.from)
+/**
+ * The stateful includability check of one transaction: registered sender, exact next nonce.
+ * `pendingNonce` is the sender's next nonce after its earlier transactions in the same block.
+ */
+export function checkSenderAndNonce (state: StateBackend, tx: Tx, pendingNonce?: number): number {
+  const nonce = pendingNonce ?? getSenderNonce(state, tx.from)
   if (nonce === undefined) {
     throw new ChainError({ code: 'TX_UNKNOWN_SENDER' }, 'The sender is not a registered identity; ask a hospital or clinician to register the key first.')
   }
@@ -45,20 +48,27 @@ export function executeBlockTxs (state: StateBackend, txs: readonly Tx[], ctx: B
   const included: Tx[] = []
   const receipts: Receipt[] = []
   const skipped: Array<{ tx: Tx, error: ChainError }> = []
+  // each sender's next nonce, written into its stored identity once after the last transaction
+  // (the contract never reads an identity's nonce, so its stored copy may lag until then)
+  const nextNonces = new Map<string, { sender: Uint8Array, next: number }>()
   for (let i = 0; i < txs.length; i++) {
     const tx = txs[i] as Tx
+    const senderKey = StateKeys.entity(tx.from)
+    const pending = nextNonces.get(senderKey)
     let nonce: number
     try {
-      nonce = checkSenderAndNonce(state, tx)
+      nonce = checkSenderAndNonce(state, tx, pending?.next)
     } catch (err) {
       if (!(err instanceof ChainError)) throw err
       if (opts.onInvalidTx === 'skip-tx') { skipped.push({ tx, error: err }); continue }
       throw new ChainError({ code: 'BLOCK_INVALID_TX', index: i, txCode: err.code, reason: err.message }, `Transaction ${i} cannot be included: ${err.message}`)
     }
-    setSenderNonce(state, tx.from, nonce + 1)
+    if (pending === undefined) nextNonces.set(senderKey, { sender: tx.from, next: nonce + 1 })
+    else pending.next = nonce + 1
     receipts.push(executeTx(state, tx, { ...ctx, txIndex: included.length, txHash: tx.hash }))
     included.push(tx)
   }
+  for (const { sender, next } of nextNonces.values()) setSenderNonce(state, sender, next)
   endBlock(state, ctx)
   return { included, receipts, skipped, nextValidatorSet: getValidatorSet(state) }
 }

@@ -6,8 +6,9 @@
  * Per transaction the chain layer (not this module) does:
  *   n = getSenderNonce(state, tx.from)    undefined → the tx is invalid (not includable)
  *   tx.nonce !== n                        → invalid
- *   setSenderNonce(state, tx.from, n + 1); executeTx(state, tx, ctx)
- * and after the last transaction of a block, `endBlock(state, ctx)`.
+ *   executeTx(state, tx, ctx) with n + 1 as the sender's next nonce
+ * and after the last transaction of a block, `setSenderNonce` once per sender and `endBlock(state, ctx)`.
+ * Nothing in this module reads an identity's stored nonce, so it may lag behind within a block.
  *
  * `executeTx` steps, for every transaction type:
  *  1. read the sender; an inactive sender, or a clinician or organisation whose hospital is

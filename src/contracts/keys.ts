@@ -24,18 +24,12 @@ function heightKey (height: number): string {
 }
 
 /**
- * Entity keys by the key bytes' instance: one transaction looks its sender up several times
- * (nonce, activity, role) through the same `tx.from` array. Key bytes are never mutated.
+ * Computed each time: a WeakMap cache by the key bytes' instance was tried and cost more than it
+ * saved (each decoded transaction brings a new `from` array, and WeakMap entries slow V8's
+ * scavenges), measured with bench:validate --profile.
  */
-const entityKeys = new WeakMap<Uint8Array, string>()
-
 function entityKey (publicKey: Uint8Array): string {
-  let key = entityKeys.get(publicKey)
-  if (key === undefined) {
-    key = `entity/${toHex(publicKey)}`
-    entityKeys.set(publicKey, key)
-  }
-  return key
+  return `entity/${toHex(publicKey)}`
 }
 
 export const StateKeys = {

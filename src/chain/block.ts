@@ -21,7 +21,7 @@ import {
 import { ChainError } from './errors.js'
 import { BLOCK_DECODE_LIMITS, BLOCK_VERSION, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_CHAIN_ID_LENGTH, MAX_TX_BYTES, MAX_VALIDATORS } from './limits.js'
 import { merkleRoot } from './merkle.js'
-import { decodeTx, type Tx } from './tx.js'
+import { decodeOwnedTx, type Tx } from './tx.js'
 
 export interface BlockHeader {
   version: number
@@ -149,13 +149,15 @@ export function decodeBlock (bytes: Uint8Array): Block {
   if (bytes.length > MAX_BLOCK_BYTES) {
     throw new ChainError({ code: 'BLOCK_TOO_LARGE', size: bytes.length, limit: MAX_BLOCK_BYTES }, `The block is ${bytes.length} bytes, more than the limit of ${MAX_BLOCK_BYTES}.`)
   }
-  const t = readTuple(decodeCanonical(bytes, BLOCK_DECODE_LIMITS), 3, 'block')
+  // one copy (the caller may reuse its buffer); the transactions are views into it
+  const owned = new Uint8Array(bytes)
+  const t = readTuple(decodeCanonical(owned, BLOCK_DECODE_LIMITS), 3, 'block')
   const header = headerFromWire(t[0])
   const txList = readList(t[1], MAX_BLOCK_TXS, 'block.txs')
-  const txs = txList.map((w, i) => decodeTx(readBytesOfTx(w, i)))
+  const txs = txList.map((w, i) => decodeOwnedTx(readBytesOfTx(w, i)))
   const block = { header, txs, lastCommit: certificateFromWire(t[2]) }
-  // canonical: these bytes are its one encoding (copied: the caller may reuse its buffer)
-  encodedBlocks.set(block, new Uint8Array(bytes))
+  // canonical: these bytes are its one encoding
+  encodedBlocks.set(block, owned)
   return block
 }
 

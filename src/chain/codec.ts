@@ -229,6 +229,28 @@ export function readBytesMax (value: Wire | undefined, field: string, maxLength:
   return new Uint8Array(value)
 }
 
+/**
+ * As readBytes / readBytesMax / readOptionalBytes, without the copy: the result is a view into the
+ * decoded input. Only for decoders that own their input and never let it change (decodeTx decodes
+ * its own copy of the transaction), where a copy per field was most of the decoding's allocation.
+ */
+export function viewBytes (value: Wire | undefined, field: string, length: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw wrongShape(field, 'must be bytes')
+  if (value.length !== length) throw wrongShape(field, `must be ${length} bytes, got ${value.length}`)
+  return value
+}
+
+export function viewBytesMax (value: Wire | undefined, field: string, maxLength: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw wrongShape(field, 'must be bytes')
+  if (value.length > maxLength) throw wrongShape(field, `must be at most ${maxLength} bytes, got ${value.length}`)
+  return value
+}
+
+export function viewOptionalBytes (value: Wire | undefined, field: string, length: number): Uint8Array | undefined {
+  if (value instanceof Uint8Array && value.length === 0) return undefined
+  return viewBytes(value, field, length)
+}
+
 /** Bytes that are either empty (absent) or exactly `length` long. */
 export function readOptionalBytes (value: Wire | undefined, field: string, length: number): Uint8Array | undefined {
   if (value instanceof Uint8Array && value.length === 0) return undefined

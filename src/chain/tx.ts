@@ -10,7 +10,7 @@ import { equalBytes } from '../crypto/bytes.js'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verify, type Signer } from '../crypto/ed25519.js'
 import { Domain, domainBytes, hashWithDomain, HASH_LENGTH } from '../crypto/hash.js'
 import {
-  CodecError, decodeCanonical, encodeCanonical, readBytes, readBytesMax, readList, readOptionalBytes,
+  CodecError, decodeCanonical, encodeCanonical, viewBytes, viewBytesMax, readList, viewOptionalBytes,
   readString, readTuple, readU32, readU64, u64, EMPTY_BYTES, type Wire
 } from './codec.js'
 import { ChainError } from './errors.js'
@@ -137,8 +137,8 @@ function payloadToWire (p: TxPayload): Wire[] {
   }
 }
 
-const key = (v: Wire | undefined, field: string): Uint8Array => readBytes(v, field, PUBLIC_KEY_LENGTH)
-const hash32 = (v: Wire | undefined, field: string): Uint8Array => readBytes(v, field, HASH_LENGTH)
+const key = (v: Wire | undefined, field: string): Uint8Array => viewBytes(v, field, PUBLIC_KEY_LENGTH)
+const hash32 = (v: Wire | undefined, field: string): Uint8Array => viewBytes(v, field, HASH_LENGTH)
 
 function recordEnvelopesToWire (envs: GrantEnvelope[]): Wire[] {
   return envs.map((e) => [e.recordId, e.wrappedKey])
@@ -147,7 +147,7 @@ function recordEnvelopesToWire (envs: GrantEnvelope[]): Wire[] {
 function recordEnvelopesFromWire (w: Wire | undefined): GrantEnvelope[] {
   return readList(w, MAX_ENVELOPES, 'payload.envelopes').map((e) => {
     const pair = readTuple(e, 2, 'payload.envelopes[]')
-    return { recordId: hash32(pair[0], 'payload.envelopes[].recordId'), wrappedKey: readBytesMax(pair[1], 'payload.envelopes[].wrappedKey', MAX_ENVELOPE_BYTES) }
+    return { recordId: hash32(pair[0], 'payload.envelopes[].recordId'), wrappedKey: viewBytesMax(pair[1], 'payload.envelopes[].wrappedKey', MAX_ENVELOPE_BYTES) }
   })
 }
 const purpose = (v: Wire | undefined): Purpose => {
@@ -175,7 +175,7 @@ function payloadFromWire (type: number, w: Wire | undefined): TxPayload {
     case TxType.Deactivate: { const t = f(2); return { type, target: key(t[0], 'payload.target'), reason: readString(t[1], 'payload.reason', MAX_REASON_LENGTH) } }
     case TxType.AnchorRecord: {
       const t = f(7)
-      const supersedes = readOptionalBytes(t[6], 'payload.supersedes', HASH_LENGTH)
+      const supersedes = viewOptionalBytes(t[6], 'payload.supersedes', HASH_LENGTH)
       return {
         type,
         patient: key(t[0], 'payload.patient'),
@@ -185,7 +185,7 @@ function payloadFromWire (type: number, w: Wire | undefined): TxPayload {
         blobRef: readString(t[4], 'payload.blobRef', MAX_BLOB_REF_LENGTH),
         envelopes: readList(t[5], MAX_ENVELOPES, 'payload.envelopes').map((e) => {
           const pair = readTuple(e, 2, 'payload.envelopes[]')
-          return { recipient: key(pair[0], 'payload.envelopes[].recipient'), wrappedKey: readBytesMax(pair[1], 'payload.envelopes[].wrappedKey', MAX_ENVELOPE_BYTES) }
+          return { recipient: key(pair[0], 'payload.envelopes[].recipient'), wrappedKey: viewBytesMax(pair[1], 'payload.envelopes[].wrappedKey', MAX_ENVELOPE_BYTES) }
         }),
         ...(supersedes !== undefined ? { supersedes } : {})
       }
@@ -207,11 +207,11 @@ function payloadFromWire (type: number, w: Wire | undefined): TxPayload {
     case TxType.AccessRecord: { const t = f(2); return { type, recordId: hash32(t[0], 'payload.recordId'), purpose: purpose(t[1]) } }
     case TxType.ProposeValidator: {
       const t = f(4)
-      const hospital = readOptionalBytes(t[2], 'payload.hospital', PUBLIC_KEY_LENGTH)
+      const hospital = viewOptionalBytes(t[2], 'payload.hospital', PUBLIC_KEY_LENGTH)
       return { type, action: enumField<ValidatorAction>(t[0], 'payload.action', 2), validator: key(t[1], 'payload.validator'), ...(hospital !== undefined ? { hospital } : {}), power: readU32(t[3], 'payload.power') }
     }
     case TxType.Vote: { const t = f(2); return { type, proposalId: hash32(t[0], 'payload.proposalId'), approve: readU32(t[1], 'payload.approve', 1) === 1 } }
-    case TxType.Evidence: { const t = f(2); return { type, voteA: readBytesMax(t[0], 'payload.voteA', MAX_VOTE_BYTES), voteB: readBytesMax(t[1], 'payload.voteB', MAX_VOTE_BYTES) } }
+    case TxType.Evidence: { const t = f(2); return { type, voteA: viewBytesMax(t[0], 'payload.voteA', MAX_VOTE_BYTES), voteB: viewBytesMax(t[1], 'payload.voteB', MAX_VOTE_BYTES) } }
     case TxType.ShareKeys: { const t = f(2); return { type, recipient: key(t[0], 'payload.recipient'), envelopes: recordEnvelopesFromWire(t[1]) } }
     default:
       throw new ChainError({ code: 'TX_UNKNOWN_TYPE', type }, `Transaction type ${type} is not known to this node; upgrade the node or fix the client.`)
@@ -268,16 +268,26 @@ export function decodeTx (bytes: Uint8Array): Tx {
   if (bytes.length > MAX_TX_BYTES) {
     throw new ChainError({ code: 'TX_TOO_LARGE', size: bytes.length, limit: MAX_TX_BYTES }, `The transaction is ${bytes.length} bytes, more than the limit of ${MAX_TX_BYTES}.`)
   }
-  const t = readTuple(decodeCanonical(bytes, TX_DECODE_LIMITS), 7, 'tx')
+  return decodeOwnedTx(new Uint8Array(bytes))
+}
+
+/**
+ * decodeTx of bytes the caller hands over (a block decodes its own copy of itself): the
+ * transaction's bytes and every byte field are views into `owned`, which must never change.
+ */
+export function decodeOwnedTx (owned: Uint8Array): Tx {
+  if (owned.length > MAX_TX_BYTES) {
+    throw new ChainError({ code: 'TX_TOO_LARGE', size: owned.length, limit: MAX_TX_BYTES }, `The transaction is ${owned.length} bytes, more than the limit of ${MAX_TX_BYTES}.`)
+  }
+  const t = readTuple(decodeCanonical(owned, TX_DECODE_LIMITS), 7, 'tx')
   const version = readU32(t[0], 'tx.version')
   if (version !== TX_VERSION) throw new ChainError({ code: 'TX_BAD_VERSION', version }, `Transaction version ${version} is not supported (expected ${TX_VERSION}).`)
   const chainId = readString(t[1], 'tx.chainId', MAX_CHAIN_ID_LENGTH)
   const type = readU32(t[2], 'tx.type')
-  const from = readBytes(t[3], 'tx.from', PUBLIC_KEY_LENGTH)
+  const from = viewBytes(t[3], 'tx.from', PUBLIC_KEY_LENGTH)
   const nonce = readU64(t[4], 'tx.nonce')
   const payload = payloadFromWire(type, t[5])
-  const signature = readBytes(t[6], 'tx.signature', SIGNATURE_LENGTH)
-  const owned = new Uint8Array(bytes)
+  const signature = viewBytes(t[6], 'tx.signature', SIGNATURE_LENGTH)
   return { version, chainId, from, nonce, payload, signature, bytes: owned, hash: computeTxHash(chainId, owned) }
 }
 

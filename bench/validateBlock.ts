@@ -167,7 +167,7 @@ async function main (): Promise<void> {
     log(`building the pre-state (${DOCTORS} doctors, ${PATIENTS} patients with one record each)…`)
     const pre = await buildPreState(template)
     const genesis = makeGenesis(HOSPITALS)
-    const rows: Array<{ txs: number, bytes: number, validateMs: number, validateTxPerSec: number, verifyMs: number, verifyBaselinePerSec: number, ratio: number, okReceipts: number }> = []
+    const rows: Array<{ txs: number, bytes: number, validateMs: number, cpuMs: number, validateTxPerSec: number, verifyMs: number, verifyBaselinePerSec: number, ratio: number, okReceipts: number }> = []
     for (const size of sizes) {
       // the block to validate, built by a proposer on the same pre-state
       const h = await ChainHarness.open({ dir: template, hospitals: HOSPITALS })
@@ -182,6 +182,7 @@ async function main (): Promise<void> {
 
       const validateMs: number[] = []
       const verifyMs: number[] = []
+      const cpuMs: number[] = []
       for (let run = 0; run < runs; run++) {
         // baseline: raw verification of the same signatures on all cores
         let t0 = performance.now()
@@ -197,10 +198,13 @@ async function main (): Promise<void> {
         const session = profiling ? new Session() : undefined
         if (session !== undefined) { session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.setSamplingInterval', { interval: 100 }); await session.post('Profiler.start') }
         t0 = performance.now()
+        const cpu0 = process.cpuUsage()
         const block = decodeBlock(blockBytes)
         const decodeMs = performance.now() - t0
         const result = await chain.importBlock(block, { commit: cert })
         validateMs.push(performance.now() - t0)
+        const cpu = process.cpuUsage(cpu0)
+        cpuMs.push((cpu.user + cpu.system) / 1000)
         if (session !== undefined && profileFile !== undefined) {
           const { profile } = await session.post('Profiler.stop')
           writeFileSync(profileFile, JSON.stringify(profile))
@@ -210,7 +214,7 @@ async function main (): Promise<void> {
         await chain.close()
         rmSync(dir, { recursive: true, force: true })
         const tm = result.timings
-        log(`  ${size} txs, run ${run + 1}/${runs}: validate ${validateMs.at(-1)?.toFixed(1)} ms (decode ${decodeMs.toFixed(0)}, checks ${tm.checksMs.toFixed(0)}, execute ${tm.executeMs.toFixed(0)}, roots ${tm.rootsMs.toFixed(0)}, verify wait ${tm.verifyWaitMs.toFixed(0)}, commit ${tm.commitMs.toFixed(0)}), raw verify ${verifyMs.at(-1)?.toFixed(1)} ms`)
+        log(`  ${size} txs, run ${run + 1}/${runs}: validate ${validateMs.at(-1)?.toFixed(1)} ms (decode ${decodeMs.toFixed(0)}, checks ${tm.checksMs.toFixed(0)}, execute ${tm.executeMs.toFixed(0)}, roots ${tm.rootsMs.toFixed(0)}, verify wait ${tm.verifyWaitMs.toFixed(0)}, commit ${tm.commitMs.toFixed(0)}; CPU of all threads ${cpuMs.at(-1)?.toFixed(0)} ms), raw verify ${verifyMs.at(-1)?.toFixed(1)} ms`)
       }
       const v = median(validateMs)
       const b = median(verifyMs)
@@ -218,6 +222,7 @@ async function main (): Promise<void> {
         txs: size,
         bytes: blockBytes.length,
         validateMs: v,
+        cpuMs: median(cpuMs),
         validateTxPerSec: size / (v / 1000),
         verifyMs: b,
         verifyBaselinePerSec: size / (b / 1000),
@@ -231,10 +236,10 @@ async function main (): Promise<void> {
         ? `\nBlock import with every signature verified before (decode → execute → roots → LevelDB commit), median of ${runs} runs; the ratio is not the target's`
         : `\nBlock validation (decode → verify → execute → roots → LevelDB commit), median of ${runs} runs`)
       console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, Node ${process.version}\n`)
-      console.log('| txs/block | block bytes | validate ms | validate tx/s | raw verify ms | raw verify/s (all cores) | ratio | OK receipts |')
-      console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+      console.log('| txs/block | block bytes | validate ms | CPU ms (all threads) | validate tx/s | raw verify ms | raw verify/s (all cores) | ratio | OK receipts |')
+      console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
       for (const r of rows) {
-        console.log(`| ${r.txs} | ${r.bytes} | ${r.validateMs.toFixed(1)} | ${Math.round(r.validateTxPerSec)} | ${r.verifyMs.toFixed(1)} | ${Math.round(r.verifyBaselinePerSec)} | ${r.ratio.toFixed(3)} | ${r.okReceipts} |`)
+        console.log(`| ${r.txs} | ${r.bytes} | ${r.validateMs.toFixed(1)} | ${r.cpuMs.toFixed(0)} | ${Math.round(r.validateTxPerSec)} | ${r.verifyMs.toFixed(1)} | ${Math.round(r.verifyBaselinePerSec)} | ${r.ratio.toFixed(3)} | ${r.okReceipts} |`)
       }
       console.log('')
     }

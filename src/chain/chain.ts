@@ -27,7 +27,7 @@ import { computeResultsRoot, decodeReceipt, encodeReceipt, RESULT_OK, type Recei
 import { buildCommittedState, computeStateRoot, StateOverlay, type CommittedState, type StateCommitment } from './stateOverlay.js'
 import type { StateBackend } from './state.js'
 import {
-  auditByPatientKey, Bucket, hashKey, heightKey, Meta, metaKey, prefixRange, recordByPatientKey, stateKey
+  auditByPatientKey, Bucket, encodeTxLocation, hashKey, heightKey, Meta, metaKey, prefixRange, recordByPatientKey, stateKey
 } from './store/buckets.js'
 import { txSignatureJob, type Tx } from './tx.js'
 import { validateBlock, type ChainView } from './validateBlock.js'
@@ -503,7 +503,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     // the previous block's certificate arrives in this block's lastCommit
     if (height > 1) ops.push({ type: 'put', key: heightKey(Bucket.certificateByHeight, height - 1), value: encodeCertificate(block.lastCommit) })
     block.txs.forEach((tx, index) => {
-      ops.push({ type: 'put', key: hashKey(Bucket.txLocation, tx.hash), value: encodeCanonical([u64(height), index]) })
+      ops.push({ type: 'put', key: hashKey(Bucket.txLocation, tx.hash), value: encodeTxLocation(height, index) })
       const receipt = out.receipts[index] as Receipt
       if (receipt.code !== RESULT_OK) return
       for (const ev of receipt.events) {

@@ -56,3 +56,11 @@ export function u64be (n: number): Uint8Array {
   new DataView(out.buffer).setBigUint64(0, BigInt(n))
   return out
 }
+
+/** Writes a safe non-negative integer as 8 big-endian bytes at `at` (no BigInt, no DataView: store keys on hot paths). */
+export function writeU64be (out: Uint8Array, at: number, n: number): void {
+  const hi = Math.floor(n / 0x1_0000_0000)
+  const lo = n >>> 0
+  out[at] = hi >>> 24; out[at + 1] = (hi >>> 16) & 0xff; out[at + 2] = (hi >>> 8) & 0xff; out[at + 3] = hi & 0xff
+  out[at + 4] = lo >>> 24; out[at + 5] = (lo >>> 16) & 0xff; out[at + 6] = (lo >>> 8) & 0xff; out[at + 7] = lo & 0xff
+}

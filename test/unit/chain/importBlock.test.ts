@@ -6,12 +6,12 @@ import { bytes32, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.
 import { Chain, RECENT_BLOCKS, type BatchVerifier } from '../../../src/chain/chain.js'
 import { ChainError } from '../../../src/chain/errors.js'
 import { blockHash, computeTxRoot, certificateHash, encodeBlock, type Block } from '../../../src/chain/block.js'
-import { ClinicianRole, TxType, decodeTx, type Tx } from '../../../src/chain/tx.js'
+import { ClinicianRole, Purpose, TxType, decodeTx, type Tx } from '../../../src/chain/tx.js'
 import { stateKey, Bucket } from '../../../src/chain/store/buckets.js'
 import { hasErrorCode } from '../../../src/errors.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { verify } from '../../../src/crypto/ed25519.js'
-import { getRecord } from '../../../src/contracts/index.js'
+import { getEntity, getRecord } from '../../../src/contracts/index.js'
 
 const hospital = makeKeys('hospital-a')
 const doctor = makeKeys('doctor-1')
@@ -287,5 +287,33 @@ describe('checkBlock and injected databases', () => {
     assert.deepEqual(again.head, head)
     assert.deepEqual(again.stateRoot, (await again.getHeader(1))?.stateRoot)
     await again.close()
+  })
+
+  it('a sender\'s nonce is written once per block, after its identity changed mid-block, and repeats within the block are checked against it', async () => {
+    const h = await ChainHarness.open({ hospitals: ['hospital-a', 'hospital-b'] })
+    const doctorB = makeKeys('doctor-b')
+    const hospitalB = makeKeys('hospital-b')
+    await h.commit([registerDoctor(0), makeTx(hospitalB, 0, { type: TxType.RegisterClinician, publicKey: doctorB.publicKey, name: 'Dr. B', role: ClinicianRole.Doctor })])
+    await h.commit([enrol(0)])
+    const grant = (nonce: number): Tx => makeTx(patient, nonce, {
+      type: TxType.Grant, grantee: doctor.publicKey, recordTypes: ['Observation'], recordIds: [], purpose: Purpose.Treatment, expiresAt: h.nextTimestamp() + 3_600_000, envelopes: []
+    })
+    // the patient sends, hospital B's doctor rewrites the patient's identity (a second enrolment), the patient sends again
+    const built = h.build([grant(0), makeTx(doctorB, 0, { type: TxType.EnrolPatient, publicKey: patient.publicKey }), grant(1), grant(1), anchor(1, 'a'), anchor(2, 'b')])
+    assert.deepEqual(built.skipped.map((s) => s.error.code), ['TX_NONCE_TOO_LOW'], 'the repeated nonce 1 is left out')
+    const result = await h.chain.importBlock(built.block, { commit: certify(h.chain.chainId, built.block, h.validators) })
+    assert.deepEqual(result.receipts.map((r) => r.code), ['OK', 'OK', 'OK', 'OK', 'OK'])
+    const stored = getEntity(h.chain.stateView, patient.publicKey)
+    assert.equal(stored?.nonce, 2)
+    assert.equal(stored?.enrolledAt.length, 2, 'the enrolment of the same block is kept')
+    assert.equal(getEntity(h.chain.stateView, doctor.publicKey)?.nonce, 3)
+    assert.equal(getEntity(h.chain.stateView, doctorB.publicKey)?.nonce, 1)
+    // the stored values rebuild the same state root on reopening
+    const { dir, genesis } = h
+    await h.chain.close()
+    const again = await Chain.open({ dir, genesis })
+    assert.deepEqual(again.stateRoot, result.stateRoot)
+    await again.close()
+    await h.close()
   })
 })

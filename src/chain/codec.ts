@@ -217,22 +217,20 @@ export function u64 (n: number): bigint {
   return BigInt(n)
 }
 
+/** Bytes of exactly `length`, copied (the decoded input may be a buffer its owner reuses). */
 export function readBytes (value: Wire | undefined, field: string, length: number): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw wrongShape(field, 'must be bytes')
-  if (value.length !== length) throw wrongShape(field, `must be ${length} bytes, got ${value.length}`)
-  return new Uint8Array(value)
+  return new Uint8Array(viewBytes(value, field, length))
 }
 
 export function readBytesMax (value: Wire | undefined, field: string, maxLength: number): Uint8Array {
-  if (!(value instanceof Uint8Array)) throw wrongShape(field, 'must be bytes')
-  if (value.length > maxLength) throw wrongShape(field, `must be at most ${maxLength} bytes, got ${value.length}`)
-  return new Uint8Array(value)
+  return new Uint8Array(viewBytesMax(value, field, maxLength))
 }
 
 /**
- * As readBytes / readBytesMax / readOptionalBytes, without the copy: the result is a view into the
- * decoded input. Only for decoders that own their input and never let it change (decodeTx decodes
- * its own copy of the transaction), where a copy per field was most of the decoding's allocation.
+ * The checks of readBytes / readBytesMax / readOptionalBytes without the copy: the result is a
+ * view into the decoded input. Only for decoders that own their input and never let it change
+ * (decodeTx decodes its own copy of the transaction), where a copy per field was most of the
+ * decoding's allocation.
  */
 export function viewBytes (value: Wire | undefined, field: string, length: number): Uint8Array {
   if (!(value instanceof Uint8Array)) throw wrongShape(field, 'must be bytes')
@@ -253,8 +251,8 @@ export function viewOptionalBytes (value: Wire | undefined, field: string, lengt
 
 /** Bytes that are either empty (absent) or exactly `length` long. */
 export function readOptionalBytes (value: Wire | undefined, field: string, length: number): Uint8Array | undefined {
-  if (value instanceof Uint8Array && value.length === 0) return undefined
-  return readBytes(value, field, length)
+  const view = viewOptionalBytes(value, field, length)
+  return view === undefined ? undefined : new Uint8Array(view)
 }
 
 export function readString (value: Wire | undefined, field: string, maxLength: number): string {

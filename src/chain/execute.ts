@@ -7,7 +7,8 @@
  * even when the contract refuses it (so refused attempts are on the audit trail). After the last
  * transaction `endBlock` applies validator-set changes due at the next height.
  */
-import { endBlock, executeTx, getSenderNonce, getValidatorSet, setSenderNonce, StateKeys, type BlockContext } from '../contracts/index.js'
+import { byteKey } from '../crypto/bytes.js'
+import { endBlock, executeTx, getSenderNonce, getValidatorSet, setSenderNonce, type BlockContext } from '../contracts/index.js'
 import { ChainError } from './errors.js'
 import type { Receipt } from './receipt.js'
 import type { StateBackend } from './state.js'
@@ -53,7 +54,7 @@ export function executeBlockTxs (state: StateBackend, txs: readonly Tx[], ctx: B
   const nextNonces = new Map<string, { sender: Uint8Array, next: number }>()
   for (let i = 0; i < txs.length; i++) {
     const tx = txs[i] as Tx
-    const senderKey = StateKeys.entity(tx.from)
+    const senderKey = byteKey(tx.from)
     const pending = nextNonces.get(senderKey)
     let nonce: number
     try {

@@ -4,7 +4,7 @@
  * overlay's changes in the block's atomic batch and then adopts the overlay's commitment.
  */
 import { concatBytes } from '../crypto/bytes.js'
-import { Domain, hashWithDomain, sha256, sha256Utf8 } from '../crypto/hash.js'
+import { Domain, hashWithDomain, sha256 } from '../crypto/hash.js'
 import { accumulatorRoot, appendEntries, type AuditAccumulator } from './auditLog.js'
 import { SparseMerkleTree, type TreeChange } from './smt.js'
 import type { StateBackend } from './state.js'
@@ -16,7 +16,7 @@ export interface CommittedState {
 }
 
 export function stateKeyHash (key: string): Uint8Array {
-  return sha256Utf8(key)
+  return sha256(key)
 }
 
 /** The state root of a block header: commits to the state tree and the audit accumulator. */

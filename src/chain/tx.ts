@@ -265,10 +265,14 @@ export function signTx (unsigned: UnsignedTx, signer: Signer): Tx {
  * well-shaped transaction, ChainError for an unknown version or type. Does not check the signature.
  */
 export function decodeTx (bytes: Uint8Array): Tx {
+  refuseOversizedTx(bytes) // before the copy
+  return decodeOwnedTx(new Uint8Array(bytes))
+}
+
+function refuseOversizedTx (bytes: Uint8Array): void {
   if (bytes.length > MAX_TX_BYTES) {
     throw new ChainError({ code: 'TX_TOO_LARGE', size: bytes.length, limit: MAX_TX_BYTES }, `The transaction is ${bytes.length} bytes, more than the limit of ${MAX_TX_BYTES}.`)
   }
-  return decodeOwnedTx(new Uint8Array(bytes))
 }
 
 /**
@@ -276,9 +280,7 @@ export function decodeTx (bytes: Uint8Array): Tx {
  * transaction's bytes and every byte field are views into `owned`, which must never change.
  */
 export function decodeOwnedTx (owned: Uint8Array): Tx {
-  if (owned.length > MAX_TX_BYTES) {
-    throw new ChainError({ code: 'TX_TOO_LARGE', size: owned.length, limit: MAX_TX_BYTES }, `The transaction is ${owned.length} bytes, more than the limit of ${MAX_TX_BYTES}.`)
-  }
+  refuseOversizedTx(owned)
   const t = readTuple(decodeCanonical(owned, TX_DECODE_LIMITS), 7, 'tx')
   const version = readU32(t[0], 'tx.version')
   if (version !== TX_VERSION) throw new ChainError({ code: 'TX_BAD_VERSION', version }, `Transaction version ${version} is not supported (expected ${TX_VERSION}).`)

@@ -52,15 +52,21 @@ export function utf8 (text: string): Uint8Array {
 
 /** 8-byte big-endian encoding of a safe non-negative integer (heights, counters in keys). */
 export function u64be (n: number): Uint8Array {
+  if (!Number.isInteger(n)) throw new RangeError(`not an integer: ${n}`)
   const out = new Uint8Array(8)
-  new DataView(out.buffer).setBigUint64(0, BigInt(n))
+  writeU64be(out, 0, n)
   return out
 }
 
-/** Writes a safe non-negative integer as 8 big-endian bytes at `at` (no BigInt, no DataView: store keys on hot paths). */
+/** Writes an integer as 8 big-endian bytes at `at` (modulo 2^64, as setBigUint64 would; no BigInt, no DataView: store keys on hot paths). */
 export function writeU64be (out: Uint8Array, at: number, n: number): void {
   const hi = Math.floor(n / 0x1_0000_0000)
   const lo = n >>> 0
   out[at] = hi >>> 24; out[at + 1] = (hi >>> 16) & 0xff; out[at + 2] = (hi >>> 8) & 0xff; out[at + 3] = hi & 0xff
   out[at + 4] = lo >>> 24; out[at + 5] = (lo >>> 16) & 0xff; out[at + 6] = (lo >>> 8) & 0xff; out[at + 7] = lo & 0xff
+}
+
+/** Writes an unsigned 32-bit integer as 4 big-endian bytes at `at`. */
+export function writeU32be (out: Uint8Array, at: number, n: number): void {
+  out[at] = n >>> 24; out[at + 1] = (n >>> 16) & 0xff; out[at + 2] = (n >>> 8) & 0xff; out[at + 3] = n & 0xff
 }

@@ -30,7 +30,8 @@ export type DomainTag = typeof Domain[keyof typeof Domain]
 
 const hasOneShot = typeof oneShotHash === 'function'
 
-export function sha256 (data: Uint8Array): Uint8Array {
+/** SHA-256 of bytes, or of a string's UTF-8 bytes (state keys are hashed from the string). */
+export function sha256 (data: Uint8Array | string): Uint8Array {
   if (hasOneShot) {
     const out = oneShotHash('sha256', data, 'buffer') as unknown as Buffer
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
@@ -39,41 +40,38 @@ export function sha256 (data: Uint8Array): Uint8Array {
 }
 
 /**
- * One reusable input buffer for the hash helpers below: hashing runs synchronously, so a buffer
+ * One reusable input buffer for hashing a concatenation: hashing runs synchronously, so a buffer
  * filled, hashed and left is never read again, and the hot paths (Merkle nodes, transaction ids,
- * tree leaves: tens of thousands per block) allocate no input buffer per hash.
+ * tree leaves: tens of thousands per block) allocate no input buffer per hash. Inputs larger than
+ * SCRATCH_MAX get a buffer of their own, so one large hash does not keep its size in memory.
  */
+const SCRATCH_MAX = 64 * 1024
 let scratch = new Uint8Array(4096)
 
 function scratchOf (length: number): Uint8Array {
-  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, scratch.length * 2))
+  if (length > SCRATCH_MAX) return new Uint8Array(length)
+  if (scratch.length < length) scratch = new Uint8Array(Math.max(length, Math.min(scratch.length * 2, SCRATCH_MAX)))
   return scratch
 }
 
-/** sha256(tag || a || b) for a one-byte tag (Merkle leaves and nodes), without allocating the input. */
-export function sha256Tagged (tag: number, a: Uint8Array, b?: Uint8Array): Uint8Array {
-  const length = 1 + a.length + (b === undefined ? 0 : b.length)
+/** SHA-256 over the concatenation of `parts`. */
+export function sha256Parts (...parts: Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const p of parts) length += p.length
   const buf = scratchOf(length)
-  buf[0] = tag
-  buf.set(a, 1)
-  if (b !== undefined) buf.set(b, 1 + a.length)
+  let offset = 0
+  for (const p of parts) {
+    buf.set(p, offset)
+    offset += p.length
+  }
   return sha256(buf.subarray(0, length))
 }
 
-/** SHA-256 of a string's UTF-8 bytes (state keys), encoded by OpenSSL's caller without a copy here. */
-export function sha256Utf8 (text: string): Uint8Array {
-  if (hasOneShot) {
-    const out = oneShotHash('sha256', text, 'buffer') as unknown as Buffer
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
-  }
-  return new Uint8Array(createHash('sha256').update(text, 'utf8').digest())
-}
+const TAG_BYTES = [Uint8Array.of(0), Uint8Array.of(1)] as const
 
-/** SHA-256 over the concatenation of `parts` without building the concatenation first. */
-export function sha256Parts (...parts: Uint8Array[]): Uint8Array {
-  const h = createHash('sha256')
-  for (const p of parts) h.update(p)
-  return new Uint8Array(h.digest())
+/** sha256(tag || a || b) for the one-byte tags of Merkle leaves (0) and nodes (1). */
+export function sha256Tagged (tag: 0 | 1, a: Uint8Array, b?: Uint8Array): Uint8Array {
+  return b === undefined ? sha256Parts(TAG_BYTES[tag], a) : sha256Parts(TAG_BYTES[tag], a, b)
 }
 
 /** Bounded: chain ids come from untrusted input (decodeTx hashes before the chain id is checked). */
@@ -94,10 +92,5 @@ export function domainBytes (domain: DomainTag, chainId: string): Uint8Array {
 
 /** sha256(domainBytes(domain, chainId) || body). */
 export function hashWithDomain (domain: DomainTag, chainId: string, body: Uint8Array): Uint8Array {
-  const prefix = domainBytes(domain, chainId)
-  const length = prefix.length + body.length
-  const buf = scratchOf(length)
-  buf.set(prefix, 0)
-  buf.set(body, prefix.length)
-  return sha256(buf.subarray(0, length))
+  return sha256Parts(domainBytes(domain, chainId), body)
 }

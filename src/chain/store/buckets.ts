@@ -15,7 +15,7 @@
  * | 0x0a   | patient (32 B) + height u64be + index | record id (index: records by patient)       |
  * | 0x0b   | height u64be                          | validator set in force from that height     |
  */
-import { concatBytes, utf8, writeU64be } from '../../crypto/bytes.js'
+import { concatBytes, utf8, writeU32be, writeU64be } from '../../crypto/bytes.js'
 
 export const Bucket = {
   meta: 0x01,
@@ -81,8 +81,7 @@ export function recordByPatientKey (patient: Uint8Array, height: number, txIndex
   out[0] = Bucket.recordsByPatient
   out.set(patient, 1)
   writeU64be(out, 1 + patient.length, height)
-  const at = 9 + patient.length
-  out[at] = txIndex >>> 24; out[at + 1] = (txIndex >>> 16) & 0xff; out[at + 2] = (txIndex >>> 8) & 0xff; out[at + 3] = txIndex & 0xff
+  writeU32be(out, 9 + patient.length, txIndex)
   return out
 }
 
@@ -103,7 +102,8 @@ export function encodeTxLocation (height: number, index: number): Uint8Array {
   } else if (index < 0x10000) {
     out[10] = 0xcd; out[11] = index >>> 8; out[12] = index & 0xff
   } else {
-    out[10] = 0xce; out[11] = index >>> 24; out[12] = (index >>> 16) & 0xff; out[13] = (index >>> 8) & 0xff; out[14] = index & 0xff
+    out[10] = 0xce
+    writeU32be(out, 11, index)
   }
   return out
 }

@@ -44,6 +44,12 @@ void describe('sha256 / sha256Parts', () => {
     const expected = hex(nobleSha256(data))
     assert.equal(hex(sha256(data)), expected)
     assert.equal(hex(sha256Parts(data.subarray(0, 12345), data.subarray(12345))), expected)
+    // a small concatenation after the large one still hashes exactly its parts
+    assert.equal(hex(sha256Parts(utf8('a'), utf8('bc'))), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+  })
+
+  void it('hashes a string as its UTF-8 bytes', () => {
+    for (const text of ['', 'entity/00ff', 'ümlaut/€/😀']) assert.equal(hex(sha256(text)), hex(nobleSha256(utf8(text))), text)
   })
 
   void it('returned digests are independent (no shared, reused output buffer)', () => {

@@ -26,6 +26,7 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha512 } from '@noble/hashes/sha2.js'
 import {
@@ -461,5 +462,75 @@ void describe('ed25519: differential test against @noble/curves', () => {
       else counts.oursRefuses++
     }
     assert.ok(counts.oursAccepts >= 5 && counts.oursRefuses >= 30, JSON.stringify(counts))
+  })
+})
+
+void describe('ed25519: OpenSSL key objects built from JWK agree with the DER (PKCS#8 / SPKI) route', () => {
+  const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+  const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+  const derPrivate = (seed: Uint8Array): KeyObject => createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' })
+  const derPublic = (publicKey: Uint8Array): KeyObject => createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' })
+  const derVerify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => {
+    try {
+      return nodeVerify(null, message, derPublic(publicKey), signature)
+    } catch {
+      return false
+    }
+  }
+
+  void it('createSigner gives the public key and the signatures of the PKCS#8 route, for 300 seeds', () => {
+    const rng = makeRng(0x1e7)
+    for (let i = 0; i < 300; i++) {
+      const seed = rng.bytes(32)
+      const signer = createSigner(seed)
+      const spki = createPublicKey(derPrivate(seed)).export({ format: 'der', type: 'spki' })
+      assert.equal(toHex(signer.publicKey), toHex(new Uint8Array(spki.subarray(spki.length - 32))), `seed ${toHex(seed)}`)
+      const message = rng.bytes(rng.u32() % 200)
+      assert.equal(toHex(signer.sign(message)), toHex(new Uint8Array(nodeSign(null, message, derPrivate(seed)))))
+    }
+  })
+
+  void it('verify gives the verdict of an SPKI key object on valid, mutated, off-curve and mixed-order inputs that pass the byte checks', () => {
+    const rng = makeRng(0x5b41)
+    const cases: Array<{ kind: string, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array }> = []
+    for (let i = 0; i < 200; i++) {
+      const signer = createSigner(rng.bytes(32))
+      const message = rng.bytes(rng.u32() % 100)
+      const signature = signer.sign(message)
+      cases.push({ kind: 'valid', publicKey: signer.publicKey, message, signature })
+      cases.push({ kind: 'flip key bit', publicKey: flipBit(signer.publicKey, rng.u32() % 255), message, signature })
+      cases.push({ kind: 'flip R bit', publicKey: signer.publicKey, message, signature: flipBit(signature, rng.u32() % 255) })
+    }
+    // a canonical y that is not on the curve: both routes admit the raw bytes, verify must refuse
+    let y = 2n
+    for (let found = 0; found < 20; y++) {
+      const bytes = scalarBytes(y)
+      try {
+        Point.fromBytes(bytes)
+      } catch {
+        cases.push({ kind: 'off-curve key', publicKey: bytes, message: new Uint8Array([found]), signature: createSigner(rng.bytes(32)).sign(new Uint8Array([found])) })
+        found++
+      }
+    }
+    // a key with a torsion component, signed so the cofactorless equation holds (k + h·j = 0 mod 8)
+    for (let i = 0; i < 40; i++) {
+      const { scalar: a, point } = ed25519.utils.getExtendedPublicKey(rng.bytes(32))
+      const aBytes = point.add(mul(T8, 4n)).toBytes()
+      const r = bytesToScalar(rng.bytes(32)) % L
+      const rBytes = B.multiply(r).toBytes()
+      const m = rng.bytes(16)
+      const h = challenge(rBytes, aBytes, m)
+      cases.push({ kind: 'mixed-order key', publicKey: aBytes, message: m, signature: concatBytes(rBytes, scalarBytes((r + h * a) % L)) })
+    }
+    const counts = new Map<string, number>()
+    for (const c of cases) {
+      const ours = verify(c.publicKey, c.message, c.signature)
+      assert.equal(ours, derVerify(c.publicKey, c.message, c.signature), `${c.kind}: pk=${toHex(c.publicKey)} sig=${toHex(c.signature)}`)
+      counts.set(`${c.kind}:${ours}`, (counts.get(`${c.kind}:${ours}`) ?? 0) + 1)
+    }
+    assert.equal(counts.get('valid:true'), 200)
+    assert.equal(counts.get('off-curve key:false'), 20)
+    // [4]T8 has order 2: h·4 = 0 mod 8 for even h, so about half are accepted, by both routes
+    assert.ok((counts.get('mixed-order key:true') ?? 0) >= 5 && (counts.get('mixed-order key:false') ?? 0) >= 5, JSON.stringify([...counts]))
   })
 })

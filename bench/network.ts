@@ -42,7 +42,7 @@ const { json, validators, seconds, rates, profile: profileDir, 'commit-ms': comm
     validators: { type: 'integer', default: 4, min: 1, max: 16, help: 'validator processes' },
     seconds: { type: 'integer', default: 10, min: 1, max: 3600, help: 'seconds per rate step' },
     rates: { type: 'integers', default: [50, 100, 200, 400, 800, 1600], min: 1, max: 100000, help: 'offered tx/s per step, comma-separated' },
-    'commit-ms': { type: 'integer', default: 100, min: 0, max: 60000, help: 'pause after each commit (consensus.timeouts.commitMs)' },
+    'commit-ms': { type: 'integer', default: 100, min: 1, max: 60000, help: 'pause after each commit (consensus.timeouts.commitMs)' },
     json: { type: 'boolean', help: 'print one JSON object on the last line instead of the table (progress stays on stderr)' },
     profile: { type: 'string', placeholder: 'DIR', help: 'each validator writes a V8 CPU profile into DIR when it stops' }
   },
@@ -176,8 +176,11 @@ async function main (): Promise<void> {
       children.push(child)
     }
     const urls = net.nodes.map((n) => n.rpcUrl)
-    for (const url of urls) {
+    for (const [k, url] of urls.entries()) {
       for (let i = 0; ; i++) {
+        // a validator that exits at start (a bad config, a taken port) has said why on stderr
+        const exited = children[k]?.exitCode
+        if (exited !== null && exited !== undefined) throw new Error(`validator ${k} exited with code ${exited} before its RPC came up (its error is above)`)
         try { if ((await fetch(`${url}/health`)).ok) break } catch { /* starting */ }
         if (i > 300) throw new Error(`${url} did not start`)
         await new Promise((r) => setTimeout(r, 100))
@@ -208,6 +211,19 @@ async function main (): Promise<void> {
     const committedAt = new Map<string, number>()
     let watchedHeight = (await rpc(urls[0] as string, 'chain_head') as { height: number }).height
     let watching = true
+    /**
+     * Resolves once the watcher has seen every block up to node0's head as of the call. A step's
+     * clock starts only then: a watcher still fetching the empty blocks made while the step's
+     * transactions were signed would time the first blocks of the step late, by as much as it lags.
+     */
+    const watcherCaughtUp = async (): Promise<void> => {
+      const target = (await rpc(urls[0] as string, 'chain_head') as { height: number }).height
+      const deadline = Date.now() + 60_000
+      while (watchedHeight < target) {
+        if (Date.now() > deadline) throw new Error(`the commit watcher is stuck at height ${watchedHeight} below node0's head ${target}`)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    }
     const watcher = (async () => {
       while (watching) {
         const head = await rpc(urls[0] as string, 'chain_head') as { height: number }
@@ -257,6 +273,7 @@ async function main (): Promise<void> {
         }
         ticks.push(txs)
       }
+      await watcherCaughtUp()
       const statsBefore = await blockStats(urls[0] as string)
       const cpuBefore = validatorCpu()
       const clientCpuBefore = process.cpuUsage()

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import fc from 'fast-check'
-import { Domain, domainBytes, hashWithDomain, sha256, sha256Parts, HASH_LENGTH, type DomainTag } from '../../../src/crypto/hash.js'
+import { Domain, domainBytes, hashWithDomain, sha256, sha256Parts, sha256Tagged, HASH_LENGTH, type DomainTag } from '../../../src/crypto/hash.js'
 import { concatBytes, toHex, utf8 } from '../../../src/crypto/bytes.js'
 
 const SEED = 0x4a5b
@@ -50,6 +50,26 @@ void describe('sha256 / sha256Parts', () => {
 
   void it('hashes a string as its UTF-8 bytes', () => {
     for (const text of ['', 'entity/00ff', 'ümlaut/€/😀']) assert.equal(hex(sha256(text)), hex(nobleSha256(utf8(text))), text)
+  })
+
+  void it('sha256Tagged is sha256(tag || a || b) at every length, also while the scratch buffer grows and its cached views are dropped', () => {
+    const rng = fc.sample(fc.uint8Array({ minLength: 0, maxLength: 160 }), { seed: SEED, numRuns: 400 })
+    const ref = (tag: number, a: Uint8Array, b?: Uint8Array): string => hex(nobleSha256(concatBytes(new Uint8Array([tag]), a, b ?? new Uint8Array(0))))
+    // short inputs first (cached views of the 4 KiB scratch), then growing ones (8 KiB .. 64 KiB)
+    // interleaved with short ones again: a stale view of the old scratch would hash old bytes
+    const sizes = [0, 1, 32, 64, 127, 128, 129, 5000, 32, 64, 9000, 20000, 65, 33, 40000, 64, 65 * 1024, 32]
+    for (const [i, size] of sizes.entries()) {
+      const a = new Uint8Array(size).map((_, k) => (k * 31 + i) & 0xff)
+      const b = rng[i % rng.length] as Uint8Array
+      assert.equal(hex(sha256Tagged(1, a, b)), ref(1, a, b), `size ${size} + ${b.length}`)
+      assert.equal(hex(sha256Tagged(0, a)), ref(0, a), `size ${size}`)
+      assert.equal(hex(hashWithDomain(Domain.txId, 'chain-x', a)), hex(nobleSha256(concatBytes(domainBytes(Domain.txId, 'chain-x'), a))), `domain, size ${size}`)
+    }
+    for (const b of rng) {
+      const a = rng[(b.length * 7) % rng.length] as Uint8Array
+      assert.equal(hex(sha256Tagged(1, a, b)), ref(1, a, b))
+      assert.equal(hex(sha256Tagged(0, b)), ref(0, b))
+    }
   })
 
   void it('returned digests are independent (no shared, reused output buffer)', () => {

@@ -17,7 +17,7 @@
  * Then msgpackr decodes, re-encodes, and the bytes must be identical: one value has exactly one
  * encoding, so one hash. All encoding goes through the one `packr` below.
  */
-import { Packr } from 'msgpackr'
+import { Packr, RESET_BUFFER_MODE } from 'msgpackr'
 import { MedchainError } from '../errors.js'
 
 export type Wire = number | bigint | string | Uint8Array | Wire[]
@@ -156,8 +156,10 @@ export function decodeCanonical (bytes: Uint8Array, limits: DecodeLimits): Wire 
   } catch {
     throw malformed(0)
   }
-  const again = packr.pack(value)
-  if (!Buffer.from(again.buffer, again.byteOffset, again.byteLength).equals(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))) {
+  // the re-encoding only has to be compared: RESET_BUFFER_MODE hands back a view of msgpackr's
+  // buffer that the next pack overwrites, instead of using up (and so allocating) its size per check
+  const again = packr.pack(value, RESET_BUFFER_MODE)
+  if (again.length !== bytes.length || Buffer.compare(again, bytes) !== 0) {
     throw new CodecError({ code: 'CODEC_NON_CANONICAL' }, 'The input is not the canonical encoding of its value (for example an integer wider than needed or invalid UTF-8).')
   }
   return value

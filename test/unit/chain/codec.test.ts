@@ -68,6 +68,21 @@ void describe('codec: properties', () => {
     }), { seed: SEED, numRuns: RUNS })
   })
 
+  void it('encodings handed out earlier stay intact while decodeCanonical re-encodes in a reused buffer', () => {
+    fc.assert(fc.property(fc.array(wireArb, { minLength: 2, maxLength: 40 }), (values) => {
+      const kept = values.map((v) => ({ bytes: encodeCanonical(v), hex: '' }))
+      for (const k of kept) k.hex = toHex(k.bytes)
+      // decoding re-encodes each value into msgpackr's buffer: it must not overwrite kept encodings,
+      // and a later encodeCanonical must not land in bytes a caller holds
+      for (const [i, k] of kept.entries()) {
+        decodeCanonical(k.bytes, LIMITS)
+        const fresh = encodeCanonical(values[(i + 1) % values.length] as Wire)
+        assert.equal(toHex(fresh), kept[(i + 1) % kept.length]?.hex)
+      }
+      for (const k of kept) assert.equal(toHex(k.bytes), k.hex)
+    }), { seed: SEED, numRuns: RUNS / 4 })
+  })
+
   void it('random byte strings throw nothing but CodecError, and never hang', () => {
     // bias towards the type bytes we accept so that the walk goes deeper than the first byte
     const byteArb = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x91, 0x92, 0x93, 0x9f, 0xdc, 0xdd, 0xc4, 0xc5, 0xc6, 0xd9, 0xda, 0xdb, 0xcc, 0xcd, 0xce, 0xd3, 0xa3, 0x00, 0xff))

@@ -398,6 +398,13 @@ const decodedEntities = new WeakMap<Uint8Array, Readonly<Entity>>()
 
 export class StateView {
   private readonly writes = new Map<string, Uint8Array | undefined>()
+  /**
+   * The last record this view decoded, by state key, with the bytes it was decoded from: a
+   * transaction that names a record reads it two or three times (its audit subject, its checks,
+   * its effects), and a record is the largest value to decode (its key envelopes). Only used while
+   * the key still holds those very bytes, so a write in between is never hidden.
+   */
+  private readonly decodedRecords = new Map<string, { bytes: Uint8Array, record: Readonly<AnchoredRecord> }>()
 
   constructor (private readonly backend: StateBackend) {}
 
@@ -466,9 +473,15 @@ export class StateView {
     this.write(StateKeys.entity(publicKey), bytes)
   }
 
-  getRecord (recordId: Uint8Array): AnchoredRecord | undefined {
-    const v = this.read(StateKeys.record(recordId))
-    return v === undefined ? undefined : decodeRecord(v)
+  getRecord (recordId: Uint8Array): Readonly<AnchoredRecord> | undefined {
+    const key = StateKeys.record(recordId)
+    const v = this.read(key)
+    if (v === undefined) return undefined
+    const cached = this.decodedRecords.get(key)
+    if (cached !== undefined && cached.bytes === v) return cached.record
+    const record = Object.freeze(decodeRecord(v))
+    this.decodedRecords.set(key, { bytes: v, record })
+    return record
   }
 
   putRecord (recordId: Uint8Array, record: AnchoredRecord): void {

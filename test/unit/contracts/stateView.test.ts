@@ -174,3 +174,29 @@ void describe('withEntityNonce / StateView.putNonce: the nonce patched into the 
     assert.deepEqual([...(state.get(StateKeys.entity(key)) as Uint8Array)], [...encodeEntity({ ...entity, nonce: 41 })])
   })
 })
+
+void describe('StateView.getRecord: one decode per record and view, never a stale one', () => {
+  void it('returns the same frozen record while the stored bytes stay, and the new record after a write, a commit or a change in the backend', () => {
+    fc.assert(fc.property(recordArb, recordArb, (first, second) => {
+      const state = new MemoryState()
+      const id = new Uint8Array(32).fill(9)
+      const view = new StateView(state)
+      assert.equal(view.getRecord(id), undefined)
+      view.putRecord(id, first)
+      const a = view.getRecord(id)
+      assert.deepEqual(a, decodeRecord(encodeRecord(first)))
+      assert.equal(view.getRecord(id), a, 'decoded once while the bytes stay')
+      assert.ok(Object.isFrozen(a))
+      assert.throws(() => { (a as AnchoredRecord).size = 1 }, TypeError)
+      // a write through the view replaces it
+      view.putRecord(id, { ...first, supersededBy: new Uint8Array(32).fill(3) })
+      assert.deepEqual(view.getRecord(id)?.supersededBy, new Uint8Array(32).fill(3))
+      view.commit()
+      // a write to the backend behind the view's back is seen too (the cache checks the bytes)
+      state.set(StateKeys.record(id), encodeRecord(second))
+      assert.deepEqual(view.getRecord(id), decodeRecord(encodeRecord(second)))
+      state.delete(StateKeys.record(id))
+      assert.equal(view.getRecord(id), undefined)
+    }), { numRuns: 200, seed: 0x7ec0 })
+  })
+})

@@ -404,7 +404,7 @@ export class StateView {
    * its effects), and a record is the largest value to decode (its key envelopes). Only used while
    * the key still holds those very bytes, so a write in between is never hidden.
    */
-  private readonly decodedRecords = new Map<string, { bytes: Uint8Array, record: Readonly<AnchoredRecord> }>()
+  private decodedRecords: Map<string, { bytes: Uint8Array, record: Readonly<AnchoredRecord> }> | undefined
 
   constructor (private readonly backend: StateBackend) {}
 
@@ -477,9 +477,10 @@ export class StateView {
     const key = StateKeys.record(recordId)
     const v = this.read(key)
     if (v === undefined) return undefined
-    const cached = this.decodedRecords.get(key)
+    const cached = this.decodedRecords?.get(key)
     if (cached !== undefined && cached.bytes === v) return cached.record
     const record = Object.freeze(decodeRecord(v))
+    this.decodedRecords ??= new Map() // most transactions name no record: no Map for them
     this.decodedRecords.set(key, { bytes: v, record })
     return record
   }

@@ -58,12 +58,19 @@ function publicKeyFromRaw (publicKey: Uint8Array): KeyObject {
   return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: b64url(publicKey) }, format: 'jwk' })
 }
 
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+
 /**
- * The OpenSSL private key object of a 32-byte seed. Node reads only `d` of a private OKP JWK
+ * The OpenSSL private key object of a 32-byte seed. Node 20 reads only `d` of a private OKP JWK
  * (`x` must be a string, and is not checked against `d`); the public key is derived from `d`.
+ * Should a later Node check `x`, this falls back to PKCS#8, which needs no public key.
  */
 function privateKeyFromSeed (secretKey: Uint8Array): KeyObject {
-  return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(secretKey), x: '' }, format: 'jwk' })
+  try {
+    return createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: b64url(secretKey), x: '' }, format: 'jwk' })
+  } catch {
+    return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' })
+  }
 }
 
 /** L = 2^252 + 27742317777372353535851937790883648493, little-endian. */

@@ -11,9 +11,14 @@ const nativeSlices = Buffer.prototype as unknown as { hexSlice?: SliceFn, latin1
 const hexSlice = typeof nativeSlices.hexSlice === 'function' ? nativeSlices.hexSlice : undefined
 const latin1Slice = typeof nativeSlices.latin1Slice === 'function' ? nativeSlices.latin1Slice : undefined
 
+/** A Buffer over the same memory (no copy), for Buffer's encoders. */
+export function bufferView (bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
 export function toHex (bytes: Uint8Array): string {
   if (hexSlice !== undefined) return hexSlice.call(bytes, 0, bytes.length)
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+  return bufferView(bytes).toString('hex')
 }
 
 /** Parses lower- or upper-case hex with an even number of digits; throws on anything else. */
@@ -27,7 +32,7 @@ export function fromHex (hex: string): Uint8Array {
 /** A byte string as a Map key, without copying (latin1 maps each byte to one character). */
 export function byteKey (bytes: Uint8Array): string {
   if (latin1Slice !== undefined) return latin1Slice.call(bytes, 0, bytes.length)
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  return bufferView(bytes).toString('latin1')
 }
 
 export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {

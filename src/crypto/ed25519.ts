@@ -37,7 +37,7 @@ import {
 } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { MedchainError } from '../errors.js'
-import { byteKey } from './bytes.js'
+import { bufferView, byteKey } from './bytes.js'
 
 export const PUBLIC_KEY_LENGTH = 32
 export const SECRET_KEY_LENGTH = 32
@@ -51,7 +51,7 @@ export const SIGNATURE_LENGTH = 64
  * PKCS#8 DER 360 µs, from JWK 31 µs. `test/unit/crypto/ed25519.test.ts` pins that the two routes
  * give the same public keys, signatures and verdicts.
  */
-const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+const b64url = (bytes: Uint8Array): string => bufferView(bytes).toString('base64url')
 
 /** The OpenSSL public key object of a raw 32-byte key (callers check the length). */
 function publicKeyFromRaw (publicKey: Uint8Array): KeyObject {

@@ -92,22 +92,16 @@ async function blockStats (rpcUrl: string): Promise<BlockStats | undefined> {
   }
 }
 
-async function rpcBatch (url: string, calls: Array<{ method: string, params: unknown }>): Promise<RpcReply[]> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(calls.map((c, id) => ({ jsonrpc: '2.0', id, ...c }))) })
-  const body = await res.json() as RpcReply[] | RpcReply
-  return Array.isArray(body) ? body : [body]
-}
-
 /**
- * The load's own transport: a JSON-RPC batch whose body was built before the step, over one
- * kept-alive connection per node (node:http). fetch (undici) spent several times the CPU per
- * request, and the client shares the 2 cores with the validators it measures.
+ * The client's one JSON-RPC transport: a batch body over kept-alive node:http connections. fetch
+ * (undici) spent several times the CPU per request, and the client shares the 2 cores with the
+ * validators it measures.
  */
-const loadAgent = new Agent({ keepAlive: true, maxSockets: 4 })
+const rpcAgent = new Agent({ keepAlive: true, maxSockets: 4 })
 
 async function postBody (url: string, body: string): Promise<RpcReply[]> {
   return await new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: loadAgent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request(url, { method: 'POST', agent: rpcAgent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
@@ -125,20 +119,29 @@ async function postBody (url: string, body: string): Promise<RpcReply[]> {
   })
 }
 
-/** One prepared request of the load: its body and the hashes of its transactions, in order. */
-interface LoadBatch { url: string, body: string, hashes: string[] }
+type RpcCall = { method: string, params: unknown }
+const batchBody = (calls: readonly RpcCall[]): string => JSON.stringify(calls.map((c, id) => ({ jsonrpc: '2.0', id, ...c })))
 
-/** A tick's transactions spread over the nodes (round robin), in batches of at most 100 per request. */
-function loadBatches (urls: readonly string[], txs: readonly Tx[]): LoadBatch[] {
-  const out: LoadBatch[] = []
-  urls.forEach((url, k) => {
+async function rpcBatch (url: string, calls: readonly RpcCall[]): Promise<RpcReply[]> {
+  return await postBody(url, batchBody(calls))
+}
+
+const txSubmits = (txs: readonly Tx[]): RpcCall[] => txs.map((t) => ({ method: 'tx_submit', params: { tx: toHex(t.bytes) } }))
+
+/** A node's share of one tick of load: its requests, each a prepared body and the hashes of its transactions in order. */
+interface NodeLoad { url: string, requests: Array<{ body: string, hashes: string[] }> }
+
+/** A tick's transactions spread over the nodes (round robin), in requests of at most 100. */
+function tickLoad (urls: readonly string[], txs: readonly Tx[]): NodeLoad[] {
+  return urls.map((url, k) => {
     const mine = txs.filter((_, i) => i % urls.length === k)
+    const requests: NodeLoad['requests'] = []
     for (let i = 0; i < mine.length; i += 100) {
       const part = mine.slice(i, i + 100)
-      out.push({ url, body: JSON.stringify(part.map((t, id) => ({ jsonrpc: '2.0', id, method: 'tx_submit', params: { tx: toHex(t.bytes) } }))), hashes: part.map((t) => toHex(t.hash)) })
+      requests.push({ body: batchBody(txSubmits(part)), hashes: part.map((t) => toHex(t.hash)) })
     }
+    return { url, requests }
   })
-  return out
 }
 
 async function rpc (url: string, method: string, params: unknown = {}): Promise<unknown> {
@@ -240,7 +243,7 @@ async function main (): Promise<void> {
     // in chunks that fit the mempool's per-sender nonce window, each committed before the next
     for (let i = 0; i < setupTxs.length; i += 50) {
       const chunk = setupTxs.slice(i, i + 50)
-      const replies = await rpcBatch(urls[0] as string, chunk.map((t) => ({ method: 'tx_submit', params: { tx: toHex(t.bytes) } })))
+      const replies = await rpcBatch(urls[0] as string, txSubmits(chunk))
       const refused = replies.find((r) => r.error !== undefined)
       if (refused !== undefined) throw new Error(`setup tx refused: ${refused.error?.data?.code ?? refused.error?.message ?? ''}`)
       for (let k = 0; ; k++) {
@@ -300,7 +303,7 @@ async function main (): Promise<void> {
       const perTick = rate * tickMs / 1000
       // sign the whole step's transactions and build its requests first: the client shares the
       // cores with the validators, and doing it inside the loop would measure the client, not the network
-      const ticks: LoadBatch[][] = []
+      const ticks: NodeLoad[][] = []
       let carry = 0
       for (let t = 0; t < Math.ceil(seconds * 1000 / tickMs); t++) {
         carry += perTick
@@ -315,7 +318,7 @@ async function main (): Promise<void> {
           nonces[d] = (nonces[d] as number) + 1
           patientSeq++
         }
-        ticks.push(loadBatches(urls, txs))
+        ticks.push(tickLoad(urls, txs))
       }
       await watcherCaughtUp()
       const statsBefore = await blockStats(urls[0] as string)
@@ -326,10 +329,10 @@ async function main (): Promise<void> {
       while (Date.now() - start < seconds * 1000 && tick < ticks.length) {
         const now = Date.now()
         // each node's requests in order (a doctor's nonces must arrive in order), the nodes in parallel
-        await Promise.all(urls.map(async (url) => {
-          for (const batch of (ticks[tick] as LoadBatch[]).filter((b) => b.url === url)) {
-            const replies = await postBody(url, batch.body)
-            replies.forEach((r, j) => { if (r.error === undefined) submitted.set(batch.hashes[j] as string, now); else refused++ })
+        await Promise.all((ticks[tick] as NodeLoad[]).map(async ({ url, requests }) => {
+          for (const { body, hashes } of requests) {
+            const replies = await postBody(url, body)
+            replies.forEach((r, j) => { if (r.error === undefined) submitted.set(hashes[j] as string, now); else refused++ })
           }
         }))
         tick++
@@ -385,7 +388,7 @@ async function main (): Promise<void> {
       }
     }
     watching = false
-    loadAgent.destroy()
+    rpcAgent.destroy()
     await watcher
     // the headline is the issue's measure: the best step that was sustained with p99 under 1 s;
     // the best sustained step whatever its latency is reported next to it

@@ -43,6 +43,7 @@ async function commit (txs: Tx[]): Promise<void> {
       body: JSON.stringify(txs.slice(i, i + 100).map((t, id) => ({ jsonrpc: '2.0', id, method: 'tx_submit', params: { tx: toHex(t.bytes) } })))
     })
     const replies = await res.json() as Array<{ error?: unknown }>
+    assert.ok(Array.isArray(replies), `the batch was refused as a whole: ${JSON.stringify(replies)}`)
     assert.deepEqual(replies.filter((r) => r.error !== undefined), [])
   }
   const last = txs[txs.length - 1] as Tx

@@ -19,7 +19,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { createServer } from 'node:net'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
@@ -35,6 +35,7 @@ import { ClinicianRole, signTx, TxType, type Tx } from '../src/chain/tx.js'
 import { VerifyPool } from '../src/crypto/verifyPool.js'
 import { benchArgs } from './args.js'
 import { pickHeadline } from './headline.js'
+import { asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
 
 const { json, validators, seconds, rates, profile: profileDir, 'commit-ms': commitMs } = benchArgs({
   command: 'npm run bench:network --',
@@ -45,7 +46,7 @@ const { json, validators, seconds, rates, profile: profileDir, 'commit-ms': comm
     rates: { type: 'integers', default: [50, 100, 200, 400, 800, 1600], min: 1, max: 100000, help: 'offered tx/s per step, comma-separated' },
     'commit-ms': { type: 'integer', default: 100, min: 1, max: 60000, help: 'pause after each commit (consensus.timeouts.commitMs)' },
     json: { type: 'boolean', help: 'print one JSON object on the last line instead of the table (progress stays on stderr)' },
-    profile: { type: 'string', placeholder: 'DIR', help: 'each validator writes a V8 CPU profile into DIR when it stops' }
+    profile: { type: 'string', placeholder: 'DIR', help: 'each validator writes a V8 CPU profile into DIR when it stops; the run then prints where their time went' }
   },
   examples: ['npm run bench:network', 'npm run bench:network -- --validators 4 --seconds 30 --json', 'npm run bench:network -- --rates 300,600,900,1200 --seconds 20']
 })
@@ -188,6 +189,34 @@ async function measureVerifyBaseline (): Promise<number> {
   }
   await pool.close()
   return percentile(rates, 50)
+}
+
+/** SIGTERM each validator that still runs (SIGKILL after 10 s) and wait for it to exit. */
+async function stopChildren (children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(children.map(async (c) => {
+    if (c.exitCode !== null || c.signalCode !== null) return
+    const exited = new Promise((r) => c.once('exit', r))
+    c.kill('SIGTERM')
+    const t = setTimeout(() => c.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(t)
+  }))
+}
+
+/**
+ * The CPU profiles this run's validators wrote into `dir` when they stopped (V8 names them
+ * CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; files of earlier runs in the same folder are
+ * left out by pid), summed by area. Undefined, with the reason on stderr, when there are none.
+ */
+function validatorProfileSummary (dir: string, pids: ReadonlyArray<number | undefined>): { files: number, areas: AreaShare[] } | undefined {
+  const wanted = new Set(pids.filter((p) => p !== undefined).map((p) => `.${p}.`))
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && [...wanted].some((w) => f.includes(w)))
+  if (files.length === 0) {
+    log(`no CPU profiles of this run's validators in ${dir}`)
+    return undefined
+  }
+  const profiles = files.map((f) => asCpuProfile(JSON.parse(readFileSync(join(dir, f), 'utf8')) as unknown, f))
+  return { files: files.length, areas: summarizeProfiles(profiles) }
 }
 
 async function main (): Promise<void> {
@@ -390,6 +419,12 @@ async function main (): Promise<void> {
     watching = false
     rpcAgent.destroy()
     await watcher
+    // a validator writes its profile when it exits: stop them before reading
+    let profile: { files: number, areas: AreaShare[] } | undefined
+    if (profileDir !== undefined) {
+      await stopChildren(children)
+      profile = validatorProfileSummary(profileDir, children.map((c) => c.pid))
+    }
     // the headline is the issue's measure: the best step that was sustained with p99 under 1 s;
     // the best sustained step whatever its latency is reported next to it
     const { best, fastest } = pickHeadline(results, P99_BOUND_MS)
@@ -402,6 +437,13 @@ async function main (): Promise<void> {
       console.log(`\nraw verify (2 cores): ${Math.round(verifyBaselinePerSec)}/s → ceiling ≈ ${Math.round(verifyBaselinePerSec / validators)} tx/s`)
       const bestText = best === undefined ? 'none (no step was sustained with that latency)' : `${Math.round(best.finalizedTxPerSec)} tx/s (${(best.finalizedTxPerSec / (verifyBaselinePerSec / validators)).toFixed(2)} of the ceiling)`
       console.log(`best sustained with p99 < ${P99_BOUND_MS} ms: ${bestText}; best sustained at any latency: ${fastest === undefined ? 'none' : `${Math.round(fastest.finalizedTxPerSec)} tx/s`}\n`)
+      if (profile !== undefined) {
+        console.log(`Where the validators' time went (${profile.files} CPU profiles in ${profileDir ?? ''}, whole run, idle left out; ms are sampled wall time per validator):\n`)
+        console.log('| area | share | ms per validator |')
+        console.log('| --- | ---: | ---: |')
+        for (const a of profile.areas.filter((x) => x.share >= 0.005)) console.log(`| ${a.area} | ${(100 * a.share).toFixed(1)}% | ${Math.round(a.ms)} |`)
+        console.log('')
+      }
     }
     console.log(JSON.stringify({
       validators,
@@ -411,17 +453,11 @@ async function main (): Promise<void> {
       p99CommitMs: best?.p99 ?? null,
       verifyBaselinePerSec: Math.round(verifyBaselinePerSec),
       maxSustainedTxPerSec: Math.round(fastest?.finalizedTxPerSec ?? 0),
+      ...(profile !== undefined ? { profile: profile.areas.map((a) => ({ area: a.area, share: Number(a.share.toFixed(4)) })) } : {}),
       steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained, ...(r.validatorCpuUsPerTx !== undefined ? { validatorCpuUsPerTx: r.validatorCpuUsPerTx } : {}), ...(r.clientCpuUsPerTx !== undefined ? { clientCpuUsPerTx: r.clientCpuUsPerTx } : {}), ...(r.blocks !== undefined ? { blocks: r.blocks } : {}) }))
     }))
   } finally {
-    await Promise.all(children.map(async (c) => {
-      if (c.exitCode !== null) return
-      const exited = new Promise((r) => c.once('exit', r))
-      c.kill('SIGTERM')
-      const t = setTimeout(() => c.kill('SIGKILL'), 10_000)
-      await exited
-      clearTimeout(t)
-    }))
+    await stopChildren(children)
     rmSync(dir, { recursive: true, force: true })
   }
 }

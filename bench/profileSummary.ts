@@ -1,0 +1,105 @@
+/**
+ * Where a validator's time goes: a V8 CPU profile (`node --cpu-prof`, the format of
+ * `Profiler.Profile` in the Chrome DevTools protocol) summed by area of the node — signature
+ * checks, SHA-256, GC, msgpack, LevelDB, libp2p, medchain's own modules, system calls. Used by
+ * `bench:network --profile DIR` to print one table after the run instead of leaving only raw
+ * files; pure, so that the classification is tested (test/unit/bench/profileSummary.test.ts).
+ *
+ * V8 stamps each sample with the wall time since the previous one. When the process shares a
+ * core it is sometimes descheduled between samples, and that time is charged to whatever it ran
+ * next. Preemption falls where the CPU is spent, so the shares still estimate shares of CPU time;
+ * the milliseconds are sampled wall time, not CPU time. A synchronous system call counts the time
+ * it blocks (an fdatasync waits for the disk without using the CPU). Idle samples (the event loop
+ * waiting) are left out of both.
+ */
+
+/** The parts of a V8 CPU profile this summary reads. */
+export interface CpuProfile {
+  nodes: ReadonlyArray<{ id: number, callFrame: { functionName: string, url: string } }>
+  samples: readonly number[]
+  timeDeltas: readonly number[]
+}
+
+export interface AreaShare {
+  area: string
+  /** sampled milliseconds in this area, the mean over the profiles summarised */
+  ms: number
+  /** fraction of all non-idle samples, 0–1 */
+  share: number
+}
+
+export class ProfileFormatError extends Error {
+  override name = 'ProfileFormatError'
+}
+
+const LIBP2P = /\/node_modules\/(@libp2p\/|libp2p\/|@chainsafe\/|@multiformats\/|multiformats\/|protons-runtime\/|uint8arraylist\/|uint8arrays\/|uint8-varint\/|it-[^/]+\/|race-[^/]+\/|p-[^/]+\/|main-event\/)/
+const SOCKET_WRITES = new Set(['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString'])
+const FILE_CALLS = new Set(['fdatasync', 'fsync', 'openFileHandle', 'open', 'close', 'read', 'write', 'writeString', 'writeFileUtf8', 'rename', 'unlink', 'fstat', 'stat', 'lstat', 'readFileUtf8'])
+
+/** The area of one stack frame (self time only: a frame's callees are their own areas). */
+export function areaOf (frame: { functionName: string, url: string }): string {
+  const { functionName: fn, url } = frame
+  if (fn === '(garbage collector)') return 'garbage collection'
+  if (fn === '(program)') return 'V8 (program: compiler, runtime)'
+  if (url === 'node:internal/crypto/sig') return 'signatures (OpenSSL ed25519)'
+  if (url === 'node:internal/crypto/hash') return 'SHA-256 (node:crypto)'
+  if (url.includes('/node_modules/msgpackr/')) return 'msgpack (msgpackr)'
+  if (/\/node_modules\/(classic-level|abstract-level|level|level-transcoder)\//.test(url)) return 'LevelDB (classic-level)'
+  if (LIBP2P.test(url)) return 'libp2p (noise, yamux, gossipsub, multiformats)'
+  if (url.includes('/node_modules/')) return 'other dependencies'
+  // medchain's own code, compiled (dist/src/…) or through a loader (src/…): a directory, or a top-level file
+  const src = /\/src\/([^/]+\/|[^/]+\.[jt]s$)/.exec(url)
+  if (src !== null) return `medchain src/${(src[1] as string).replace(/\/$/, '')}`
+  if (url === '') {
+    if (SOCKET_WRITES.has(fn)) return 'socket writes (system calls)'
+    if (FILE_CALLS.has(fn)) return 'file system calls'
+    return 'other native code'
+  }
+  if (url.startsWith('node:internal/modules/') || url.startsWith('node:internal/bootstrap/')) return 'module loading (start-up)'
+  if (url.startsWith('node:')) return 'Node.js internals'
+  return 'other'
+}
+
+/** Checks that `value` has the shape of a V8 CPU profile; throws ProfileFormatError saying what is wrong. */
+export function asCpuProfile (value: unknown, name = 'the profile'): CpuProfile {
+  if (typeof value !== 'object' || value === null) throw new ProfileFormatError(`${name} is not a JSON object`)
+  const { nodes, samples, timeDeltas } = value as Record<string, unknown>
+  if (!Array.isArray(nodes)) throw new ProfileFormatError(`${name} has no "nodes" array; is it a V8 .cpuprofile?`)
+  if (!Array.isArray(samples) || !Array.isArray(timeDeltas)) throw new ProfileFormatError(`${name} has no "samples" and "timeDeltas" arrays`)
+  if (samples.length !== timeDeltas.length) throw new ProfileFormatError(`${name} has ${samples.length} samples but ${timeDeltas.length} time deltas`)
+  for (const n of nodes as unknown[]) {
+    const node = n as { id?: unknown, callFrame?: { functionName?: unknown, url?: unknown } } | null
+    if (typeof node?.id !== 'number' || typeof node.callFrame?.functionName !== 'string' || typeof node.callFrame.url !== 'string') {
+      throw new ProfileFormatError(`${name} has a node without a numeric id and a callFrame with functionName and url`)
+    }
+  }
+  return value as CpuProfile
+}
+
+/**
+ * Sums profiles by area. Shares are of all non-idle samples of all profiles together; ms is
+ * the mean per profile. Sorted by time, largest first. A sample naming a node the profile does
+ * not have is refused (a truncated or edited file), as is a negative time delta.
+ */
+export function summarizeProfiles (profiles: readonly CpuProfile[]): AreaShare[] {
+  const byArea = new Map<string, number>()
+  let total = 0
+  for (const [i, p] of profiles.entries()) {
+    const areas = new Map<number, string | undefined>()
+    for (const n of p.nodes) areas.set(n.id, n.callFrame.functionName === '(idle)' ? undefined : areaOf(n.callFrame))
+    for (let s = 0; s < p.samples.length; s++) {
+      const id = p.samples[s] as number
+      const dt = p.timeDeltas[s] as number
+      if (!areas.has(id)) throw new ProfileFormatError(`profile ${i + 1}: sample ${s} names node ${id}, which the profile does not have`)
+      if (!(dt >= 0)) throw new ProfileFormatError(`profile ${i + 1}: sample ${s} has a negative or non-numeric time delta`)
+      const area = areas.get(id)
+      if (area === undefined) continue
+      byArea.set(area, (byArea.get(area) ?? 0) + dt)
+      total += dt
+    }
+  }
+  const count = Math.max(1, profiles.length)
+  return [...byArea]
+    .map(([area, us]) => ({ area, ms: us / 1000 / count, share: total === 0 ? 0 : us / total }))
+    .sort((a, b) => b.ms - a.ms || a.area.localeCompare(b.area))
+}

@@ -10,12 +10,12 @@
  * next. Preemption falls where the CPU is spent, so the shares still estimate shares of CPU time;
  * the milliseconds are sampled wall time, not CPU time. A synchronous system call counts the time
  * it blocks (an fdatasync waits for the disk without using the CPU). Idle samples (the event loop
- * waiting) are left out of both.
+ * waiting) and the profiler's own work are left out of both.
  */
 
 /** The parts of a V8 CPU profile this summary reads. */
 export interface CpuProfile {
-  nodes: ReadonlyArray<{ id: number, callFrame: { functionName: string, url: string } }>
+  nodes: ReadonlyArray<{ id: number, callFrame: { functionName: string, url: string }, children?: readonly number[] }>
   samples: readonly number[]
   timeDeltas: readonly number[]
 }
@@ -32,15 +32,22 @@ export class ProfileFormatError extends Error {
   override name = 'ProfileFormatError'
 }
 
+/** The inspector's own work (Profiler.stop serialising the profile): left out of the sums, like idle. */
+const PROFILER = 'the profiler itself'
 const LIBP2P = /\/node_modules\/(@libp2p\/|libp2p\/|@chainsafe\/|@multiformats\/|multiformats\/|protons-runtime\/|uint8arraylist\/|uint8arrays\/|uint8-varint\/|it-[^/]+\/|race-[^/]+\/|p-[^/]+\/|main-event\/)/
 const SOCKET_WRITES = new Set(['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString'])
 const FILE_CALLS = new Set(['fdatasync', 'fsync', 'openFileHandle', 'open', 'close', 'read', 'write', 'writeString', 'writeFileUtf8', 'rename', 'unlink', 'fstat', 'stat', 'lstat', 'readFileUtf8'])
 
-/** The area of one stack frame (self time only: a frame's callees are their own areas). */
-export function areaOf (frame: { functionName: string, url: string }): string {
+/**
+ * The area of one stack frame's self time. A native frame (no url: a C++ binding such as
+ * LevelDB's batch put or OpenSSL's digest) belongs to its caller's area, given as `callerArea`,
+ * except for system calls, which are areas of their own; without a caller it is "other native code".
+ */
+export function areaOf (frame: { functionName: string, url: string }, callerArea?: string): string {
   const { functionName: fn, url } = frame
   if (fn === '(garbage collector)') return 'garbage collection'
   if (fn === '(program)') return 'V8 (program: compiler, runtime)'
+  if (url === 'node:inspector') return PROFILER
   if (url === 'node:internal/crypto/sig') return 'signatures (OpenSSL ed25519)'
   if (url === 'node:internal/crypto/hash') return 'SHA-256 (node:crypto)'
   if (url.includes('/node_modules/msgpackr/')) return 'msgpack (msgpackr)'
@@ -53,7 +60,7 @@ export function areaOf (frame: { functionName: string, url: string }): string {
   if (url === '') {
     if (SOCKET_WRITES.has(fn)) return 'socket writes (system calls)'
     if (FILE_CALLS.has(fn)) return 'file system calls'
-    return 'other native code'
+    return callerArea ?? 'other native code'
   }
   if (url.startsWith('node:internal/modules/') || url.startsWith('node:internal/bootstrap/')) return 'module loading (start-up)'
   if (url.startsWith('node:')) return 'Node.js internals'
@@ -72,8 +79,35 @@ export function asCpuProfile (value: unknown, name = 'the profile'): CpuProfile 
     if (typeof node?.id !== 'number' || typeof node.callFrame?.functionName !== 'string' || typeof node.callFrame.url !== 'string') {
       throw new ProfileFormatError(`${name} has a node without a numeric id and a callFrame with functionName and url`)
     }
+    const children = (n as { children?: unknown }).children
+    if (children !== undefined && !(Array.isArray(children) && children.every((c) => typeof c === 'number'))) {
+      throw new ProfileFormatError(`${name} has a node whose "children" is not an array of node ids`)
+    }
   }
   return value as CpuProfile
+}
+
+/** Each node's area, native frames taking their caller's (undefined: idle). */
+function nodeAreas (p: CpuProfile): Map<number, string | undefined> {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const areas = new Map<number, string | undefined>()
+  for (const n of p.nodes) {
+    // walk up to the nearest ancestor whose area is known, then fill the path back down
+    const path: number[] = []
+    let id: number | undefined = n.id
+    while (id !== undefined && !areas.has(id) && !path.includes(id)) { path.push(id); id = parent.get(id) }
+    let above = id === undefined ? undefined : areas.get(id)
+    for (let k = path.length - 1; k >= 0; k--) {
+      const node = byId.get(path[k] as number)
+      const frame = node?.callFrame ?? { functionName: '', url: '' }
+      const area = frame.functionName === '(idle)' ? undefined : areaOf(frame, frame.functionName === '(root)' ? undefined : above)
+      areas.set(path[k] as number, area)
+      above = area
+    }
+  }
+  return areas
 }
 
 /**
@@ -85,15 +119,14 @@ export function summarizeProfiles (profiles: readonly CpuProfile[]): AreaShare[]
   const byArea = new Map<string, number>()
   let total = 0
   for (const [i, p] of profiles.entries()) {
-    const areas = new Map<number, string | undefined>()
-    for (const n of p.nodes) areas.set(n.id, n.callFrame.functionName === '(idle)' ? undefined : areaOf(n.callFrame))
+    const areas = nodeAreas(p)
     for (let s = 0; s < p.samples.length; s++) {
       const id = p.samples[s] as number
       const dt = p.timeDeltas[s] as number
       if (!areas.has(id)) throw new ProfileFormatError(`profile ${i + 1}: sample ${s} names node ${id}, which the profile does not have`)
       if (!(dt >= 0)) throw new ProfileFormatError(`profile ${i + 1}: sample ${s} has a negative or non-numeric time delta`)
       const area = areas.get(id)
-      if (area === undefined) continue
+      if (area === undefined || area === PROFILER) continue
       byArea.set(area, (byArea.get(area) ?? 0) + dt)
       total += dt
     }

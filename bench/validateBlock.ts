@@ -40,6 +40,7 @@ import { ChainHarness, certify } from '../test/utils/chainHarness.js'
 import { bytes32, makeGenesis, makeKeys, makeTx } from '../test/utils/factories.js'
 import { childNodeArgs, missingRuntimeFlags } from '../src/node/runtimeFlags.js'
 import { benchArgs } from './args.js'
+import { asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
 
 const { json, runs, sizes, profile: profileFile, warm } = benchArgs({
   command: 'npm run bench:validate --',
@@ -48,7 +49,7 @@ const { json, runs, sizes, profile: profileFile, warm } = benchArgs({
     runs: { type: 'integer', default: 5, min: 1, max: 1000, help: 'runs per block size; the table shows medians' },
     sizes: { type: 'integers', default: [100, 1000, 10000], min: 1, max: 20000, help: 'transactions per block, comma-separated' },
     json: { type: 'boolean', help: 'print only one JSON object (no progress, no table)' },
-    profile: { type: 'string', placeholder: 'FILE', help: 'write a V8 CPU profile of the last import to FILE' },
+    profile: { type: 'string', placeholder: 'FILE', help: 'write a V8 CPU profile of the last import to FILE and print where its time went' },
     warm: { type: 'boolean', help: 'every signature already verified (as after mempool admission): times everything else' }
   },
   examples: ['npm run bench:validate', 'npm run bench:validate -- --sizes 10000 --runs 9 --json', 'npm run bench:validate -- --sizes 10000 --profile /tmp/import.cpuprofile', 'npm run bench:validate -- --sizes 10000 --warm']
@@ -168,6 +169,8 @@ async function main (): Promise<void> {
     const pre = await buildPreState(template)
     const genesis = makeGenesis(HOSPITALS)
     const rows: Array<{ txs: number, bytes: number, validateMs: number, cpuMs: number, validateTxPerSec: number, verifyMs: number, verifyBaselinePerSec: number, ratio: number, okReceipts: number }> = []
+    /** the profiled import summed by area (--profile), printed after the table */
+    let profileAreas: AreaShare[] | undefined
     for (const size of sizes) {
       // the block to validate, built by a proposer on the same pre-state
       const h = await ChainHarness.open({ dir: template, hospitals: HOSPITALS })
@@ -208,6 +211,7 @@ async function main (): Promise<void> {
         if (session !== undefined && profileFile !== undefined) {
           const { profile } = await session.post('Profiler.stop')
           writeFileSync(profileFile, JSON.stringify(profile))
+          profileAreas = summarizeProfiles([asCpuProfile(profile)])
           session.disconnect()
         }
         if (result.height !== built.block.header.height) throw new Error('import failed')
@@ -242,6 +246,13 @@ async function main (): Promise<void> {
         console.log(`| ${r.txs} | ${r.bytes} | ${r.validateMs.toFixed(1)} | ${r.cpuMs.toFixed(0)} | ${Math.round(r.validateTxPerSec)} | ${r.verifyMs.toFixed(1)} | ${Math.round(r.verifyBaselinePerSec)} | ${r.ratio.toFixed(3)} | ${r.okReceipts} |`)
       }
       console.log('')
+      if (profileAreas !== undefined) {
+        console.log(`Where the main thread's time went in the profiled import (${profileFile ?? ''}; the workers' signature checks are not in it, waiting for them is idle and left out):\n`)
+        console.log('| area | share | ms |')
+        console.log('| --- | ---: | ---: |')
+        for (const a of profileAreas.filter((x) => x.share >= 0.005)) console.log(`| ${a.area} | ${(100 * a.share).toFixed(1)}% | ${a.ms.toFixed(1)} |`)
+        console.log('')
+      }
     }
     const last = rows.find((r) => r.txs === 10000) ?? rows[rows.length - 1]
     if (last !== undefined) {

@@ -39,6 +39,13 @@ describe('bench profile summary: areas', () => {
     ]
     for (const [functionName, url, area] of cases) assert.equal(areaOf({ functionName, url }), area, `${functionName} ${url}`)
   })
+
+  it('a native frame takes its caller\'s area, except a system call; the profiler is its own area', () => {
+    assert.equal(areaOf({ functionName: '(anon)', url: '' }, 'LevelDB (classic-level)'), 'LevelDB (classic-level)')
+    assert.equal(areaOf({ functionName: 'oneShotDigest', url: '' }, 'SHA-256 (node:crypto)'), 'SHA-256 (node:crypto)')
+    assert.equal(areaOf({ functionName: 'writev', url: '' }, 'medchain src/p2p'), 'socket writes (system calls)')
+    assert.equal(areaOf({ functionName: 'post', url: 'node:inspector' }), 'the profiler itself')
+  })
 })
 
 describe('bench profile summary: sums', () => {
@@ -60,6 +67,25 @@ describe('bench profile summary: sums', () => {
     assert.ok(Math.abs((shares[0] as number) - 4 / 9) < 1e-12)
     assert.ok(Math.abs((shares[2] as number) - 1 / 9) < 1e-12)
     assert.ok(Math.abs(shares.reduce((x, y) => x + y, 0) - 1) < 1e-12)
+  })
+
+  it('charges native self time to the caller found through the call tree, however deep', () => {
+    // (root) → _put (classic-level) → (anon) native → (anon) native; (root) → post (inspector) → dispatch native; (root) → hexSlice
+    const p: CpuProfile = {
+      nodes: [
+        { id: 1, callFrame: { functionName: '(root)', url: '' }, children: [2, 5, 7] },
+        { id: 2, callFrame: { functionName: '_put', url: `${NM}/classic-level/chained-batch.js` }, children: [3] },
+        { id: 3, callFrame: { functionName: '(anon)', url: '' }, children: [4] },
+        { id: 4, callFrame: { functionName: '(anon)', url: '' } },
+        { id: 5, callFrame: { functionName: 'post', url: 'node:inspector' }, children: [6] },
+        { id: 6, callFrame: { functionName: 'dispatch', url: '' } },
+        { id: 7, callFrame: { functionName: 'hexSlice', url: '' } }
+      ],
+      samples: [4, 3, 2, 6, 7],
+      timeDeltas: [4000, 2000, 1000, 500, 250]
+    }
+    // the profiler's own 0.5 ms is left out, like idle
+    assert.deepEqual(summarizeProfiles([p]).map((a) => [a.area, a.ms, a.share]), [['LevelDB (classic-level)', 7, 7 / 7.25], ['other native code', 0.25, 0.25 / 7.25]])
   })
 
   it('an idle-only or empty profile gives no areas, not a division by zero', () => {
@@ -85,7 +111,8 @@ describe('bench profile summary: file shape', () => {
       [{ nodes: [], samples: [1], timeDeltas: [] }, /1 samples but 0 time deltas/],
       [{ nodes: [{ id: '1', callFrame: { functionName: 'f', url: '' } }], samples: [], timeDeltas: [] }, /numeric id/],
       [{ nodes: [{ id: 1 }], samples: [], timeDeltas: [] }, /callFrame/],
-      [{ nodes: [null], samples: [], timeDeltas: [] }, /numeric id/]
+      [{ nodes: [null], samples: [], timeDeltas: [] }, /numeric id/],
+      [{ nodes: [{ id: 1, callFrame: { functionName: 'f', url: '' }, children: ['2'] }], samples: [], timeDeltas: [] }, /"children"/]
     ]
     for (const [value, message] of refusals) {
       assert.throws(() => asCpuProfile(value, 'x.cpuprofile'), (e: unknown) => e instanceof ProfileFormatError && message.test(e.message) && e.message.startsWith('x.cpuprofile'), JSON.stringify(value))

@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url'
 import { createTestnet } from '../src/node/home.js'
 import { HomePaths } from '../src/node/config.js'
 import { childNodeArgs } from '../src/node/runtimeFlags.js'
+import { stopChildProcesses } from '../src/node/childProcesses.js'
 import { Keystore } from '../src/crypto/keystore.js'
 import { createSigner, type Signer } from '../src/crypto/ed25519.js'
 import { toHex } from '../src/crypto/bytes.js'
@@ -189,18 +190,6 @@ async function measureVerifyBaseline (): Promise<number> {
   }
   await pool.close()
   return percentile(rates, 50)
-}
-
-/** SIGTERM each validator that still runs (SIGKILL after 10 s) and wait for it to exit. */
-async function stopChildren (children: readonly ChildProcess[]): Promise<void> {
-  await Promise.all(children.map(async (c) => {
-    if (c.exitCode !== null || c.signalCode !== null) return
-    const exited = new Promise((r) => c.once('exit', r))
-    c.kill('SIGTERM')
-    const t = setTimeout(() => c.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(t)
-  }))
 }
 
 /**
@@ -422,7 +411,7 @@ async function main (): Promise<void> {
     // a validator writes its profile when it exits: stop them before reading
     let profile: { files: number, areas: AreaShare[] } | undefined
     if (profileDir !== undefined) {
-      await stopChildren(children)
+      await stopChildProcesses(children)
       profile = validatorProfileSummary(profileDir, children.map((c) => c.pid))
     }
     // the headline is the measure: the best step that was sustained with p99 under 1 s;
@@ -457,7 +446,7 @@ async function main (): Promise<void> {
       steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained, ...(r.validatorCpuUsPerTx !== undefined ? { validatorCpuUsPerTx: r.validatorCpuUsPerTx } : {}), ...(r.clientCpuUsPerTx !== undefined ? { clientCpuUsPerTx: r.clientCpuUsPerTx } : {}), ...(r.blocks !== undefined ? { blocks: r.blocks } : {}) }))
     }))
   } finally {
-    await stopChildren(children)
+    await stopChildProcesses(children)
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -13,6 +13,7 @@ import { printNote, writeJson, type CliIo } from './output.js'
 import { PASSPHRASE_ENV } from './passphrase.js'
 import { globalOptions } from './program.js'
 import { childNodeArgs, missingRuntimeFlags } from '../node/runtimeFlags.js'
+import { stopChildProcesses } from '../node/childProcesses.js'
 
 /** The network layer, loaded lazily so commands that do not start a node do not load libp2p. */
 export type NetworkLoader = () => Promise<NetworkFactory | undefined>
@@ -126,14 +127,7 @@ $${PASSPHRASE_ENV} (default "devnet": a development passphrase, never for real d
       for (const n of nodes) children.set(n.name, launch(n))
       const stopAll = async (): Promise<void> => {
         stopping = true
-        await Promise.all([...children.values()].map(async (c) => {
-          if (c.exitCode !== null || c.signalCode !== null) return
-          const exited = new Promise((r) => c.once('exit', r))
-          c.kill('SIGTERM')
-          const timer = setTimeout(() => c.kill('SIGKILL'), 10_000)
-          await exited
-          clearTimeout(timer)
-        }))
+        await stopChildProcesses(children.values())
       }
       try {
         for (const n of nodes) {

@@ -195,17 +195,24 @@ async function measureVerifyBaseline (): Promise<number> {
 /**
  * The CPU profiles this run's validators wrote into `dir` when they stopped (V8 names them
  * CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; files of earlier runs in the same folder are
- * left out by pid), summed by area. Undefined, with the reason on stderr, when there are none.
+ * left out by pid), summed by area. Undefined, with the reason on stderr, when there are none or
+ * one cannot be read.
  */
 function validatorProfileSummary (dir: string, pids: ReadonlyArray<number | undefined>): { files: number, areas: AreaShare[] } | undefined {
-  const wanted = new Set(pids.filter((p) => p !== undefined).map((p) => `.${p}.`))
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && [...wanted].some((w) => f.includes(w)))
+  const wanted = new Set(pids.filter((p) => p !== undefined).map(String))
+  const files = readdirSync(dir).filter((f) => f.startsWith('CPU.') && f.endsWith('.cpuprofile') && wanted.has(f.split('.')[3] ?? ''))
   if (files.length === 0) {
     log(`no CPU profiles of this run's validators in ${dir}`)
     return undefined
   }
-  const profiles = files.map((f) => asCpuProfile(JSON.parse(readFileSync(join(dir, f), 'utf8')) as unknown, f))
-  return { files: files.length, areas: summarizeProfiles(profiles) }
+  try {
+    const profiles = files.map((f) => asCpuProfile(JSON.parse(readFileSync(join(dir, f), 'utf8')) as unknown, f))
+    return { files: files.length, areas: summarizeProfiles(profiles) }
+  } catch (err) {
+    // the measurements stand without the summary; say why it is missing
+    log(`cannot summarise the CPU profiles in ${dir}: ${(err as Error).message}`)
+    return undefined
+  }
 }
 
 async function main (): Promise<void> {

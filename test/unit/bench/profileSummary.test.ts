@@ -93,10 +93,19 @@ describe('bench profile summary: sums', () => {
     assert.deepEqual(summarizeProfiles([]), [])
   })
 
-  it('refuses a sample that names a node the profile lacks, or a negative time delta', () => {
+  it('refuses a sample that names a node the profile lacks, or a time delta that is not a number', () => {
     const bad = profile([['f', `${DIST}/chain/x.js`]], [[0, 10]])
     assert.throws(() => summarizeProfiles([{ ...bad, samples: [7] }]), (e: unknown) => e instanceof ProfileFormatError && /names node 7/.test(e.message))
-    assert.throws(() => summarizeProfiles([{ ...bad, timeDeltas: [-1] }]), (e: unknown) => e instanceof ProfileFormatError && /negative/.test(e.message))
+    assert.throws(() => summarizeProfiles([{ ...bad, timeDeltas: [Number.NaN] }]), (e: unknown) => e instanceof ProfileFormatError && /not a number/.test(e.message))
+  })
+
+  it('a sample V8 recorded out of order (a negative delta, as in real profiles) is put back in time order', () => {
+    // samples at t = 1000 (f), 3000 (g), 2000 (f: recorded late, delta -1000), 4000 (g)
+    const frames: Array<[string, string]> = [['f', `${DIST}/chain/x.js`], ['g', `${DIST}/rpc/y.js`]]
+    const p = profile(frames, [[0, 1000], [1, 2000], [0, -1000], [1, 2000]])
+    // in time order: f 1000 since 0, f 1000 since 1000, g 1000 since 2000, g 1000 since 3000
+    assert.deepEqual(summarizeProfiles([p]).map((a) => [a.area, a.ms]), [['medchain src/chain', 2], ['medchain src/rpc', 2]])
+    // without the reordering f would get 1000 - 1000 = 0 for its late sample and g 4000
   })
 })
 

@@ -36,7 +36,7 @@ import { ClinicianRole, signTx, TxType, type Tx } from '../src/chain/tx.js'
 import { VerifyPool } from '../src/crypto/verifyPool.js'
 import { benchArgs } from './args.js'
 import { pickHeadline } from './headline.js'
-import { asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
+import { areaTable, asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
 
 const { json, validators, seconds, rates, profile: profileDir, 'commit-ms': commitMs } = benchArgs({
   command: 'npm run bench:network --',
@@ -435,9 +435,7 @@ async function main (): Promise<void> {
       console.log(`best sustained with p99 < ${P99_BOUND_MS} ms: ${bestText}; best sustained at any latency: ${fastest === undefined ? 'none' : `${Math.round(fastest.finalizedTxPerSec)} tx/s`}\n`)
       if (profile !== undefined) {
         console.log(`Where the validators' time went (${profile.files} CPU profiles in ${profileDir ?? ''}, whole run, idle left out; ms are sampled wall time per validator):\n`)
-        console.log('| area | share | ms per validator |')
-        console.log('| --- | ---: | ---: |')
-        for (const a of profile.areas.filter((x) => x.share >= 0.005)) console.log(`| ${a.area} | ${(100 * a.share).toFixed(1)}% | ${Math.round(a.ms)} |`)
+        for (const line of areaTable(profile.areas, 'ms per validator', 0)) console.log(line)
         console.log('')
       }
     }

@@ -150,3 +150,15 @@ export function summarizeProfiles (profiles: readonly CpuProfile[]): AreaShare[]
     .map(([area, us]) => ({ area, ms: us / 1000 / count, share: total === 0 ? 0 : us / total }))
     .sort((a, b) => b.ms - a.ms || a.area.localeCompare(b.area))
 }
+
+/**
+ * The summary as the markdown table both benchmarks print: areas with at least 0.5% of the time,
+ * their share and their milliseconds under `msHeader`, to `msDigits` decimals.
+ */
+export function areaTable (areas: readonly AreaShare[], msHeader: string, msDigits: number): string[] {
+  return [
+    `| area | share | ${msHeader} |`,
+    '| --- | ---: | ---: |',
+    ...areas.filter((a) => a.share >= 0.005).map((a) => `| ${a.area} | ${(100 * a.share).toFixed(1)}% | ${a.ms.toFixed(msDigits)} |`)
+  ]
+}

@@ -40,7 +40,7 @@ import { ChainHarness, certify } from '../test/utils/chainHarness.js'
 import { bytes32, makeGenesis, makeKeys, makeTx } from '../test/utils/factories.js'
 import { childNodeArgs, missingRuntimeFlags } from '../src/node/runtimeFlags.js'
 import { benchArgs } from './args.js'
-import { asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
+import { areaTable, asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
 
 const { json, runs, sizes, profile: profileFile, warm } = benchArgs({
   command: 'npm run bench:validate --',
@@ -248,9 +248,7 @@ async function main (): Promise<void> {
       console.log('')
       if (profileAreas !== undefined) {
         console.log(`Where the main thread's time went in the profiled import (${profileFile ?? ''}; the workers' signature checks are not in it, waiting for them is idle and left out):\n`)
-        console.log('| area | share | ms |')
-        console.log('| --- | ---: | ---: |')
-        for (const a of profileAreas.filter((x) => x.share >= 0.005)) console.log(`| ${a.area} | ${(100 * a.share).toFixed(1)}% | ${a.ms.toFixed(1)} |`)
+        for (const line of areaTable(profileAreas, 'ms', 1)) console.log(line)
         console.log('')
       }
     }

@@ -28,7 +28,7 @@ export async function startSingleNode (opts: { prefix: string, passphrase: strin
   const node = await MedchainNode.start({
     home,
     logger: pino({ level: 'silent' }),
-    // no rate limit in the way: tests submit batches of 60-100 calls back to back, and with the
+    // a burst as large as the rate: tests submit batches of 60-100 calls back to back, and with the
     // default burst of 100 two batches within ~60 ms of each other were refused (RPC_RATE_LIMITED)
     config: (c) => ({ ...c, rpc: { ...c.rpc, port: 0, ratePerSecond: 1000, burst: 1000 }, consensus: { ...c.consensus, timeouts: FAST } })
   })

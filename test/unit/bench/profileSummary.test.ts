@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { areaOf, asCpuProfile, ProfileFormatError, summarizeProfiles, type CpuProfile } from '../../../bench/profileSummary.js'
+import { areaOf, areaTable, asCpuProfile, ProfileFormatError, summarizeProfiles, type CpuProfile } from '../../../bench/profileSummary.js'
 
 const DIST = 'file:///home/h/medchain/dist/src'
 const NM = 'file:///home/h/medchain/node_modules'
@@ -86,6 +86,12 @@ describe('bench profile summary: sums', () => {
     }
     // the profiler's own 0.5 ms is left out, like idle
     assert.deepEqual(summarizeProfiles([p]).map((a) => [a.area, a.ms, a.share]), [['LevelDB (classic-level)', 7, 7 / 7.25], ['other native code', 0.25, 0.25 / 7.25]])
+  })
+
+  it('the printed table keeps areas of at least 0.5% and formats share and ms', () => {
+    const areas = [{ area: 'a', ms: 12.345, share: 0.9 }, { area: 'b', ms: 0.5, share: 0.005 }, { area: 'c', ms: 0.1, share: 0.0049 }]
+    assert.deepEqual(areaTable(areas, 'ms', 1), ['| area | share | ms |', '| --- | ---: | ---: |', '| a | 90.0% | 12.3 |', '| b | 0.5% | 0.5 |'])
+    assert.deepEqual(areaTable(areas, 'ms per validator', 0).slice(2), ['| a | 90.0% | 12 |', '| b | 0.5% | 1 |'])
   })
 
   it('an idle-only or empty profile gives no areas, not a division by zero', () => {

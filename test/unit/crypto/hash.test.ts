@@ -72,6 +72,16 @@ void describe('sha256 / sha256Parts', () => {
     }
   })
 
+  void it('returns a plain Uint8Array of its own, whose bytes above 0x7f survive the latin1 route', () => {
+    const d = sha256(utf8('abc')) // ba 78 16 bf … : several bytes >= 0x80
+    assert.equal(Object.getPrototypeOf(d), Uint8Array.prototype)
+    assert.equal(d.byteOffset, 0)
+    assert.equal(d.buffer.byteLength, HASH_LENGTH)
+    const seen = new Set<number>()
+    for (let i = 0; seen.size < 256 && i < 10_000; i++) for (const b of sha256(utf8(`v${i}`))) seen.add(b)
+    assert.equal(seen.size, 256, 'every byte value comes out of some digest')
+  })
+
   void it('returned digests are independent (no shared, reused output buffer)', () => {
     const a = sha256(utf8('a'))
     const aHex = hex(a)

@@ -9,8 +9,8 @@
  * a 5 s drain). The headline (`finalizedTxPerSec` in --json) is the best step sustained with p99
  * commit latency under 1 s; `maxSustainedTxPerSec` the best sustained at any latency. CPU per
  * transaction is read from /proc for each validator process and for the client (Linux). The
- * benchmark client shares the 2 cores with the validators. Commit latency =
- * from submission to the moment the benchmark sees the transaction's block at node0.
+ * benchmark client shares the 2 cores with the validators. Commit latency = from submission to
+ * the moment node0's newHeads WebSocket push announces the transaction's block (commitWatcher.ts).
  * Baseline, same run: the raw ed25519 verify rate of this machine on both cores (VerifyPool).
  * On a 2-core machine every validator verifies every transaction, so the ceiling is about
  * verifyBaselinePerSec / validators.
@@ -37,6 +37,7 @@ import { VerifyPool } from '../src/crypto/verifyPool.js'
 import { benchArgs } from './args.js'
 import { pickHeadline } from './headline.js'
 import { areaTable, asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
+import { CommitWatcher, subscribeNewHeads } from './commitWatcher.js'
 
 const { json, validators, seconds, rates, profile: profileDir, 'commit-ms': commitMs } = benchArgs({
   command: 'npm run bench:network --',
@@ -279,35 +280,25 @@ async function main (): Promise<void> {
     }
     log('100 doctors registered; driving load')
 
-    // commit watcher on node0
-    const committedAt = new Map<string, number>()
-    let watchedHeight = (await rpc(urls[0] as string, 'chain_head') as { height: number }).height
-    let watching = true
+    // commit times, pushed by node0 (see bench/commitWatcher.ts)
+    const node0 = urls[0] as string
+    const watcher = new CommitWatcher((await rpc(node0, 'chain_head') as { height: number }).height,
+      async (height) => (await rpc(node0, 'chain_getBlock', { height }) as { txs: string[] }).txs)
+    let headsLost: string | undefined
+    const heads = await subscribeNewHeads(`${node0.replace(/^http/, 'ws')}/ws`, (height) => { watcher.announce(height) }, (reason) => { headsLost = reason })
+    const committedAt = watcher.committedAt
     /**
-     * Resolves once the watcher has seen every block up to node0's head as of the call. A step's
-     * clock starts only then: a watcher still fetching the empty blocks made while the step's
-     * transactions were signed would time the first blocks of the step late, by as much as it lags.
+     * Resolves once every block up to node0's head as of the call is mapped. A step's clock starts
+     * only then, so that the watcher is not still fetching the empty blocks made while the step's
+     * transactions were signed.
      */
     const watcherCaughtUp = async (): Promise<void> => {
-      const target = (await rpc(urls[0] as string, 'chain_head') as { height: number }).height
-      const deadline = Date.now() + 60_000
-      while (watchedHeight < target) {
-        if (Date.now() > deadline) throw new Error(`the commit watcher is stuck at height ${watchedHeight} below node0's head ${target}`)
-        await new Promise((r) => setTimeout(r, 20))
-      }
+      if (headsLost !== undefined) throw new Error(headsLost)
+      const target = (await rpc(node0, 'chain_head') as { height: number }).height
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`the commit watcher is stuck at height ${watcher.mapped} below node0's head ${target}`)) }, 60_000) })
+      try { await Promise.race([watcher.catchUp(target), timeout]) } finally { clearTimeout(timer) }
     }
-    const watcher = (async () => {
-      while (watching) {
-        const head = await rpc(urls[0] as string, 'chain_head') as { height: number }
-        while (watchedHeight < head.height) {
-          watchedHeight++
-          const block = await rpc(urls[0] as string, 'chain_getBlock', { height: watchedHeight }) as { txs: string[] }
-          const now = Date.now()
-          for (const h of block.txs) committedAt.set(h, now)
-        }
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    })()
 
     const nonces = new Array<number>(DOCTORS).fill(0)
     let patientSeq = 0
@@ -412,9 +403,9 @@ async function main (): Promise<void> {
         for (let d = 0; d < DOCTORS; d++) nonces[d] = (await rpc(urls[0] as string, 'state_getEntity', { publicKey: toHex((doctors[d] as Signer).publicKey) }) as { nonce: number }).nonce
       }
     }
-    watching = false
+    heads.close()
+    if (headsLost !== undefined) throw new Error(headsLost)
     rpcAgent.destroy()
-    await watcher
     // a validator writes its profile when it exits: stop them before reading
     let profile: { files: number, areas: AreaShare[] } | undefined
     if (profileDir !== undefined) {

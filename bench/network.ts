@@ -3,7 +3,8 @@
  * per hospital validator (`medchain start`), libp2p gossip, JSON-RPC — driven with signed
  * transactions at rising rates until the network no longer keeps up.
  *
- * Each step offers R tx/s for --seconds (patient enrolments by 100 doctors, spread over every
+ * After --warmup seconds of unreported load at the first rate (the JIT compiles the hot paths),
+ * each step offers R tx/s for --seconds (patient enrolments by 100 doctors, spread over every
  * node's RPC in JSON-RPC batches), then waits for the backlog to drain. A step is sustained when
  * the network finalized at least 90% of the target rate × the step's duration (within the step plus
  * a 5 s drain). The headline (`finalizedTxPerSec` in --json) is the best step sustained with p99
@@ -15,7 +16,7 @@
  * On a 2-core machine every validator verifies every transaction, so the ceiling is about
  * verifyBaselinePerSec / validators.
  *
- *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800 --commit-ms 100 --json --profile DIR]
+ *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800 --warmup 10 --commit-ms 100 --json --profile DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -35,17 +36,18 @@ import { toHex } from '../src/crypto/bytes.js'
 import { ClinicianRole, signTx, TxType, type Tx } from '../src/chain/tx.js'
 import { VerifyPool } from '../src/crypto/verifyPool.js'
 import { benchArgs } from './args.js'
-import { pickHeadline } from './headline.js'
+import { pickHeadline, planSteps } from './headline.js'
 import { areaTable, asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
 import { CommitWatcher, subscribeNewHeads } from './commitWatcher.js'
 
-const { json, validators, seconds, rates, profile: profileDir, 'commit-ms': commitMs } = benchArgs({
+const { json, validators, seconds, rates, warmup: warmupSeconds, profile: profileDir, 'commit-ms': commitMs } = benchArgs({
   command: 'npm run bench:network --',
   summary: 'Consensus throughput and commit latency of a real loopback network (one process per validator),\ndriven at rising rates; the headline is the best rate sustained with p99 commit latency under 1 s.',
   flags: {
     validators: { type: 'integer', default: 4, min: 1, max: 16, help: 'validator processes' },
     seconds: { type: 'integer', default: 10, min: 1, max: 3600, help: 'seconds per rate step' },
     rates: { type: 'integers', default: [50, 100, 200, 400, 800, 1600], min: 1, max: 100000, help: 'offered tx/s per step, comma-separated' },
+    warmup: { type: 'integer', default: 10, min: 0, max: 3600, help: 'seconds of unreported load at the first rate before the steps, so that they measure compiled code (0: none)' },
     'commit-ms': { type: 'integer', default: 100, min: 1, max: 60000, help: 'pause after each commit (consensus.timeouts.commitMs)' },
     json: { type: 'boolean', help: 'print one JSON object on the last line instead of the table (progress stays on stderr)' },
     profile: { type: 'string', placeholder: 'DIR', help: 'each validator writes a V8 CPU profile into DIR when it stops; the run then prints where their time went' }
@@ -312,7 +314,12 @@ async function main (): Promise<void> {
       }
       return sum
     }
-    for (const rate of rates) {
+    // V8 compiles a node's hot paths while they run: a perf profile of a validator found TurboFan
+    // compiling on its helper threads for 26% of the process's CPU in the first 2 s of load, 5% at
+    // 10-12 s. A node runs for months, so the steps measure it after a warm-up, as JMH does.
+    const steps = planSteps(rates, seconds, warmupSeconds)
+    for (const step of steps) {
+      const rate = step.rate
       const submitted = new Map<string, number>()
       let refused = 0
       const tickMs = 100
@@ -321,7 +328,7 @@ async function main (): Promise<void> {
       // cores with the validators, and doing it inside the loop would measure the client, not the network
       const ticks: NodeLoad[][] = []
       let carry = 0
-      for (let t = 0; t < Math.ceil(seconds * 1000 / tickMs); t++) {
+      for (let t = 0; t < Math.ceil(step.seconds * 1000 / tickMs); t++) {
         carry += perTick
         const n = Math.floor(carry)
         carry -= n
@@ -342,7 +349,7 @@ async function main (): Promise<void> {
       const clientCpuBefore = process.cpuUsage()
       const start = Date.now()
       let tick = 0
-      while (Date.now() - start < seconds * 1000 && tick < ticks.length) {
+      while (Date.now() - start < step.seconds * 1000 && tick < ticks.length) {
         const now = Date.now()
         // each node's requests in order (a doctor's nonces must arrive in order), the nodes in parallel
         await Promise.all((ticks[tick] as NodeLoad[]).map(async ({ url, requests }) => {
@@ -394,9 +401,13 @@ async function main (): Promise<void> {
         // its commit, incl. the commit pause), transactions per block, and block import time
         ...(blocks !== undefined ? { blocks } : {})
       }
-      results.push(row)
-      log(`  target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator, ${row.clientCpuUsPerTx ?? '?'} µs client${row.blocks !== undefined ? `; node0: ${row.blocks.heights} heights of ${row.blocks.msPerHeight} ms, ${row.blocks.txsPerBlock} txs/block, import ${row.blocks.importMsPerBlock} ms` : ''}${row.sustained ? '' : ' — not sustained'}`)
-      if (!row.sustained) break
+      if (step.warmup) {
+        log(`  warm-up at ${rate} tx/s for ${step.seconds} s, not reported: finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p99 ${row.p99} ms, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator`)
+      } else {
+        results.push(row)
+        log(`  target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator, ${row.clientCpuUsPerTx ?? '?'} µs client${row.blocks !== undefined ? `; node0: ${row.blocks.heights} heights of ${row.blocks.msPerHeight} ms, ${row.blocks.txsPerBlock} txs/block, import ${row.blocks.importMsPerBlock} ms` : ''}${row.sustained ? '' : ' — not sustained'}`)
+        if (!row.sustained) break
+      }
       // a nonce gap (a refused or unsent tx) would stall that doctor: resynchronise nonces from the chain
       // a step cut short by its clock leaves signed but unsent transactions: their nonces are free again
       if (refused > 0 || tick < ticks.length) {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { BenchArgsError, parseBenchArgs, usageText, type BenchUsage, type FlagSpec } from '../../../bench/args.js'
-import { pickHeadline } from '../../../bench/headline.js'
+import { pickHeadline, planSteps } from '../../../bench/headline.js'
 
 const flags = {
   runs: { type: 'integer', default: 5, min: 1, max: 100, help: 'runs per size' },
@@ -83,5 +83,20 @@ describe('bench:network headline', () => {
   it('nothing sustained: neither', () => {
     assert.deepEqual(pickHeadline([step(263, 936, false)], 1000), {})
     assert.deepEqual(pickHeadline([], 1000), {})
+  })
+})
+
+describe('bench:network steps', () => {
+  it('a warm-up at the first rate comes first and is marked, then every rate in order', () => {
+    assert.deepEqual(planSteps([900, 1200], 30, 10), [
+      { rate: 900, seconds: 10, warmup: true },
+      { rate: 900, seconds: 30, warmup: false },
+      { rate: 1200, seconds: 30, warmup: false }
+    ])
+  })
+
+  it('--warmup 0, or no rates: no warm-up step', () => {
+    assert.deepEqual(planSteps([50, 100], 5, 0), [{ rate: 50, seconds: 5, warmup: false }, { rate: 100, seconds: 5, warmup: false }])
+    assert.deepEqual(planSteps([], 5, 10), [])
   })
 })

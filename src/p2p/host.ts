@@ -62,15 +62,6 @@ import {
   type SyncTarget, type SyncTimeouts
 } from './sync.js'
 
-/**
- * The string gossipsub keys a message id by in its own caches (seen, message cache, IWANT
- * tracking): one latin1 character per byte, so distinct ids never share a string. Local only:
- * ids travel between peers as bytes.
- */
-export function gossipMessageIdString (id: Uint8Array): string {
-  return byteKey(id)
-}
-
 export type P2pServices = { identify: Identify, pubsub: GossipSub }
 export type P2pLibp2p = Libp2p<P2pServices>
 
@@ -289,9 +280,11 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
         pubsub: gossipsub({
           globalSignaturePolicy: StrictNoSign,
           msgIdFn: (msg: Message) => sha256(msg.data),
-          // gossipsub keys its caches by the id as a string; its default is multibase base64 in
-          // JS (~1% of a validator's time at low load), latin1 is native, one character per byte
-          msgIdToStrFn: gossipMessageIdString,
+          // gossipsub keys its caches (seen, message cache, IWANT tracking) by the id as a string;
+          // its default is multibase base64 in JS (~1% of a validator's time at low load). byteKey
+          // is native and one latin1 character per byte, so distinct ids never share a string; the
+          // string never leaves the process (ids travel between peers as bytes)
+          msgIdToStrFn: byteKey,
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,
           emitSelf: false,

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { byteKey, compareBytes, equalBytes, fromHex, toHex } from '../../../src/crypto/bytes.js'
+import { sha256 } from '../../../src/crypto/hash.js'
 
 const SEED = 0xb17e5
 const viaBuffer = (bytes: Uint8Array, encoding: 'hex' | 'latin1'): string => Buffer.from(bytes).toString(encoding)
@@ -43,6 +44,25 @@ void describe('byte helpers', () => {
         assert.notEqual(byteKey(copy), byteKey(view))
       }
     }), { seed: SEED, numRuns: 1000 })
+  })
+
+  void it('byteKey of a 32-byte id (gossipsub\'s message id strings): one character per byte, distinct for any one-byte change, also where UTF-8 would merge bytes', () => {
+    const id = sha256(new Uint8Array([1, 2, 3]))
+    assert.equal(byteKey(id).length, id.length)
+    assert.equal(byteKey(new Uint8Array(id)), byteKey(id))
+    const seen = new Set<string>([byteKey(id)])
+    for (let i = 0; i < id.length; i++) {
+      for (const flip of [0x01, 0x80, 0xff]) {
+        const other = new Uint8Array(id)
+        other[i] = (other[i] as number) ^ flip
+        const s = byteKey(other)
+        assert.ok(!seen.has(s), `byte ${i} ^ ${flip} collides`)
+        seen.add(s)
+      }
+    }
+    // bytes that are not valid UTF-8 on their own still keep ids apart (a utf8 decoding would not)
+    assert.notEqual(byteKey(new Uint8Array([0x80, 0x41])), byteKey(new Uint8Array([0x81, 0x41])))
+    assert.notEqual(byteKey(new Uint8Array([0xfe])), byteKey(new Uint8Array([0xff])))
   })
 
   void it('fromHex refuses odd lengths and non-hex characters', () => {

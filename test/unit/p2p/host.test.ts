@@ -2,8 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import '../../../src/p2p/polyfill.js'
 import { P2pError } from '../../../src/p2p/errors.js'
-import { gossipMessageIdString, P2pHost, peerIdOfNodeKey, redialDelayMs, type P2pHostOptions } from '../../../src/p2p/host.js'
-import { sha256 } from '../../../src/crypto/hash.js'
+import { P2pHost, peerIdOfNodeKey, redialDelayMs, type P2pHostOptions } from '../../../src/p2p/host.js'
 import { TEST_CHAIN_ID } from '../../utils/factories.js'
 import { nodeKey, peerConfig } from './helpers.js'
 
@@ -21,27 +20,6 @@ describe('Promise.withResolvers shim (Node 20; remove on Node 22)', () => {
     const bad = withResolvers<number>()
     bad.reject(new Error('no'))
     await assert.rejects(bad.promise, /no/)
-  })
-})
-
-describe('gossip message id strings', () => {
-  it('are one character per id byte: equal ids give equal strings, ids differing in any byte give different ones', () => {
-    const id = sha256(new Uint8Array([1, 2, 3]))
-    assert.equal(gossipMessageIdString(id).length, id.length)
-    assert.equal(gossipMessageIdString(new Uint8Array(id)), gossipMessageIdString(id))
-    const seen = new Set<string>([gossipMessageIdString(id)])
-    for (let i = 0; i < id.length; i++) {
-      for (const flip of [0x01, 0x80, 0xff]) {
-        const other = new Uint8Array(id)
-        other[i] = (other[i] as number) ^ flip
-        const s = gossipMessageIdString(other)
-        assert.ok(!seen.has(s), `byte ${i} ^ ${flip} collides`)
-        seen.add(s)
-      }
-    }
-    // bytes that are not valid UTF-8 on their own still keep ids apart (a utf8 decoding would not)
-    assert.notEqual(gossipMessageIdString(new Uint8Array([0x80, 0x41])), gossipMessageIdString(new Uint8Array([0x81, 0x41])))
-    assert.notEqual(gossipMessageIdString(new Uint8Array([0xfe])), gossipMessageIdString(new Uint8Array([0xff])))
   })
 })
 

@@ -108,32 +108,36 @@ export class CommitWatcher {
 
 /**
  * Subscribes to node0's newHeads over WebSocket (`wsUrl`, e.g. ws://127.0.0.1:26657/ws) and calls
- * `onHead` with each committed height. Resolves once the subscription is confirmed; `onClose` is
- * called if the connection ends before `close()`.
+ * `onHead` with each committed height. Resolves once the subscription is confirmed, and rejects if
+ * it is refused or the connection ends first; afterwards `onClose` is called if the connection
+ * ends before `close()`, which resolves once it has.
  */
-export async function subscribeNewHeads (wsUrl: string, onHead: (height: number) => void, onClose: (reason: string) => void): Promise<{ close: () => void }> {
+export async function subscribeNewHeads (wsUrl: string, onHead: (height: number) => void, onClose: (reason: string) => void): Promise<{ close: () => Promise<void> }> {
   const ws = new WebSocket(wsUrl)
-  let closing = false
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => { resolve() })
     ws.once('error', (err) => { reject(new Error(`cannot open ${wsUrl}: ${err.message}`)) })
   })
-  const confirmed = new Promise<void>((resolve, reject) => {
+  ws.on('error', () => undefined) // 'close' follows and reports it
+  let confirmed = false
+  let closing = false
+  const closed = new Promise<void>((resolve) => { ws.once('close', () => { resolve() }) })
+  await new Promise<void>((resolve, reject) => {
     ws.on('message', (data: Buffer) => {
       let msg: { id?: number, result?: unknown, error?: { message?: string }, method?: string, params?: { result?: { height?: unknown } } }
       try { msg = JSON.parse(data.toString('utf8')) as typeof msg } catch { return }
       if (msg.id === 1) {
-        if (typeof msg.result === 'string') resolve()
-        else reject(new Error(`chain_subscribe was refused: ${msg.error?.message ?? JSON.stringify(msg)}`))
+        if (typeof msg.result === 'string') { confirmed = true; resolve() } else reject(new Error(`chain_subscribe was refused: ${msg.error?.message ?? JSON.stringify(msg)}`))
         return
       }
       const height = msg.method === 'chain_subscription' ? msg.params?.result?.height : undefined
       if (typeof height === 'number') onHead(height)
     })
+    ws.on('close', () => {
+      if (!confirmed) reject(new Error(`the newHeads WebSocket to ${wsUrl} closed before chain_subscribe was answered`))
+      else if (!closing) onClose(`the newHeads WebSocket to ${wsUrl} closed`)
+    })
+    ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_subscribe', params: { topic: 'newHeads' } }))
   })
-  ws.on('close', () => { if (!closing) onClose(`the newHeads WebSocket to ${wsUrl} closed`) })
-  ws.on('error', () => undefined) // 'close' follows and reports it
-  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'chain_subscribe', params: { topic: 'newHeads' } }))
-  await confirmed
-  return { close: () => { closing = true; ws.close() } }
+  return { close: async () => { closing = true; ws.close(); await closed } }
 }

@@ -414,7 +414,7 @@ async function main (): Promise<void> {
         for (let d = 0; d < DOCTORS; d++) nonces[d] = (await rpc(urls[0] as string, 'state_getEntity', { publicKey: toHex((doctors[d] as Signer).publicKey) }) as { nonce: number }).nonce
       }
     }
-    heads.close()
+    await heads.close()
     if (headsLost !== undefined) throw new Error(headsLost)
     rpcAgent.destroy()
     // a validator writes its profile when it exits: stop them before reading

@@ -102,7 +102,7 @@ void describe('CommitWatcher', () => {
 
 void describe('subscribeNewHeads', () => {
   /** A stand-in node0: answers chain_subscribe (or refuses it) and pushes the heads the test sends. */
-  async function fakeNode (refuse = false): Promise<{ url: string, push: (height: number) => void, drop: () => void, close: () => Promise<void> }> {
+  async function fakeNode (answer: 'confirm' | 'refuse' | 'hang up' = 'confirm'): Promise<{ url: string, push: (height: number) => void, drop: () => void, close: () => Promise<void> }> {
     const server = createServer()
     const wss = new WebSocketServer({ server, path: '/ws' })
     let client: WebSocket | undefined
@@ -110,7 +110,8 @@ void describe('subscribeNewHeads', () => {
       client = ws
       ws.on('message', (data: Buffer) => {
         const req = JSON.parse(data.toString('utf8')) as { id: number, method: string }
-        ws.send(JSON.stringify(refuse
+        if (answer === 'hang up') { ws.terminate(); return }
+        ws.send(JSON.stringify(answer === 'refuse'
           ? { jsonrpc: '2.0', id: req.id, error: { code: -32601, message: 'no such method' } }
           : { jsonrpc: '2.0', id: req.id, result: 'sub-1' }))
       })
@@ -136,22 +137,27 @@ void describe('subscribeNewHeads', () => {
     assert.deepEqual(heights, [2, 3])
     node.drop()
     assert.match(await lost.promise, /closed/)
-    sub.close()
+    await sub.close()
     await node.close()
   })
 
   void it('a refused subscription is an error, and close() is not reported as a loss', async () => {
-    const refusing = await fakeNode(true)
+    const refusing = await fakeNode('refuse')
     await assert.rejects(subscribeNewHeads(refusing.url, () => undefined, () => undefined), /chain_subscribe was refused: no such method/)
     await refusing.close()
 
     const node = await fakeNode()
     let lost = false
     const sub = await subscribeNewHeads(node.url, () => undefined, () => { lost = true })
-    sub.close()
-    await node.close()
-    await flush()
+    await sub.close() // resolves after the socket's 'close', whose handler has run by then
     assert.equal(lost, false)
+    await node.close()
+  })
+
+  void it('a node that hangs up before answering chain_subscribe is an error, not a wait forever', async () => {
+    const node = await fakeNode('hang up')
+    await assert.rejects(subscribeNewHeads(node.url, () => undefined, () => undefined), /closed before chain_subscribe was answered/)
+    await node.close()
   })
 
   void it('an address with nothing listening is a clear error', async () => {

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { isUtf8 } from 'node:buffer'
 import fc from 'fast-check'
+import { Packr } from 'msgpackr'
 import {
   CodecError, decodeCanonical, encodeCanonical, readBytes, readBytesMax, readList, readOptionalBytes, readString,
   readTuple, readU32, readU64, scanWire, u64, type DecodeLimits, type Wire
@@ -302,6 +303,11 @@ void describe('codec: refusals', () => {
     }
   })
 
+  void it('a BOM is a character: kept at the start of a str, short or long', () => {
+    assert.equal(decode('a3efbbbf'), '\ufeff')
+    assert.equal(decode(toHex(encodeCanonical('\ufeff' + 'b'.repeat(40)))), '\ufeff' + 'b'.repeat(40))
+  })
+
   void it('decoding leaves the input untouched (no bytes changed, no property added)', () => {
     const bytes = encodeCanonical([1, 'a', new Uint8Array(3), [2n]])
     const before = toHex(bytes)
@@ -317,6 +323,111 @@ void describe('codec: refusals', () => {
     scanWire(encodeCanonical([1, 'a', new Uint8Array(3), [2n]]), LIMITS)
     expectCodecError(() => scanWire(fromHex('c0'), LIMITS), 'CODEC_FORBIDDEN_TYPE')
     expectCodecError(() => scanWire(fromHex('0101'), LIMITS), 'CODEC_TRAILING_BYTES')
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// The rule decodeCanonical replaced: scan, then msgpackr's unpack, its pack again, and compare. The
+// one-pass decoder must give the same verdict, the same error code and the same value on every input.
+
+const oraclePackr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false, int64AsType: 'bigint' } as ConstructorParameters<typeof Packr>[0])
+
+type Outcome = { value: Wire } | { code: string }
+
+function byReencoding (bytes: Uint8Array, limits: DecodeLimits): Outcome {
+  try {
+    scanWire(bytes, limits)
+  } catch (err) {
+    return { code: (err as CodecError).code }
+  }
+  let value: Wire
+  try {
+    value = oraclePackr.unpack(new Uint8Array(bytes)) as Wire
+  } catch {
+    return { code: 'CODEC_MALFORMED' }
+  }
+  const again = oraclePackr.pack(value)
+  return Buffer.compare(again, bytes) === 0 ? { value: normalise(value) } : { code: 'CODEC_NON_CANONICAL' }
+}
+
+function onePass (bytes: Uint8Array, limits: DecodeLimits): Outcome {
+  try {
+    return { value: normalise(decodeCanonical(bytes, limits)) }
+  } catch (err) {
+    assert.ok(err instanceof CodecError, `not a CodecError: ${String(err)} on ${toHex(bytes)}`)
+    return { code: err.code }
+  }
+}
+
+function sameOutcome (bytes: Uint8Array, limits: DecodeLimits = LIMITS): boolean {
+  const want = byReencoding(bytes, limits)
+  assert.deepEqual(onePass(bytes, limits), want, `on ${toHex(bytes)}`)
+  return 'value' in want
+}
+
+void describe('codec: the one-pass decoder agrees with decode → re-encode → compare', () => {
+  // each case below must have both outcomes, or it would not test the verdict
+  const counted = (): { ok: number, refused: number, see: (accepted: boolean) => void } => {
+    const c = { ok: 0, refused: 0, see: (accepted: boolean) => { if (accepted) c.ok++; else c.refused++ } }
+    return c
+  }
+
+  void it('on random bytes biased towards the accepted type bytes', () => {
+    const c = counted()
+    const byteArb = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x91, 0x92, 0x93, 0x9f, 0xdc, 0xdd, 0xc4, 0xc5, 0xc6, 0xd9, 0xda, 0xdb, 0xcc, 0xcd, 0xce, 0xd3, 0xa1, 0xa3, 0x00, 0x7f, 0x80, 0xff))
+    fc.assert(fc.property(fc.array(byteArb, { maxLength: 48 }).map((a) => new Uint8Array(a)), (bytes) => { c.see(sameOutcome(bytes)) }), { seed: SEED, numRuns: 10 * RUNS })
+    assert.ok(c.ok > 100 && c.refused > 100, `accepted ${c.ok}, refused ${c.refused}`)
+  })
+
+  void it('on every one-byte mutation and truncation of valid encodings, under tight limits too', () => {
+    const c = counted()
+    const tight: DecodeLimits = { maxBytes: 200, maxItems: 4, maxDepth: 2 }
+    fc.assert(fc.property(wireArb, fc.nat(), fc.integer({ min: 0, max: 255 }), (x, where, byte) => {
+      const bytes = new Uint8Array(encodeCanonical(x))
+      c.see(sameOutcome(bytes))
+      sameOutcome(bytes, tight)
+      const i = where % bytes.length
+      sameOutcome(bytes.subarray(0, i))
+      bytes[i] = byte
+      c.see(sameOutcome(bytes))
+      sameOutcome(bytes, tight)
+    }), { seed: SEED, numRuns: 2 * RUNS })
+    assert.ok(c.ok > 100 && c.refused > 100, `accepted ${c.ok}, refused ${c.refused}`)
+  })
+
+  void it('on str bodies of random bytes, short (JS path in msgpackr) and long (native path)', () => {
+    const c = counted()
+    const bodyArb = fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x80, 0xbf, 0xc0, 0xc2, 0xe0, 0xed, 0xef, 0xbb, 0xf0, 0xf4, 0xf5, 0xa0, 0x9f)), { minLength: 1, maxLength: 90 })
+    fc.assert(fc.property(bodyArb, fc.boolean(), (arr, pad) => {
+      const body = pad ? [...new Array<number>(70).fill(0x61), ...arr] : arr
+      const header = body.length < 32 ? [0xa0 | body.length] : [0xd9, body.length]
+      c.see(sameOutcome(new Uint8Array([...header, ...body])))
+    }), { seed: SEED, numRuns: 3 * RUNS })
+    assert.ok(c.ok > 100 && c.refused > 100, `accepted ${c.ok}, refused ${c.refused}`)
+  })
+
+  void it('on integers at each width\'s boundaries, int64 across the sign and 2^53, and every width of every length', () => {
+    for (const v of [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n - 1n, -1n, -(2n ** 63n)]) {
+      const b = new Uint8Array(9)
+      b[0] = 0xd3
+      new DataView(b.buffer).setBigInt64(1, v)
+      assert.equal(sameOutcome(b), true)
+      assert.equal(decodeCanonical(b, LIMITS), v)
+    }
+    for (const [hex, accepted] of [['cc7f', false], ['cc80', true], ['cd00ff', false], ['cd0100', true], ['ce0000ffff', false], ['ce00010000', true]] as const) {
+      assert.equal(sameOutcome(fromHex(hex)), accepted, hex)
+    }
+    for (const n of [0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536]) {
+      for (const [type, size] of [[0xd9, 1], [0xda, 2], [0xdb, 4], [0xc4, 1], [0xc5, 2], [0xc6, 4], [0xdc, 2], [0xdd, 4]] as const) {
+        if (n >= 2 ** (8 * size)) continue
+        const head = new Uint8Array(1 + size)
+        head[0] = type
+        for (let k = 0; k < size; k++) head[1 + k] = (n >>> (8 * (size - 1 - k))) & 0xff
+        const bytes = new Uint8Array(head.length + n).fill(type >= 0xdc ? 1 : 0x61)
+        bytes.set(head)
+        sameOutcome(bytes)
+      }
+    }
   })
 })
 

@@ -18,6 +18,7 @@
  * hash. All encoding goes through the one `packr` below; decoding is our own, one pass.
  */
 import { Packr } from 'msgpackr'
+import { latin1String } from '../crypto/bytes.js'
 import { MedchainError } from '../errors.js'
 
 export type Wire = number | bigint | string | Uint8Array | Wire[]
@@ -269,7 +270,7 @@ class WireReader {
       }
     }
     if (ascii) {
-      this.value = length <= 24 ? asciiString(bytes, start, next) : String.fromCharCode.apply(null, bytes.subarray(start, next) as unknown as number[])
+      this.value = latin1String(bytes, start, next) // ASCII: latin1 and UTF-8 agree
     } else {
       try {
         this.value = utf8Fatal.decode(bytes.subarray(start, next))
@@ -300,12 +301,6 @@ class WireReader {
     this.value = items
     return pos
   }
-}
-
-function asciiString (bytes: Uint8Array, start: number, end: number): string {
-  let s = ''
-  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i] as number)
-  return s
 }
 
 function decodeWire (bytes: Uint8Array, limits: DecodeLimits, canonical: boolean): Wire {

@@ -31,8 +31,16 @@ export function fromHex (hex: string): Uint8Array {
 
 /** A byte string as a Map key, without copying (latin1 maps each byte to one character). */
 export function byteKey (bytes: Uint8Array): string {
-  if (latin1Slice !== undefined) return latin1Slice.call(bytes, 0, bytes.length)
-  return bufferView(bytes).toString('latin1')
+  return latin1String(bytes, 0, bytes.length)
+}
+
+/**
+ * bytes[start, end) as one latin1 character per byte, made by one native call into a flat string
+ * (for ASCII this is also the UTF-8 decoding: the codec's fast path for its strings).
+ */
+export function latin1String (bytes: Uint8Array, start: number, end: number): string {
+  if (latin1Slice !== undefined) return latin1Slice.call(bytes, start, end)
+  return bufferView(bytes).toString('latin1', start, end)
 }
 
 export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { byteKey, compareBytes, equalBytes, fromHex, toHex } from '../../../src/crypto/bytes.js'
+import { byteKey, compareBytes, equalBytes, fromHex, latin1String, toHex } from '../../../src/crypto/bytes.js'
 import { sha256 } from '../../../src/crypto/hash.js'
 
 const SEED = 0xb17e5
@@ -37,6 +37,10 @@ void describe('byte helpers', () => {
       const view = data.subarray(start, end)
       assert.equal(toHex(view), viaBuffer(view, 'hex'))
       assert.equal(byteKey(view), viaBuffer(view, 'latin1'))
+      // a range of a view: relative to the view, never reading the bytes around it
+      assert.equal(latin1String(view, 0, view.length), byteKey(view))
+      const half = view.length >> 1
+      assert.equal(latin1String(view, half, view.length), viaBuffer(view.subarray(half), 'latin1'))
       assert.deepEqual(fromHex(toHex(view)), new Uint8Array(view))
       const copy = new Uint8Array(view)
       if (copy.length > 0) {

@@ -81,6 +81,17 @@ export interface VerifiedTxCache {
   add: (txHash: Uint8Array) => void
 }
 
+/**
+ * LevelDB's memtable (write buffer) size: 32 MiB instead of its 4 MiB default. Every block
+ * rewrites the identities of its senders (their nonces) and other hot keys; a larger memtable
+ * absorbs those overwrites before they reach disk, and flushes (each of which is merged with the
+ * whole of level 1) come 8× less often. In `bench:network` at 1,500 tx/s the validators' non-main
+ * threads used 16–20% less CPU (three interleaved pairs, 30 and 90 s) and their largest half-second
+ * bursts, when all four validators flushed at once, shrank. Costs up to 2 × 32 MiB of memory (the
+ * memtable and the one being flushed) and a longer write-ahead log to replay after a crash.
+ */
+export const LEVELDB_WRITE_BUFFER_BYTES = 32 * 1024 * 1024
+
 export interface ChainOptions {
   /** Directory of the LevelDB database (created if missing). */
   dir: string
@@ -191,7 +202,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * existing one the genesis must match and the recomputed state root must equal the head's.
    */
   static async open (opts: ChainOptions): Promise<Chain> {
-    const db: Db = opts.db ?? new Level<Uint8Array, Uint8Array>(opts.dir, { keyEncoding: 'view', valueEncoding: 'view' })
+    const db: Db = opts.db ?? new Level<Uint8Array, Uint8Array>(opts.dir, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: LEVELDB_WRITE_BUFFER_BYTES })
     if (db.status !== 'open') await db.open()
     try {
       const gHash = genesisHash(opts.genesis)

@@ -198,27 +198,9 @@ class WireReader {
     if (b >= 0xa0 && b <= 0xbf) return this.str(offset, 1, b & 0x1f)
     if (b >= 0x90 && b <= 0x9f) return this.array(offset, 1, b & 0x0f, depth)
     switch (b) {
-      case 0xcc: {
-        if (offset + 2 > end) throw malformed(offset)
-        const v = bytes[offset + 1] as number
-        if (v < 0x80) this.nonCanonical = true
-        this.value = v
-        return offset + 2
-      }
-      case 0xcd: {
-        if (offset + 3 > end) throw malformed(offset)
-        const v = lengthAt(bytes, offset + 1, 2)
-        if (v < 0x100) this.nonCanonical = true
-        this.value = v
-        return offset + 3
-      }
-      case 0xce: {
-        if (offset + 5 > end) throw malformed(offset)
-        const v = lengthAt(bytes, offset + 1, 4)
-        if (v < 0x10000) this.nonCanonical = true
-        this.value = v
-        return offset + 5
-      }
+      case 0xcc: return this.uint(offset, 1, 0x80)
+      case 0xcd: return this.uint(offset, 2, 0x100)
+      case 0xce: return this.uint(offset, 4, 0x10000)
       case 0xd3: {
         if (offset + 9 > end) throw malformed(offset)
         const hi = lengthAt(bytes, offset + 1, 4)
@@ -243,6 +225,14 @@ class WireReader {
   private prefix (offset: number, size: number): number {
     if (offset + 1 + size > this.bytes.length) throw malformed(offset)
     return lengthAt(this.bytes, offset + 1, size)
+  }
+
+  /** A uint8/16/32 of `size` bytes; canonical only from `min` up (smaller values have a shorter form). */
+  private uint (offset: number, size: number, min: number): number {
+    const v = this.prefix(offset, size)
+    if (v < min) this.nonCanonical = true
+    this.value = v
+    return offset + 1 + size
   }
 
   private bin (offset: number, size: number, min: number): number {

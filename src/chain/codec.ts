@@ -178,7 +178,7 @@ const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const utf8Lenient = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true })
 
 class WireReader {
-  /** The first non-canonical form met; reported once the whole input proved well-formed. */
+  /** Whether a non-canonical form was met; reported once the whole input proved well-formed. */
   nonCanonical = false
   /** The value read last (one slot instead of a result object per value). */
   value: Wire = 0

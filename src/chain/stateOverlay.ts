@@ -84,7 +84,9 @@ export class StateOverlay implements StateBackend {
    * a commit costs O(changes), not O(state)) and returns the committed state after it. Call only
    * once the block's batch is on disk; the overlay must not be used afterwards.
    *
-   * Each value is committed as a copy of its own: encodeCanonical returns views of msgpackr's
+   * A value that is a view of a larger buffer is committed as a copy of its own (a value that owns
+   * its buffer is kept as it is, so caches keyed by it, like the contract's decoded identities,
+   * stay valid): encodeCanonical returns views of msgpackr's
    * shared output buffers (each up to 4× the largest value it has packed, 0.5 MiB after a 130 KB
    * block), and a 200-byte view kept in this map for as long as its key lives pinned the whole
    * buffer. bench:network at 1,500 tx/s, two interleaved pairs: the validators' page faults fell
@@ -95,7 +97,7 @@ export class StateOverlay implements StateBackend {
   applyTo (values: Map<string, Uint8Array>, commitment: StateCommitment): CommittedState {
     for (const [key, value] of this.writes) {
       if (value === null) values.delete(key)
-      else values.set(key, new Uint8Array(value))
+      else values.set(key, value.byteLength === value.buffer.byteLength ? value : new Uint8Array(value))
     }
     return { values, tree: commitment.tree, audit: commitment.audit }
   }

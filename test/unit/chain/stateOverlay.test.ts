@@ -1,8 +1,8 @@
 /**
  * The per-block overlay over the committed in-memory state: reads see the overlay's own writes
- * first, nothing reaches the committed map before applyTo, and what applyTo commits is the node's
- * own copy of each value (encodings come back as views of msgpackr's shared buffers, and a view
- * kept in the committed map would pin its whole buffer for as long as the key lives).
+ * first, nothing reaches the committed map before applyTo, and applyTo never commits a view of a
+ * larger buffer (encodings come back as views of msgpackr's shared buffers, and a view kept in the
+ * committed map would pin its whole buffer for as long as the key lives).
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -45,7 +45,7 @@ void describe('StateOverlay', () => {
     assert.equal(after.tree, commitment.tree)
   })
 
-  void it('applyTo commits a copy of each value: never a view of a larger buffer, unaffected by later writes to it', () => {
+  void it('applyTo commits a view of a larger buffer as a copy: a buffer of its own size, unaffected by later writes to the old one', () => {
     const shared = new Uint8Array(64 * 1024).fill(7)
     const view = shared.subarray(100, 110)
     const { values, overlay } = committedWith([])
@@ -56,5 +56,13 @@ void describe('StateOverlay', () => {
     assert.equal(kept.buffer.byteLength, 10, 'the committed value owns a buffer of its own size')
     shared.fill(0)
     assert.deepEqual(kept, new Uint8Array(10).fill(7))
+  })
+
+  void it('applyTo keeps a value that owns its buffer as the same object (caches keyed by it stay valid)', () => {
+    const own = Uint8Array.of(1, 2, 3)
+    const { values, overlay } = committedWith([])
+    overlay.set('k', own)
+    overlay.applyTo(values, overlay.commitment('chain-1'))
+    assert.equal(values.get('k'), own)
   })
 })

@@ -90,7 +90,8 @@ export class StateOverlay implements StateBackend {
    * shared output buffers (each up to 4× the largest value it has packed, 0.5 MiB after a 130 KB
    * block), and a 200-byte view kept in this map for as long as its key lives pinned the whole
    * buffer. bench:network at 1,500 tx/s, two interleaved pairs: the validators' page faults fell
-   * 12–17%, their resident memory by 50–100 MB in all, CPU per transaction by ~3%. bench:validate
+   * 12–17%, their resident memory by 50–100 MB in all, CPU per transaction by ~3% (measured
+   * copying every value; one that owns its buffer pins nothing). bench:validate
    * --warm could not resolve the cost of the copies. (Copying every encoding instead, in
    * encodeCanonical, cut faults by 20% but made a 10,000-tx import ~7% slower.)
    */

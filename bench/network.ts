@@ -251,6 +251,8 @@ async function main (): Promise<void> {
       children.push(child)
     }
     const urls = net.nodes.map((n) => n.rpcUrl)
+    // setup, the commit watcher, block statistics and nonce resynchronisation all talk to node0
+    const node0 = urls[0] as string
     for (const [k, url] of urls.entries()) {
       for (let i = 0; ; i++) {
         // a validator that exits at start (a bad config, a taken port) has said why on stderr
@@ -271,11 +273,11 @@ async function main (): Promise<void> {
     // in chunks that fit the mempool's per-sender nonce window, each committed before the next
     for (let i = 0; i < setupTxs.length; i += 50) {
       const chunk = setupTxs.slice(i, i + 50)
-      const replies = await rpcBatch(urls[0] as string, txSubmits(chunk))
+      const replies = await rpcBatch(node0, txSubmits(chunk))
       const refused = replies.find((r) => r.error !== undefined)
       if (refused !== undefined) throw new Error(`setup tx refused: ${refused.error?.data?.code ?? refused.error?.message ?? ''}`)
       for (let k = 0; ; k++) {
-        if (await rpc(urls[0] as string, 'tx_getReceipt', { hash: toHex((chunk.at(-1) as Tx).hash) }) !== null) break
+        if (await rpc(node0, 'tx_getReceipt', { hash: toHex((chunk.at(-1) as Tx).hash) }) !== null) break
         if (k > 600) throw new Error('the doctors were not registered within a minute')
         await new Promise((res) => setTimeout(res, 100))
       }
@@ -283,7 +285,6 @@ async function main (): Promise<void> {
     log('100 doctors registered; driving load')
 
     // commit times, pushed by node0 (see bench/commitWatcher.ts)
-    const node0 = urls[0] as string
     const watcher = new CommitWatcher((await rpc(node0, 'chain_head') as { height: number }).height,
       async (height) => (await rpc(node0, 'chain_getBlock', { height }) as { txs: string[] }).txs)
     let headsLost: string | undefined
@@ -344,7 +345,7 @@ async function main (): Promise<void> {
         ticks.push(tickLoad(urls, txs))
       }
       await watcherCaughtUp()
-      const statsBefore = await blockStats(urls[0] as string)
+      const statsBefore = await blockStats(node0)
       const cpuBefore = validatorCpu()
       const clientCpuBefore = process.cpuUsage()
       const start = Date.now()
@@ -369,7 +370,7 @@ async function main (): Promise<void> {
       while (Date.now() < drainUntil && done() < submitted.size) await new Promise((r) => setTimeout(r, 100))
       const cpuAfter = validatorCpu()
       const clientCpu = process.cpuUsage(clientCpuBefore)
-      const statsAfter = await blockStats(urls[0] as string)
+      const statsAfter = await blockStats(node0)
       const heights = statsBefore !== undefined && statsAfter !== undefined ? statsAfter.heights - statsBefore.heights : 0
       const blocks = heights > 0 && statsBefore !== undefined && statsAfter !== undefined
         ? {
@@ -411,7 +412,7 @@ async function main (): Promise<void> {
       // a nonce gap (a refused or unsent tx) would stall that doctor: resynchronise nonces from the chain
       // a step cut short by its clock leaves signed but unsent transactions: their nonces are free again
       if (refused > 0 || tick < ticks.length) {
-        for (let d = 0; d < DOCTORS; d++) nonces[d] = (await rpc(urls[0] as string, 'state_getEntity', { publicKey: toHex((doctors[d] as Signer).publicKey) }) as { nonce: number }).nonce
+        for (let d = 0; d < DOCTORS; d++) nonces[d] = (await rpc(node0, 'state_getEntity', { publicKey: toHex((doctors[d] as Signer).publicKey) }) as { nonce: number }).nonce
       }
     }
     await heads.close()

@@ -195,8 +195,8 @@ class WireReader {
       this.value = b
       return offset + 1
     }
-    if (b >= 0xa0 && b <= 0xbf) return this.str(offset, 1, b & 0x1f)
-    if (b >= 0x90 && b <= 0x9f) return this.array(offset, 1, b & 0x0f, depth)
+    if (b >= 0xa0 && b <= 0xbf) return this.str(offset, 1, b & 0x1f, 0)
+    if (b >= 0x90 && b <= 0x9f) return this.array(offset, 1, b & 0x0f, 0, depth)
     switch (b) {
       case 0xcc: return this.uint(offset, 1, 0x80)
       case 0xcd: return this.uint(offset, 2, 0x100)
@@ -212,11 +212,11 @@ class WireReader {
       case 0xc4: return this.bin(offset, 1, 0)
       case 0xc5: return this.bin(offset, 2, 0x100)
       case 0xc6: return this.bin(offset, 4, 0x10000)
-      case 0xd9: return this.str(offset, 2, this.prefix(offset, 1))
-      case 0xda: return this.str(offset, 3, this.prefix(offset, 2))
-      case 0xdb: return this.str(offset, 5, this.prefix(offset, 4))
-      case 0xdc: return this.array(offset, 3, this.prefix(offset, 2), depth)
-      case 0xdd: return this.array(offset, 5, this.prefix(offset, 4), depth)
+      case 0xd9: return this.str(offset, 2, this.prefix(offset, 1), 0x20)
+      case 0xda: return this.str(offset, 3, this.prefix(offset, 2), 0x100)
+      case 0xdb: return this.str(offset, 5, this.prefix(offset, 4), 0x10000)
+      case 0xdc: return this.array(offset, 3, this.prefix(offset, 2), 0x10, depth)
+      case 0xdd: return this.array(offset, 5, this.prefix(offset, 4), 0x10000, depth)
       default: throw forbidden(offset, b)
     }
   }
@@ -245,9 +245,9 @@ class WireReader {
     return next
   }
 
-  private str (offset: number, header: number, length: number): number {
-    // the shortest prefix for the length: fixstr below 32 bytes, str8 below 256, str16 below 65,536
-    if (length < (header === 1 ? 0 : header === 2 ? 0x20 : header === 3 ? 0x100 : 0x10000)) this.nonCanonical = true
+  /** A str of `length` bytes after a `header`-byte prefix; canonical only from `min` bytes up. */
+  private str (offset: number, header: number, length: number, min: number): number {
+    if (length < min) this.nonCanonical = true
     const bytes = this.bytes
     const start = offset + header
     const next = start + length
@@ -272,8 +272,9 @@ class WireReader {
     return next
   }
 
-  private array (offset: number, header: number, count: number, depth: number): number {
-    if (count < (header === 1 ? 0 : header === 3 ? 0x10 : 0x10000)) this.nonCanonical = true
+  /** An array of `count` items after a `header`-byte prefix; canonical only from `min` items up. */
+  private array (offset: number, header: number, count: number, min: number, depth: number): number {
+    if (count < min) this.nonCanonical = true
     // an array of `count` elements, each at least one byte long
     if (depth + 1 > this.limits.maxDepth) {
       throw new CodecError({ code: 'CODEC_TOO_DEEP', depth: depth + 1 }, `The encoding nests deeper than ${this.limits.maxDepth} levels.`)

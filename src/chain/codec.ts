@@ -298,8 +298,10 @@ function decodeWire (bytes: Uint8Array, limits: DecodeLimits, canonical: boolean
   if (bytes.length > limits.maxBytes) {
     throw new CodecError({ code: 'CODEC_TOO_LARGE', size: bytes.length, limit: limits.maxBytes }, `The input is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}.`)
   }
-  // bin values are views of the input: plain Uint8Arrays, even when the input is a Buffer
-  const reader = new WireReader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), limits)
+  // bin values are views of the input: plain Uint8Arrays, so a Buffer (whose subarray is a Buffer)
+  // is viewed as one first; a plain Uint8Array is read as it is
+  const plain = Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const reader = new WireReader(plain, limits)
   const end = reader.read(0, 0)
   if (end !== bytes.length) {
     throw new CodecError({ code: 'CODEC_TRAILING_BYTES', offset: end }, `The input has ${bytes.length - end} bytes after the end of the encoded value.`)

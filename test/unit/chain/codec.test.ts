@@ -319,6 +319,16 @@ void describe('codec: refusals', () => {
     assert.deepEqual(Reflect.ownKeys(buffer).filter((k) => typeof k !== 'string' || !/^\d+$/.test(k)), [])
   })
 
+  void it('bin values are plain Uint8Array views of the input, from a Uint8Array and from a Buffer alike', () => {
+    const bytes = encodeCanonical([new Uint8Array([1, 2, 3])])
+    for (const input of [bytes, Buffer.from(bytes)]) {
+      const bin = (decodeCanonical(input, LIMITS) as Wire[])[0] as Uint8Array
+      assert.equal(Object.getPrototypeOf(bin), Uint8Array.prototype)
+      assert.equal(bin.buffer, input.buffer, 'a view, not a copy')
+      assert.deepEqual([...bin], [1, 2, 3])
+    }
+  })
+
   void it('scanWire checks structure only and throws the same codes', () => {
     scanWire(encodeCanonical([1, 'a', new Uint8Array(3), [2n]]), LIMITS)
     expectCodecError(() => scanWire(fromHex('c0'), LIMITS), 'CODEC_FORBIDDEN_TYPE')

@@ -16,7 +16,10 @@
  * On a 2-core machine every validator verifies every transaction, so the ceiling is about
  * verifyBaselinePerSec / validators.
  *
- *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800 --warmup 10 --commit-ms 100 --json --profile DIR]
+ * The steps climb a ladder of rates (doubling by default) until one is not sustained, then bisect
+ * (--refine steps) between the fastest rate that passed and the slowest that failed (headline.ts).
+ *
+ *   npm run bench:network [-- --validators 4 --seconds 10 --rates 50,100,200,400,800,1600,3200 --refine 3 --warmup 10 --commit-ms 100 --json --profile DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -36,23 +39,24 @@ import { toHex } from '../src/crypto/bytes.js'
 import { ClinicianRole, signTx, TxType, type Tx } from '../src/chain/tx.js'
 import { VerifyPool } from '../src/crypto/verifyPool.js'
 import { benchArgs } from './args.js'
-import { pickHeadline, planSteps } from './headline.js'
+import { nextStep, pickHeadline, type PlannedStep } from './headline.js'
 import { areaTable, asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
 import { CommitWatcher, subscribeNewHeads } from './commitWatcher.js'
 
-const { json, validators, seconds, rates, warmup: warmupSeconds, profile: profileDir, 'commit-ms': commitMs } = benchArgs({
+const { json, validators, seconds, rates, refine, warmup: warmupSeconds, profile: profileDir, 'commit-ms': commitMs } = benchArgs({
   command: 'npm run bench:network --',
   summary: 'Consensus throughput and commit latency of a real loopback network (one process per validator),\ndriven at rising rates; the headline is the best rate sustained with p99 commit latency under 1 s.',
   flags: {
     validators: { type: 'integer', default: 4, min: 1, max: 16, help: 'validator processes' },
     seconds: { type: 'integer', default: 10, min: 1, max: 3600, help: 'seconds per rate step' },
-    rates: { type: 'integers', default: [50, 100, 200, 400, 800, 1600], min: 1, max: 100000, help: 'offered tx/s per step, comma-separated' },
+    rates: { type: 'integers', default: [50, 100, 200, 400, 800, 1600, 3200], min: 1, max: 100000, help: 'offered tx/s per step, comma-separated; the ladder ends at the first step not sustained' },
+    refine: { type: 'integer', default: 3, min: 0, max: 20, help: 'steps that bisect between the fastest rate that passed (sustained, p99 < 1 s) and the slowest that failed, after the ladder (0: none)' },
     warmup: { type: 'integer', default: 10, min: 0, max: 3600, help: 'seconds of unreported load at the first rate before the steps, so that they measure compiled code (0: none)' },
     'commit-ms': { type: 'integer', default: 100, min: 1, max: 60000, help: 'pause after each commit (consensus.timeouts.commitMs)' },
     json: { type: 'boolean', help: 'print one JSON object on the last line instead of the table (progress stays on stderr)' },
     profile: { type: 'string', placeholder: 'DIR', help: 'each validator writes a V8 CPU profile into DIR when it stops; the run then prints where their time went' }
   },
-  examples: ['npm run bench:network', 'npm run bench:network -- --validators 4 --seconds 30 --json', 'npm run bench:network -- --rates 300,600,900,1200 --seconds 20']
+  examples: ['npm run bench:network', 'npm run bench:network -- --validators 4 --seconds 30 --json', 'npm run bench:network -- --rates 300,600,900,1200 --seconds 20 --refine 0']
 })
 const log = (msg: string): void => { process.stderr.write(msg + '\n') }
 const BIN = fileURLToPath(new URL('../bin/medchain.js', import.meta.url))
@@ -94,6 +98,30 @@ async function blockStats (rpcUrl: string): Promise<BlockStats | undefined> {
     return Object.values(stats).every(Number.isFinite) ? stats : undefined
   } catch {
     return undefined
+  }
+}
+
+/**
+ * Waits until every node's mempool is empty (its `medchain_mempool_size` gauge), up to 60 s: a
+ * step the network did not sustain leaves a backlog that the next step would otherwise inherit.
+ */
+async function backlogDrained (urls: readonly string[]): Promise<void> {
+  const until = Date.now() + 60_000
+  for (;;) {
+    const sizes = await Promise.all(urls.map(async (url) => {
+      try {
+        const text = await (await fetch(`${url}/metrics`)).text()
+        return Number(/^medchain_mempool_size ([0-9.e+-]+)$/m.exec(text)?.[1] ?? NaN)
+      } catch {
+        return NaN
+      }
+    }))
+    if (sizes.every((n) => n === 0)) return
+    if (Date.now() > until) {
+      log(`  the mempools still hold ${sizes.join(', ')} transactions after 60 s; starting the next step anyway`)
+      return
+    }
+    await new Promise((r) => setTimeout(r, 200))
   }
 }
 
@@ -305,7 +333,7 @@ async function main (): Promise<void> {
 
     const nonces = new Array<number>(DOCTORS).fill(0)
     let patientSeq = 0
-    const results: Array<{ rate: number, offered: number, offeredTxPerSec: number, finalized: number, finalizedTxPerSec: number, p50: number, p99: number, refused: number, sustained: boolean, validatorCpuUsPerTx?: number, clientCpuUsPerTx?: number, blocks?: { heights: number, msPerHeight: number, txsPerBlock: number, importMsPerBlock: number } }> = []
+    const results: Array<{ rate: number, refinement: boolean, offered: number, offeredTxPerSec: number, finalized: number, finalizedTxPerSec: number, p50: number, p99: number, refused: number, sustained: boolean, validatorCpuUsPerTx?: number, clientCpuUsPerTx?: number, blocks?: { heights: number, msPerHeight: number, txsPerBlock: number, importMsPerBlock: number } }> = []
     const validatorCpu = (): number | undefined => {
       let sum = 0
       for (const c of children) {
@@ -318,9 +346,12 @@ async function main (): Promise<void> {
     // V8 compiles a node's hot paths while they run: a perf profile of a validator found TurboFan
     // compiling on its helper threads for 26% of the process's CPU in the first 2 s of load, 5% at
     // 10-12 s. A node runs for months, so the steps measure it after a warm-up, as JMH does.
-    const steps = planSteps(rates, seconds, warmupSeconds)
-    for (const step of steps) {
+    const search = { seconds, warmupSeconds, refine, p99BoundMs: P99_BOUND_MS, granularity: 50 }
+    let warmedUp = false
+    for (let step: PlannedStep | undefined; (step = nextStep(rates, results, warmedUp, search)) !== undefined;) {
       const rate = step.rate
+      // a step that was not sustained leaves transactions in the mempools; the next one starts without them
+      if (results.length > 0) await backlogDrained(urls)
       const submitted = new Map<string, number>()
       let refused = 0
       const tickMs = 100
@@ -384,6 +415,7 @@ async function main (): Promise<void> {
       const finalized = latencies.length
       const row = {
         rate,
+        refinement: step.refinement,
         offered: submitted.size + refused,
         offeredTxPerSec: (submitted.size + refused) / sentSeconds,
         finalized,
@@ -403,11 +435,11 @@ async function main (): Promise<void> {
         ...(blocks !== undefined ? { blocks } : {})
       }
       if (step.warmup) {
+        warmedUp = true
         log(`  warm-up at ${rate} tx/s for ${step.seconds} s, not reported: finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p99 ${row.p99} ms, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator`)
       } else {
         results.push(row)
-        log(`  target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator, ${row.clientCpuUsPerTx ?? '?'} µs client${row.blocks !== undefined ? `; node0: ${row.blocks.heights} heights of ${row.blocks.msPerHeight} ms, ${row.blocks.txsPerBlock} txs/block, import ${row.blocks.importMsPerBlock} ms` : ''}${row.sustained ? '' : ' — not sustained'}`)
-        if (!row.sustained) break
+        log(`  ${step.refinement ? 'bisecting: ' : ''}target ${rate} tx/s (submitted ${Math.round(row.offeredTxPerSec)}/s): finalized ${Math.round(row.finalizedTxPerSec)} tx/s, p50 ${row.p50} ms, p99 ${row.p99} ms, refused ${refused}, CPU per tx: ${row.validatorCpuUsPerTx ?? '?'} µs per validator, ${row.clientCpuUsPerTx ?? '?'} µs client${row.blocks !== undefined ? `; node0: ${row.blocks.heights} heights of ${row.blocks.msPerHeight} ms, ${row.blocks.txsPerBlock} txs/block, import ${row.blocks.importMsPerBlock} ms` : ''}${row.sustained ? '' : ' — not sustained'}`)
       }
       // a nonce gap (a refused or unsent tx) would stall that doctor: resynchronise nonces from the chain
       // a step cut short by its clock leaves signed but unsent transactions: their nonces are free again
@@ -432,7 +464,7 @@ async function main (): Promise<void> {
       console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'}, ${availableParallelism()} cores, Node ${process.version}\n`)
       console.log('| target tx/s | submitted tx/s | finalized tx/s | p50 commit ms | p99 commit ms | refused | CPU µs/tx per validator | client CPU µs/tx | sustained |')
       console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |')
-      for (const r of results) console.log(`| ${r.rate} | ${Math.round(r.offeredTxPerSec)} | ${Math.round(r.finalizedTxPerSec)} | ${r.p50} | ${r.p99} | ${r.refused} | ${r.validatorCpuUsPerTx ?? '?'} | ${r.clientCpuUsPerTx ?? '?'} | ${r.sustained ? 'yes' : 'no'} |`)
+      for (const r of results) console.log(`| ${r.rate}${r.refinement ? ' (bisecting)' : ''} | ${Math.round(r.offeredTxPerSec)} | ${Math.round(r.finalizedTxPerSec)} | ${r.p50} | ${r.p99} | ${r.refused} | ${r.validatorCpuUsPerTx ?? '?'} | ${r.clientCpuUsPerTx ?? '?'} | ${r.sustained ? 'yes' : 'no'} |`)
       console.log(`\nraw verify (2 cores): ${Math.round(verifyBaselinePerSec)}/s → ceiling ≈ ${Math.round(verifyBaselinePerSec / validators)} tx/s`)
       const bestText = best === undefined ? 'none (no step was sustained with that latency)' : `${Math.round(best.finalizedTxPerSec)} tx/s (${(best.finalizedTxPerSec / (verifyBaselinePerSec / validators)).toFixed(2)} of the ceiling)`
       console.log(`best sustained with p99 < ${P99_BOUND_MS} ms: ${bestText}; best sustained at any latency: ${fastest === undefined ? 'none' : `${Math.round(fastest.finalizedTxPerSec)} tx/s`}\n`)
@@ -451,7 +483,7 @@ async function main (): Promise<void> {
       verifyBaselinePerSec: Math.round(verifyBaselinePerSec),
       maxSustainedTxPerSec: Math.round(fastest?.finalizedTxPerSec ?? 0),
       ...(profile !== undefined ? { profile: profile.areas.map((a) => ({ area: a.area, share: Number(a.share.toFixed(4)) })) } : {}),
-      steps: results.map((r) => ({ offered: r.rate, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained, ...(r.validatorCpuUsPerTx !== undefined ? { validatorCpuUsPerTx: r.validatorCpuUsPerTx } : {}), ...(r.clientCpuUsPerTx !== undefined ? { clientCpuUsPerTx: r.clientCpuUsPerTx } : {}), ...(r.blocks !== undefined ? { blocks: r.blocks } : {}) }))
+      steps: results.map((r) => ({ offered: r.rate, refinement: r.refinement, finalizedTxPerSec: Math.round(r.finalizedTxPerSec), p50CommitMs: r.p50, p99CommitMs: r.p99, sustained: r.sustained, ...(r.validatorCpuUsPerTx !== undefined ? { validatorCpuUsPerTx: r.validatorCpuUsPerTx } : {}), ...(r.clientCpuUsPerTx !== undefined ? { clientCpuUsPerTx: r.clientCpuUsPerTx } : {}), ...(r.blocks !== undefined ? { blocks: r.blocks } : {}) }))
     }))
   } finally {
     await stopChildProcesses(children)

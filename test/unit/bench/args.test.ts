@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { BenchArgsError, parseBenchArgs, usageText, type BenchUsage, type FlagSpec } from '../../../bench/args.js'
-import { pickHeadline, planSteps } from '../../../bench/headline.js'
+import { nextStep, pickHeadline, type PlannedStep, type SearchOptions, type StepResult } from '../../../bench/headline.js'
 
 const flags = {
   runs: { type: 'integer', default: 5, min: 1, max: 100, help: 'runs per size' },
@@ -87,16 +87,68 @@ describe('bench:network headline', () => {
 })
 
 describe('bench:network steps', () => {
-  it('a warm-up at the first rate comes first and is marked, then every rate in order', () => {
-    assert.deepEqual(planSteps([900, 1200], 30, 10), [
-      { rate: 900, seconds: 10, warmup: true },
-      { rate: 900, seconds: 30, warmup: false },
-      { rate: 1200, seconds: 30, warmup: false }
+  const opts: SearchOptions = { seconds: 30, warmupSeconds: 10, refine: 3, p99BoundMs: 1000, granularity: 50 }
+  const ok = (rate: number, p99 = 500): StepResult => ({ rate, p99, sustained: true })
+  const slow = (rate: number): StepResult => ({ rate, p99: 1500, sustained: true })
+  const lost = (rate: number): StepResult => ({ rate, p99: 2500, sustained: false })
+  /** Runs the search against a network whose behaviour at each rate is `outcome(rate)`; returns the rates in order. */
+  const run = (ladder: number[], outcome: (rate: number) => StepResult, o: SearchOptions = opts): PlannedStep[] => {
+    const results: StepResult[] = []
+    const planned: PlannedStep[] = []
+    let warmedUp = false
+    for (let step = nextStep(ladder, results, warmedUp, o); step !== undefined; step = nextStep(ladder, results, warmedUp, o)) {
+      planned.push(step)
+      assert.ok(planned.length < 50, 'the search must end')
+      if (step.warmup) warmedUp = true
+      else results.push(outcome(step.rate))
+    }
+    return planned
+  }
+  const rates = (steps: PlannedStep[]): number[] => steps.filter((s) => !s.warmup).map((s) => s.rate)
+
+  it('a warm-up at the first rate comes first and is marked, then the ladder in order', () => {
+    const steps = run([900, 1200], (r) => ok(r), { ...opts, refine: 0 })
+    assert.deepEqual(steps, [
+      { rate: 900, seconds: 10, warmup: true, refinement: false },
+      { rate: 900, seconds: 30, warmup: false, refinement: false },
+      { rate: 1200, seconds: 30, warmup: false, refinement: false }
     ])
   })
 
   it('--warmup 0, or no rates: no warm-up step', () => {
-    assert.deepEqual(planSteps([50, 100], 5, 0), [{ rate: 50, seconds: 5, warmup: false }, { rate: 100, seconds: 5, warmup: false }])
-    assert.deepEqual(planSteps([], 5, 10), [])
+    assert.deepEqual(run([50, 100], (r) => ok(r), { ...opts, warmupSeconds: 0 }).map((s) => s.warmup), [false, false])
+    assert.deepEqual(run([], (r) => ok(r)), [])
+  })
+
+  it('the ladder ends at the first step that is not sustained; a slow but sustained step does not end it', () => {
+    const network = (r: number): StepResult => r <= 400 ? ok(r) : r <= 800 ? slow(r) : lost(r)
+    assert.deepEqual(rates(run([100, 200, 400, 800, 1600, 3200], network, { ...opts, refine: 0 })), [100, 200, 400, 800, 1600])
+  })
+
+  it('then bisects between the fastest rate that passed and the slowest that failed, rounded to the granularity', () => {
+    // a network that holds 2,150 tx/s under 1 s and loses transactions from 2,600
+    const network = (r: number): StepResult => r <= 2150 ? ok(r) : r < 2600 ? slow(r) : lost(r)
+    const steps = run([400, 800, 1600, 3200], network)
+    assert.deepEqual(rates(steps), [400, 800, 1600, 3200, 2400, 2000, 2200])
+    assert.deepEqual(steps.filter((s) => !s.warmup).map((s) => s.refinement), [false, false, false, false, true, true, true])
+    assert.equal(pickHeadline(steps.filter((s) => !s.warmup).map((s) => ({ ...network(s.rate), finalizedTxPerSec: s.rate })), 1000).best?.finalizedTxPerSec, 2000)
+  })
+
+  it('a slow step (p99 over the bound) counts as failed for the bisection even though the ladder goes on', () => {
+    const network = (r: number): StepResult => r <= 1000 ? ok(r) : r <= 1600 ? slow(r) : lost(r)
+    assert.deepEqual(rates(run([800, 1600, 3200], network)), [800, 1600, 3200, 1200, 1000, 1100])
+  })
+
+  it('stops early once the gap is the granularity, and --refine 0 never bisects', () => {
+    const network = (r: number): StepResult => r <= 100 ? ok(r) : lost(r)
+    assert.deepEqual(rates(run([100, 200], network)), [100, 200, 150])
+    assert.deepEqual(rates(run([100, 150], network)), [100, 150]) // midpoint 125 rounds to 150 or 100: nothing between
+    assert.deepEqual(rates(run([100, 200], network, { ...opts, refine: 0 })), [100, 200])
+  })
+
+  it('nothing to bisect when no step passed, or when every step passed', () => {
+    assert.deepEqual(rates(run([100, 200], (r) => lost(r))), [100])
+    assert.deepEqual(rates(run([100, 200], (r) => slow(r))), [100, 200])
+    assert.deepEqual(rates(run([100, 200], (r) => ok(r))), [100, 200])
   })
 })

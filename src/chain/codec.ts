@@ -59,12 +59,36 @@ function malformed (offset: number): CodecError {
   return new CodecError({ code: 'CODEC_MALFORMED', offset }, `The encoding is cut short or a length prefix is larger than the input at byte ${offset}.`)
 }
 
-/**
- * Walks one msgpack value at `offset` and returns the offset just after it. Refuses every type not
- * in the table above and every length that does not fit in the input or the limits.
- */
 function forbidden (offset: number, b: number): CodecError {
   return new CodecError({ code: 'CODEC_FORBIDDEN_TYPE', offset, byte: b }, `Byte ${offset} holds msgpack type 0x${b.toString(16)}, which medchain encodings never use.`)
+}
+
+/** The checks before a whole input is read, and after: its size against the limit, nothing after its value. */
+function checkInputSize (bytes: Uint8Array, limits: DecodeLimits): void {
+  if (bytes.length > limits.maxBytes) {
+    throw new CodecError({ code: 'CODEC_TOO_LARGE', size: bytes.length, limit: limits.maxBytes }, `The input is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}.`)
+  }
+}
+
+function checkNoTrailingBytes (bytes: Uint8Array, end: number): void {
+  if (end !== bytes.length) {
+    throw new CodecError({ code: 'CODEC_TRAILING_BYTES', offset: end }, `The input has ${bytes.length - end} bytes after the end of the encoded value.`)
+  }
+}
+
+/**
+ * The checks of an array header at `offset` (its items start at `itemsAt`) before anything is
+ * read or allocated for it: the nesting depth and item count against the limits, and room in the
+ * input for `count` items of at least one byte each.
+ */
+function checkArrayHeader (bytes: Uint8Array, offset: number, itemsAt: number, count: number, depth: number, limits: DecodeLimits): void {
+  if (depth + 1 > limits.maxDepth) {
+    throw new CodecError({ code: 'CODEC_TOO_DEEP', depth: depth + 1 }, `The encoding nests deeper than ${limits.maxDepth} levels.`)
+  }
+  if (count > limits.maxItems) {
+    throw new CodecError({ code: 'CODEC_TOO_LARGE', size: count, limit: limits.maxItems }, `An array of ${count} items is larger than the limit of ${limits.maxItems}.`)
+  }
+  if (itemsAt + count > bytes.length) throw malformed(offset)
 }
 
 /** Big-endian length field of `size` bytes at `at` (1, 2 or 4). */
@@ -114,15 +138,8 @@ function scanValue (bytes: Uint8Array, offset: number, depth: number, limits: De
     if (next > end) throw malformed(offset)
     return next
   }
-  // an array of `count` elements, each at least one byte long
-  if (depth + 1 > limits.maxDepth) {
-    throw new CodecError({ code: 'CODEC_TOO_DEEP', depth: depth + 1 }, `The encoding nests deeper than ${limits.maxDepth} levels.`)
-  }
-  if (count > limits.maxItems) {
-    throw new CodecError({ code: 'CODEC_TOO_LARGE', size: count, limit: limits.maxItems }, `An array of ${count} items is larger than the limit of ${limits.maxItems}.`)
-  }
   let pos = offset + header
-  if (pos + count > end) throw malformed(offset)
+  checkArrayHeader(bytes, offset, pos, count, depth, limits)
   for (let i = 0; i < count; i++) pos = scanValue(bytes, pos, depth + 1, limits)
   return pos
 }
@@ -137,13 +154,8 @@ export function skipValue (bytes: Uint8Array, offset: number): number {
 
 /** Structural check only (no allocation): one value of allowed types spanning exactly `bytes`. */
 export function scanWire (bytes: Uint8Array, limits: DecodeLimits): void {
-  if (bytes.length > limits.maxBytes) {
-    throw new CodecError({ code: 'CODEC_TOO_LARGE', size: bytes.length, limit: limits.maxBytes }, `The input is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}.`)
-  }
-  const end = scanValue(bytes, 0, 0, limits)
-  if (end !== bytes.length) {
-    throw new CodecError({ code: 'CODEC_TRAILING_BYTES', offset: end }, `The input has ${bytes.length - end} bytes after the end of the encoded value.`)
-  }
+  checkInputSize(bytes, limits)
+  checkNoTrailingBytes(bytes, scanValue(bytes, 0, 0, limits))
 }
 
 /** Decodes `bytes` into a Wire value, refusing anything that is not the one canonical encoding. */
@@ -275,15 +287,8 @@ class WireReader {
   /** An array of `count` items after a `header`-byte prefix; canonical only from `min` items up. */
   private array (offset: number, header: number, count: number, min: number, depth: number): number {
     if (count < min) this.nonCanonical = true
-    // an array of `count` elements, each at least one byte long
-    if (depth + 1 > this.limits.maxDepth) {
-      throw new CodecError({ code: 'CODEC_TOO_DEEP', depth: depth + 1 }, `The encoding nests deeper than ${this.limits.maxDepth} levels.`)
-    }
-    if (count > this.limits.maxItems) {
-      throw new CodecError({ code: 'CODEC_TOO_LARGE', size: count, limit: this.limits.maxItems }, `An array of ${count} items is larger than the limit of ${this.limits.maxItems}.`)
-    }
     let pos = offset + header
-    if (pos + count > this.bytes.length) throw malformed(offset)
+    checkArrayHeader(this.bytes, offset, pos, count, depth, this.limits)
     const items = new Array<Wire>(count)
     for (let i = 0; i < count; i++) {
       pos = this.read(pos, depth + 1)
@@ -295,17 +300,12 @@ class WireReader {
 }
 
 function decodeWire (bytes: Uint8Array, limits: DecodeLimits, canonical: boolean): Wire {
-  if (bytes.length > limits.maxBytes) {
-    throw new CodecError({ code: 'CODEC_TOO_LARGE', size: bytes.length, limit: limits.maxBytes }, `The input is ${bytes.length} bytes, more than the limit of ${limits.maxBytes}.`)
-  }
+  checkInputSize(bytes, limits)
   // bin values are views of the input: plain Uint8Arrays, so a Buffer (whose subarray is a Buffer)
   // is viewed as one first; a plain Uint8Array is read as it is
   const plain = Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const reader = new WireReader(plain, limits)
-  const end = reader.read(0, 0)
-  if (end !== bytes.length) {
-    throw new CodecError({ code: 'CODEC_TRAILING_BYTES', offset: end }, `The input has ${bytes.length - end} bytes after the end of the encoded value.`)
-  }
+  checkNoTrailingBytes(bytes, reader.read(0, 0))
   if (canonical && reader.nonCanonical) {
     throw new CodecError({ code: 'CODEC_NON_CANONICAL' }, 'The input is not the canonical encoding of its value (for example an integer wider than needed or invalid UTF-8).')
   }

@@ -84,21 +84,27 @@ function processCpuSeconds (pid: number | undefined): number | undefined {
 /** Sums and counts of node0's block histograms (from /metrics), to report per step what a height took. */
 interface BlockStats { heights: number, heightSeconds: number, validations: number, validationSeconds: number, txs: number }
 
-async function blockStats (rpcUrl: string): Promise<BlockStats | undefined> {
+/** A node's /metrics as a lookup of unlabelled samples by name (NaN when missing); undefined if the node did not answer. */
+async function scrapeMetrics (rpcUrl: string): Promise<((name: string) => number) | undefined> {
   try {
     const text = await (await fetch(`${rpcUrl}/metrics`)).text()
-    const value = (name: string): number => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN)
-    const stats = {
-      heights: value('medchain_commit_latency_seconds_count'),
-      heightSeconds: value('medchain_commit_latency_seconds_sum'),
-      validations: value('medchain_block_validation_seconds_count'),
-      validationSeconds: value('medchain_block_validation_seconds_sum'),
-      txs: value('medchain_txs_committed_total')
-    }
-    return Object.values(stats).every(Number.isFinite) ? stats : undefined
+    return (name) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN)
   } catch {
     return undefined
   }
+}
+
+async function blockStats (rpcUrl: string): Promise<BlockStats | undefined> {
+  const value = await scrapeMetrics(rpcUrl)
+  if (value === undefined) return undefined
+  const stats = {
+    heights: value('medchain_commit_latency_seconds_count'),
+    heightSeconds: value('medchain_commit_latency_seconds_sum'),
+    validations: value('medchain_block_validation_seconds_count'),
+    validationSeconds: value('medchain_block_validation_seconds_sum'),
+    txs: value('medchain_txs_committed_total')
+  }
+  return Object.values(stats).every(Number.isFinite) ? stats : undefined
 }
 
 /**
@@ -108,14 +114,7 @@ async function blockStats (rpcUrl: string): Promise<BlockStats | undefined> {
 async function backlogDrained (urls: readonly string[]): Promise<void> {
   const until = Date.now() + 60_000
   for (;;) {
-    const sizes = await Promise.all(urls.map(async (url) => {
-      try {
-        const text = await (await fetch(`${url}/metrics`)).text()
-        return Number(/^medchain_mempool_size ([0-9.e+-]+)$/m.exec(text)?.[1] ?? NaN)
-      } catch {
-        return NaN
-      }
-    }))
+    const sizes = await Promise.all(urls.map(async (url) => (await scrapeMetrics(url))?.('medchain_mempool_size') ?? NaN))
     if (sizes.every((n) => n === 0)) return
     if (Date.now() > until) {
       log(`  the mempools still hold ${sizes.join(', ')} transactions after 60 s; starting the next step anyway`)

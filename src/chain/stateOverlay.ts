@@ -4,9 +4,9 @@
  * overlay's changes in the block's atomic batch and then adopts the overlay's commitment.
  */
 import { concatBytes } from '../crypto/bytes.js'
-import { Domain, hashWithDomain, sha256 } from '../crypto/hash.js'
+import { Domain, hashWithDomain, sha256Binary } from '../crypto/hash.js'
 import { accumulatorRoot, appendEntries, type AuditAccumulator } from './auditLog.js'
-import { SparseMerkleTree, type TreeChange } from './smt.js'
+import { SparseMerkleTree, type BinaryHash, type TreeChange } from './smt.js'
 import type { StateBackend } from './state.js'
 
 export interface CommittedState {
@@ -15,8 +15,9 @@ export interface CommittedState {
   readonly audit: AuditAccumulator
 }
 
-export function stateKeyHash (key: string): Uint8Array {
-  return sha256(key)
+/** The tree's key for a state key: sha256 of its UTF-8 bytes, as a binary string (BinaryHash). */
+export function stateKeyHash (key: string): BinaryHash {
+  return sha256Binary(key)
 }
 
 /** The state root of a block header: commits to the state tree and the audit accumulator. */
@@ -25,7 +26,7 @@ export function computeStateRoot (chainId: string, tree: SparseMerkleTree, audit
 }
 
 export function buildCommittedState (values: Map<string, Uint8Array>, audit: AuditAccumulator): CommittedState {
-  const leaves = [...values].map(([k, v]) => ({ keyHash: stateKeyHash(k), valueHash: sha256(v) }))
+  const leaves = [...values].map(([k, v]) => ({ keyHash: stateKeyHash(k), valueHash: sha256Binary(v) }))
   return { values, tree: SparseMerkleTree.fromLeaves(leaves), audit }
 }
 
@@ -72,7 +73,7 @@ export class StateOverlay implements StateBackend {
     const changes: TreeChange[] = []
     for (const [key, value] of this.writes) {
       if (value === null && !this.base.values.has(key)) continue
-      changes.push({ keyHash: stateKeyHash(key), valueHash: value === null ? null : sha256(value) })
+      changes.push({ keyHash: stateKeyHash(key), valueHash: value === null ? null : sha256Binary(value) })
     }
     const tree = this.base.tree.update(changes)
     const audit = appendEntries(this.base.audit, this.appendedAudit.map((a) => a.entry))

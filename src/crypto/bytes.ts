@@ -43,6 +43,13 @@ export function latin1String (bytes: Uint8Array, start: number, end: number): st
   return bufferView(bytes).toString('latin1', start, end)
 }
 
+/** The bytes of a latin1 string (one byte per character, each below 256): byteKey's inverse. */
+export function bytesOfLatin1 (text: string): Uint8Array {
+  const out = new Uint8Array(text.length)
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i)
+  return out
+}
+
 export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false

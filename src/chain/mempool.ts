@@ -56,8 +56,8 @@ export class MempoolError extends MedchainError<MempoolErrorType> {}
 export class SignatureCache {
   private readonly hashes: BoundedSet
 
+  /** Throws RangeError (from BoundedSet) unless `limit` is a positive integer. */
   constructor (limit = DEFAULT_SIGNATURE_CACHE_LIMIT) {
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`SignatureCache: limit must be a positive integer, got ${limit}`)
     this.hashes = new BoundedSet(limit)
   }
 

@@ -201,8 +201,9 @@ function byteBit (keyHash: Uint8Array, depth: number): number {
 
 /**
  * Checks a proof against `root`, on bytes and with its own hashing (sha256Tagged), so it does not
- * share the tree's code: a verifier needs no tree, and the tests check one against the other. With `valueHash` set, proves the key holds that value; with
- * `valueHash` undefined, proves the key is absent.
+ * share the tree's code: a verifier needs no tree, and the tests check one against the other.
+ * With `valueHash` set, proves the key holds that value; with `valueHash` undefined, proves the
+ * key is absent.
  */
 export function verifySmtProof (root: Uint8Array, keyHash: Uint8Array, valueHash: Uint8Array | undefined, proof: SmtProof): boolean {
   const depth = proof.siblings.length

@@ -30,7 +30,7 @@ export const EMPTY_TREE_ROOT = new Uint8Array(32)
  * object plus its byte store. Measured here on 400,000 keys (two nodes and four hashes each):
  * 132 MB of heap instead of 426 MB, and a full collection of 93 ms instead of 218 ms. A chain
  * importing 2,000-enrolment blocks held 316 MB of heap after 200,000 transactions instead of
- * 528 MB (README, bench:network, "State growth"). Strings also compare in byte order (`<`), so
+ * 528 MB (bench/RESULTS.md, "State growth"). Strings also compare in byte order (`<`), so
  * sorting needs no compare function of our own.
  */
 export type BinaryHash = string

@@ -247,7 +247,7 @@ export class MedchainNode {
    * Gossips RPC-admitted transactions in batches: what arrives within TX_GOSSIP_FLUSH_MS (or fills a
    * batch) leaves as one message. One message per transaction cost each validator a noise frame,
    * a socket write and a gossipsub message id per transaction per peer (the largest share of a
-   * validator's time at 600 tx/s, see the README's benchmark notes).
+   * validator's time at 600 tx/s, see bench/RESULTS.md).
    */
   private queueGossip (tx: Tx): void {
     this.gossipBatch.push(tx)

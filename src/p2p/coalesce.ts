@@ -8,7 +8,7 @@
  * writes of ~250 bytes in a 30 s run: about 4 per transaction. Corking a socket at its first write
  * of a tick and uncorking it on `process.nextTick` sends that tick's chunks together, with no timer
  * and no added latency (the tick ends before any I/O is polled). Measured in `bench:network`
- * (README): CPU per transaction −10 to −17 %, p99 commit latency at 600 tx/s 650–730 → 505 ms.
+ * (bench/RESULTS.md): CPU per transaction −10 to −17 %, p99 commit latency at 600 tx/s 650–730 → 505 ms.
  *
  * The hook is libp2p's `connectionProtector` (meant for private networks): the upgrader hands it
  * every new connection, inbound and outbound, before encryption, and ours returns the same stream

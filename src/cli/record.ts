@@ -28,7 +28,6 @@ import { downloadBlob, readServeLog, uploadBlob } from '../blobs/client.js'
 import { grantCoversType, recordTypeReadableBy, type GranteeRole } from '../contracts/index.js'
 import { ciphertextSize, decryptFile, encryptFile, newDataKey } from '../records/cipher.js'
 import { ENVELOPE_LENGTH, openDataKey, sealDataKey } from '../records/envelope.js'
-import { inspectRecordFile } from '../records/fhir.js'
 import { signQuery } from '../rpc/auth.js'
 import type { GrantSummary, RecordSummary } from '../proof/verify.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
@@ -153,6 +152,8 @@ interface PutOptions extends ConnectionOptions {
 
 export async function recordPut (ctx: CliContext, file: string, opts: PutOptions): Promise<CommandResult> {
   const path = resolve(file)
+  // FHIR validation (ajv and the R4 schema) loads only for `record put`.
+  const { inspectRecordFile } = await import('../records/fhir.js')
   const fileInfo = await inspectRecordFile(path, { ...(opts.type !== undefined ? { declaredType: opts.type } : {}) })
   const patient = resolvePublicKey(ctx.keystore, opts.patient)
   // before the passphrase and the encryption: will this node take the ciphertext at all?

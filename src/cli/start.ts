@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { InvalidArgumentError, type Command } from 'commander'
-import { MedchainNode, type NetworkFactory } from '../node/node.js'
+import type { NetworkFactory } from '../node/node.js'
 import { createTestnet, type HomeSummary } from '../node/home.js'
 import { loadConfig } from '../node/config.js'
 import { printNote, writeJson, type CliIo } from './output.js'
@@ -60,6 +60,9 @@ Example:
     .action(async (_opts: object, cmd: Command) => {
       const { home } = globalOptions(cmd, io)
       const network = await loadNetwork()
+      // The node (consensus, RPC server, storage, metrics) loads only here: every other command
+      // starts ~0.25 s sooner without it.
+      const { MedchainNode } = await import('../node/node.js')
       const node = await MedchainNode.start({ home, ...(network !== undefined ? { network } : {}) })
       const missing = missingRuntimeFlags()
       if (missing.length > 0) {

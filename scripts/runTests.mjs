@@ -18,9 +18,8 @@ function findTests (dir) {
 }
 
 // Two test files at a time on a machine with two or more cores (node's own default on 2 cores is
-// one): most of the e2e and CLI files' time is spent waiting on child processes. Measured on this
-// 2-core machine on 2026-12-04, the whole suite took 240 s one file at a time and 176-198 s two at a
-// time (three runs, all green). MEDCHAIN_TEST_CONCURRENCY=1 runs them one at a time again.
+// one): most of the e2e and CLI files' time is spent waiting on child processes (the README's
+// Set-up has the measured times). MEDCHAIN_TEST_CONCURRENCY=1 runs them one at a time again.
 const concurrencyEnv = process.env.MEDCHAIN_TEST_CONCURRENCY
 const concurrency = concurrencyEnv === undefined || concurrencyEnv === ''
   ? Math.max(1, Math.min(2, availableParallelism()))

@@ -34,9 +34,9 @@ import { performance } from 'node:perf_hooks'
 import { Session } from 'node:inspector/promises'
 import { writeFileSync } from 'node:fs'
 import { Chain } from '../src/chain/chain.js'
-import { decodeBlock, encodeBlock, type CommitCertificate } from '../src/chain/block.js'
-import { ClinicianRole, OrganizationKind, Purpose, TxType, recordIdOf, txSignatureJob, type Tx } from '../src/chain/tx.js'
-import { getSenderNonce } from '../src/contracts/index.js'
+import { decodeBlock, encodeBlock, type CommitCertificate } from '../src/types/block.js'
+import { ClinicianRole, OrganizationKind, Purpose, TxType, recordIdOf, txSignatureJob, type Tx } from '../src/types/tx.js'
+import { getSenderNonce, accessControlApp } from '../src/contracts/index.js'
 import { toHex } from '../src/crypto/bytes.js'
 import { VerifyPool } from '../src/crypto/verifyPool.js'
 import type { Signer } from '../src/crypto/ed25519.js'
@@ -201,7 +201,7 @@ async function main (): Promise<void> {
         const dir = join(root, `run-${size}-${run}`)
         cpSync(template, dir, { recursive: true })
         const verified = warm ? new Set(built.block.txs.map((tx) => toHex(tx.hash))) : undefined
-        const chain = await Chain.open({ dir, genesis, verifier: pool, syncWrites: !noSync, ...(verified !== undefined ? { verifiedTxs: { has: (h: Uint8Array) => verified.has(toHex(h)), add: () => undefined } } : {}) })
+        const chain = await Chain.open({ app: accessControlApp, dir, genesis, verifier: pool, syncWrites: !noSync, ...(verified !== undefined ? { verifiedTxs: { has: (h: Uint8Array) => verified.has(toHex(h)), add: () => undefined } } : {}) })
         const profiling = profileFile !== undefined && run === runs - 1 && size === sizes[sizes.length - 1]
         const session = profiling ? new Session() : undefined
         if (session !== undefined) { session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.setSamplingInterval', { interval: 100 }); await session.post('Profiler.start') }

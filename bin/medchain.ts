@@ -9,7 +9,8 @@ import { addKeysCommands } from '../src/cli/keys.js'
 import { addNodeCommands } from '../src/cli/node.js'
 import { addStartCommands } from '../src/cli/start.js'
 import { addRecordCommands } from '../src/cli/record.js'
-import { addQueryCommands, addTxCommands } from '../src/cli/tx.js'
+import { addQueryCommands } from '../src/cli/query.js'
+import { addTxCommands } from '../src/cli/tx.js'
 
 const io = processIo()
 const program = createProgram(io)

@@ -1,4 +1,4 @@
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 /**
  * Errors of the blob store (encrypted record contents) and of the blob client. Tests and the CLI

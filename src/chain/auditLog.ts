@@ -10,7 +10,7 @@
  */
 import { concatBytes, u64be } from '../crypto/bytes.js'
 import { sha256, sha256Tagged } from '../crypto/hash.js'
-import { decodeCanonical, encodeCanonical, readBytes, readList, readTuple, readU32, readU64, u64 } from './codec.js'
+import { decodeCanonical, encodeCanonical, readBytes, readList, readTuple, readU32, readU64, u64 } from '../types/codec.js'
 
 export interface AuditAccumulator {
   /** Number of entries appended so far. */

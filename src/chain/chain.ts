@@ -14,27 +14,27 @@ import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
 import { equalBytes, fromHex, u64be } from '../crypto/bytes.js'
 import { verify } from '../crypto/ed25519.js'
-import { getValidatorSet, initGenesisState } from '../contracts/index.js'
+import type { Application } from '../types/application.js'
 import {
   blockHash, certificateHash, computeTxRoot, decodeBlock, decodeCertificate, encodeBlock,
   encodeCertificate, EMPTY_COMMIT, validateBlockBasic, ZERO_HASH, type Block, type BlockHeader, type CommitCertificate
-} from './block.js'
+} from '../types/block.js'
 import { accumulatorRoot, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
-import { decodeCanonical, encodeCanonical, readBytes, readBytesMax, readList, readTuple, readU32, readU64, u64 } from './codec.js'
-import { ChainError } from './errors.js'
+import { decodeCanonical, encodeCanonical, readBytes, readBytesMax, readList, readTuple, readU32, readU64, u64 } from '../types/codec.js'
+import { ChainError } from '../types/errors.js'
 import { executeBlockTxs, type ExecutionOutput } from './execute.js'
-import { genesisHash, type Genesis } from './genesis.js'
-import { BLOCK_VERSION, MAX_BLOCK_TXS } from './limits.js'
-import { computeResultsRoot, decodeReceipt, encodeReceipt, RESULT_OK, type Receipt } from './receipt.js'
+import { genesisHash, type Genesis } from '../types/genesis.js'
+import { BLOCK_VERSION, MAX_BLOCK_TXS } from '../types/limits.js'
+import { computeResultsRoot, decodeReceipt, encodeReceipt, RESULT_OK, type Receipt } from '../types/receipt.js'
 import { buildCommittedState, computeStateRoot, StateOverlay, type CommittedState, type StateCommitment } from './stateOverlay.js'
-import type { StateBackend } from './state.js'
+import type { StateBackend } from '../types/state.js'
 import {
   auditByPatientKey, Bucket, encodeTxLocation, hashKey, heightKey, Meta, metaKey, prefixRange, recordByPatientKey, stateKey
 } from './store/buckets.js'
-import { txSignatureJob, type Tx } from './tx.js'
+import { txSignatureJob, type Tx } from '../types/tx.js'
 import { validateBlock, type ChainView } from './validateBlock.js'
-import { verifyCommit } from '../consensus/commit.js'
-import { decodeValidatorSet, encodeValidatorSet, validatorSetHash, type ValidatorSet } from './validatorSet.js'
+import { verifyCommit } from '../types/commit.js'
+import { decodeValidatorSet, encodeValidatorSet, validatorSetHash, type ValidatorSet } from '../types/validatorSet.js'
 
 interface RangeOptions { gte?: Uint8Array, lt?: Uint8Array, lte?: Uint8Array, reverse?: boolean, limit?: number }
 
@@ -120,6 +120,8 @@ export interface ChainOptions {
   /** The block store; defaults to LevelDB at `dir`/BLOCK_STORE_DIR, or to `db` itself when `db` is given. */
   blocksDb?: ChainDb
   genesis: Genesis
+  /** The state machine the blocks run through: the contract (`accessControlApp` of src/contracts). */
+  app: Application
   verifier?: BatchVerifier
   verifiedTxs?: VerifiedTxCache
   /** Clock for the block timestamp drift check; defaults to Date.now. */
@@ -216,7 +218,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.chainId = opts.genesis.chainId
     this.headTimestamp = opts.genesis.genesisTime
     this.committed = committed
-    this.validatorSetValue = getValidatorSet(this.stateView)
+    this.validatorSetValue = opts.app.getValidatorSet(this.stateView)
     this.headValidatorSet = this.validatorSetValue
   }
 
@@ -236,7 +238,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       const gHash = genesisHash(opts.genesis)
       const storedGenesis = await db.get(metaKey(Meta.genesisHash))
       if (storedGenesis === undefined) {
-        await Chain.writeGenesis(db, opts.genesis, gHash)
+        await Chain.writeGenesis(db, opts.app, opts.genesis, gHash)
       } else if (!equalBytes(storedGenesis, gHash)) {
         throw new ChainError({ code: 'STORE_GENESIS_MISMATCH' }, `The database in ${opts.dir} belongs to another genesis; point --home at the right node or move the data directory away.`)
       }
@@ -257,14 +259,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
   }
 
-  private static async writeGenesis (db: Db, genesis: Genesis, gHash: Uint8Array): Promise<void> {
+  private static async writeGenesis (db: Db, app: Application, genesis: Genesis, gHash: Uint8Array): Promise<void> {
     const base = buildCommittedState(new Map(), EMPTY_ACCUMULATOR)
     const overlay = new StateOverlay(base)
-    initGenesisState(overlay, genesis)
+    app.initGenesisState(overlay, genesis)
     const commitment = overlay.commitment(genesis.chainId)
     const ops: BatchOp[] = []
     for (const [key, value] of overlay.writes) if (value !== null) ops.push({ type: 'put', key: stateKey(key), value })
-    ops.push({ type: 'put', key: heightKey(Bucket.validatorSetFrom, 1), value: encodeValidatorSet(getValidatorSet(overlay)) })
+    ops.push({ type: 'put', key: heightKey(Bucket.validatorSetFrom, 1), value: encodeValidatorSet(app.getValidatorSet(overlay)) })
     ops.push({ type: 'put', key: metaKey(Meta.genesisStateRoot), value: commitment.stateRoot })
     ops.push({ type: 'put', key: metaKey(Meta.auditAccumulator), value: encodeAccumulator(commitment.audit) })
     ops.push({ type: 'put', key: metaKey(Meta.head), value: encodeCanonical([u64(0), ZERO_HASH]) })
@@ -375,7 +377,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const lastCommit = args.lastCommit ?? EMPTY_COMMIT
     const height = this.headHeightValue + 1
     const overlay = new StateOverlay(this.committed)
-    const out = executeBlockTxs(overlay, args.txs.slice(0, MAX_BLOCK_TXS), { chainId: this.chainId, height, timestamp: args.timestamp, lastCommitSigners: lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'skip-tx' })
+    const out = executeBlockTxs(this.opts.app, overlay, args.txs.slice(0, MAX_BLOCK_TXS), { chainId: this.chainId, height, timestamp: args.timestamp, lastCommitSigners: lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'skip-tx' })
     const commitment = overlay.commitment(this.chainId)
     const header: BlockHeader = {
       version: BLOCK_VERSION,
@@ -469,7 +471,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     let executed: { out: ExecutionOutput, commitment: StateCommitment, ops?: BlockBatch } | { error: unknown }
     let tRoots = t1
     try {
-      const out = executeBlockTxs(overlay, block.txs, { chainId: this.chainId, height: h.height, timestamp: h.timestamp, lastCommitSigners: block.lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'reject-block' })
+      const out = executeBlockTxs(this.opts.app, overlay, block.txs, { chainId: this.chainId, height: h.height, timestamp: h.timestamp, lastCommitSigners: block.lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'reject-block' })
       tRoots = performance.now()
       const commitment = overlay.commitment(this.chainId)
       this.compareRoots(h, out, commitment)

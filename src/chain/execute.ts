@@ -1,5 +1,6 @@
 /**
- * Block execution: the state transition of one block over a StateBackend. Pure: no disk, no clock.
+ * Block execution: the state transition of one block over a StateBackend, running each transaction
+ * through the Application the chain was opened with (the contract). Pure: no disk, no clock.
  *
  * Per transaction: the sender must be a registered identity and the nonce must be exactly the
  * sender's next nonce — otherwise the transaction is not includable at all (the block is invalid,
@@ -8,12 +9,12 @@
  * transaction `endBlock` applies validator-set changes due at the next height.
  */
 import { byteKey } from '../crypto/bytes.js'
-import { endBlock, executeTx, getSenderNonce, getValidatorSet, setSenderNonce, type BlockContext } from '../contracts/index.js'
-import { ChainError } from './errors.js'
-import type { Receipt } from './receipt.js'
-import type { StateBackend } from './state.js'
-import type { Tx } from './tx.js'
-import type { ValidatorSet } from './validatorSet.js'
+import type { Application, BlockContext } from '../types/application.js'
+import { ChainError } from '../types/errors.js'
+import type { Receipt } from '../types/receipt.js'
+import type { StateBackend } from '../types/state.js'
+import type { Tx } from '../types/tx.js'
+import type { ValidatorSet } from '../types/validatorSet.js'
 
 export interface ExecutionOutput {
   /** The transactions executed, in order (all of them in 'reject-block' mode). */
@@ -35,8 +36,8 @@ export interface ExecuteOptions {
  * The stateful includability check of one transaction: registered sender, exact next nonce.
  * `pendingNonce` is the sender's next nonce after its earlier transactions in the same block.
  */
-export function checkSenderAndNonce (state: StateBackend, tx: Tx, pendingNonce?: number): number {
-  const nonce = pendingNonce ?? getSenderNonce(state, tx.from)
+export function checkSenderAndNonce (app: Application, state: StateBackend, tx: Tx, pendingNonce?: number): number {
+  const nonce = pendingNonce ?? app.getSenderNonce(state, tx.from)
   if (nonce === undefined) {
     throw new ChainError({ code: 'TX_UNKNOWN_SENDER' }, 'The sender is not a registered identity; ask a hospital or clinician to register the key first.')
   }
@@ -45,7 +46,7 @@ export function checkSenderAndNonce (state: StateBackend, tx: Tx, pendingNonce?:
   return nonce
 }
 
-export function executeBlockTxs (state: StateBackend, txs: readonly Tx[], ctx: BlockContext, opts: ExecuteOptions): ExecutionOutput {
+export function executeBlockTxs (app: Application, state: StateBackend, txs: readonly Tx[], ctx: BlockContext, opts: ExecuteOptions): ExecutionOutput {
   const included: Tx[] = []
   const receipts: Receipt[] = []
   const skipped: Array<{ tx: Tx, error: ChainError }> = []
@@ -58,7 +59,7 @@ export function executeBlockTxs (state: StateBackend, txs: readonly Tx[], ctx: B
     const pending = nextNonces.get(senderKey)
     let nonce: number
     try {
-      nonce = checkSenderAndNonce(state, tx, pending?.next)
+      nonce = checkSenderAndNonce(app, state, tx, pending?.next)
     } catch (err) {
       if (!(err instanceof ChainError)) throw err
       if (opts.onInvalidTx === 'skip-tx') { skipped.push({ tx, error: err }); continue }
@@ -66,10 +67,10 @@ export function executeBlockTxs (state: StateBackend, txs: readonly Tx[], ctx: B
     }
     if (pending === undefined) nextNonces.set(senderKey, { sender: tx.from, next: nonce + 1 })
     else pending.next = nonce + 1
-    receipts.push(executeTx(state, tx, { ...ctx, txIndex: included.length, txHash: tx.hash }))
+    receipts.push(app.executeTx(state, tx, { ...ctx, txIndex: included.length, txHash: tx.hash }))
     included.push(tx)
   }
-  for (const { sender, next } of nextNonces.values()) setSenderNonce(state, sender, next)
-  endBlock(state, ctx)
-  return { included, receipts, skipped, nextValidatorSet: getValidatorSet(state) }
+  for (const { sender, next } of nextNonces.values()) app.setSenderNonce(state, sender, next)
+  app.endBlock(state, ctx)
+  return { included, receipts, skipped, nextValidatorSet: app.getValidatorSet(state) }
 }

@@ -30,11 +30,11 @@
  * longer registered), keeping transactions for later nonces.
  */
 import { byteKey } from '../crypto/bytes.js'
-import { BoundedSet } from '../boundedSet.js'
-import { MinHeap } from '../minHeap.js'
-import { MedchainError } from '../errors.js'
-import { ChainError } from './errors.js'
-import { decodeTx, validateTxBasic, verifyTxSignature, type Tx } from './tx.js'
+import { BoundedSet } from '../util/boundedSet.js'
+import { MinHeap } from '../util/minHeap.js'
+import { MedchainError } from '../util/errors.js'
+import { ChainError } from '../types/errors.js'
+import { decodeTx, validateTxBasic, verifyTxSignature, type Tx } from '../types/tx.js'
 
 export const DEFAULT_MEMPOOL_MAX_TXS = 10_000
 export const DEFAULT_MEMPOOL_MAX_BYTES = 32 * 1024 * 1024

@@ -11,16 +11,19 @@
  * `update` takes a whole block's changes at once, sorted, so every touched internal node is
  * hashed exactly once per block: about k·(log2(n/k) + 2) hashes for k changes in a tree of n
  * leaves, instead of 256·k for a naive sparse Merkle tree. Proofs (`prove`/`verifySmtProof`)
- * show inclusion of a key's value, or absence of a key, against a root.
+ * show inclusion of a key's value, or absence of a key, against a root; their format and
+ * verifier are in src/types/smtProof.ts.
  *
  * Only hashes live here, as binary strings (see BinaryHash); the values themselves are in the
  * state store. Roots and proofs leave the tree as bytes. The tree is rebuilt from
  * the stored values when a node starts (which is also the start-up consistency check).
  */
-import { bytesOfLatin1, equalBytes } from '../crypto/bytes.js'
-import { sha256Binary, sha256Tagged } from '../crypto/hash.js'
+import { bytesOfLatin1 } from '../crypto/bytes.js'
+import { sha256Binary } from '../crypto/hash.js'
 
-export const EMPTY_TREE_ROOT = new Uint8Array(32)
+import { EMPTY_TREE_ROOT, type SmtProof } from '../types/smtProof.js'
+
+export { EMPTY_TREE_ROOT }
 
 /**
  * A 32-byte hash held as a 32-character latin1 ("binary") string, one character per byte: the
@@ -126,13 +129,6 @@ function applyChanges (node: TreeNode | null, changes: readonly TreeChange[], lo
 
 const byKeyHash = (a: { keyHash: BinaryHash }, b: { keyHash: BinaryHash }): number => a.keyHash < b.keyHash ? -1 : a.keyHash > b.keyHash ? 1 : 0
 
-export interface SmtProof {
-  /** Sibling hashes from the root down to the node where the search ended. */
-  siblings: Uint8Array[]
-  /** The leaf where the search ended: the key itself (inclusion) or another key (absence); absent = empty subtree. */
-  leaf?: { keyHash: Uint8Array, valueHash: Uint8Array }
-}
-
 export class SparseMerkleTree {
   private constructor (private readonly rootNode: TreeNode | null, readonly size: number) {}
 
@@ -193,39 +189,4 @@ export class SparseMerkleTree {
     }
     return node === null ? { siblings } : { siblings, leaf: { keyHash: bytesOfLatin1(node.keyHash), valueHash: bytesOfLatin1(node.valueHash) } }
   }
-}
-
-function byteBit (keyHash: Uint8Array, depth: number): number {
-  return ((keyHash[depth >> 3] as number) >> (7 - (depth & 7))) & 1
-}
-
-/**
- * Checks a proof against `root`, on bytes and with its own hashing (sha256Tagged), so it does not
- * share the tree's code: a verifier needs no tree, and the tests check one against the other.
- * With `valueHash` set, proves the key holds that value; with `valueHash` undefined, proves the
- * key is absent.
- */
-export function verifySmtProof (root: Uint8Array, keyHash: Uint8Array, valueHash: Uint8Array | undefined, proof: SmtProof): boolean {
-  const depth = proof.siblings.length
-  if (depth > 256) return false
-  let hash: Uint8Array
-  if (proof.leaf === undefined) {
-    if (valueHash !== undefined) return false
-    hash = EMPTY_TREE_ROOT
-  } else {
-    const sameKey = equalBytes(proof.leaf.keyHash, keyHash)
-    if (valueHash !== undefined) {
-      if (!sameKey || !equalBytes(proof.leaf.valueHash, valueHash)) return false
-    } else {
-      if (sameKey) return false
-      // the other leaf must sit on the searched key's path
-      for (let d = 0; d < depth; d++) if (byteBit(proof.leaf.keyHash, d) !== byteBit(keyHash, d)) return false
-    }
-    hash = sha256Tagged(0, proof.leaf.keyHash, proof.leaf.valueHash)
-  }
-  for (let d = depth - 1; d >= 0; d--) {
-    const sibling = proof.siblings[d] as Uint8Array
-    hash = byteBit(keyHash, d) === 1 ? sha256Tagged(1, sibling, hash) : sha256Tagged(1, hash, sibling)
-  }
-  return equalBytes(hash, root)
 }

@@ -7,7 +7,7 @@ import { concatBytes } from '../crypto/bytes.js'
 import { Domain, hashWithDomain, sha256Binary } from '../crypto/hash.js'
 import { accumulatorRoot, appendEntries, type AuditAccumulator } from './auditLog.js'
 import { SparseMerkleTree, type BinaryHash, type TreeChange } from './smt.js'
-import type { StateBackend } from './state.js'
+import type { StateBackend } from '../types/state.js'
 
 export interface CommittedState {
   readonly values: ReadonlyMap<string, Uint8Array>

@@ -5,10 +5,10 @@
  * importBlock once the transactions ran.
  */
 import { equalBytes } from '../crypto/bytes.js'
-import { verifyCommit, CommitError } from '../consensus/commit.js'
-import { EMPTY_COMMIT, type Block, type BlockHeader } from './block.js'
-import { ChainError } from './errors.js'
-import { findValidator, validatorSetHash, type ValidatorSet } from './validatorSet.js'
+import { verifyCommit, CommitError } from '../types/commit.js'
+import { EMPTY_COMMIT, type Block, type BlockHeader } from '../types/block.js'
+import { ChainError } from '../types/errors.js'
+import { findValidator, validatorSetHash, type ValidatorSet } from '../types/validatorSet.js'
 
 /** What validateBlock needs to know about the chain: the head and the sets around it. */
 export interface ChainView {

@@ -1,4 +1,4 @@
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 /** Errors of the CLI itself (where its inputs come from), as opposed to the operations it calls. */
 export type CliErrorType =

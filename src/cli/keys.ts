@@ -1,16 +1,16 @@
 /**
  * `medchain keys new|list|show|import`: the encrypted keystore in `<home>/keystore`
- * (src/crypto/keystore.ts). Each command is a function that returns a CommandResult; the
+ * (src/keystore/keystore.ts). Each command is a function that returns a CommandResult; the
  * commander wiring at the bottom only parses and prints.
  */
 import { closeSync, openSync, readSync } from 'node:fs'
 import type { Command } from 'commander'
-import { Keystore, type KeyInfo } from '../crypto/keystore.js'
+import { Keystore, type KeyInfo } from '../keystore/keystore.js'
 import { fromHex } from '../crypto/bytes.js'
 import { CliError } from './errors.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
 import { readNewPassphrase, type PassphraseOptions } from './passphrase.js'
-import { globalOptions, keystoreDir } from './program.js'
+import { globalOptions, keystoreDir } from './options.js'
 
 /** A secret file holds 64 hex characters and maybe a newline; anything past 1 KiB is not one. */
 const MAX_SECRET_FILE_READ = 1024

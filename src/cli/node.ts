@@ -6,7 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander'
 import { createTestnet, initHome, type TestnetSummary } from '../node/home.js'
 import { formatTable, printResult, type CliIo, type CommandResult } from './output.js'
 import { readNewPassphrase, type PassphraseOptions } from './passphrase.js'
-import { globalOptions } from './program.js'
+import { globalOptions } from './options.js'
 
 const PASSPHRASE_HELP = 'file whose first line is the passphrase of the new keystore keys (else $MEDCHAIN_PASSPHRASE, else a prompt)'
 

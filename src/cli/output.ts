@@ -7,7 +7,7 @@
  * `{"error": {"code", "message"}}` on stdout), 2 bad usage (unknown command or option, missing
  * argument).
  */
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const
 

@@ -5,20 +5,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
 import { ExitCode, printError, printUsageError, type CliIo } from './output.js'
+import { HOME_ENV } from './options.js'
 import { addVerifyCommand } from './verify.js'
-
-export const HOME_ENV = 'MEDCHAIN_HOME'
-
-/** Global options after defaults are applied. */
-export interface GlobalOptions {
-  /** Absolute path of the medchain home. */
-  home: string
-  json: boolean
-}
 
 /**
  * The process's own streams. A closed stdout (`medchain keys list | head -1`) ends the process
@@ -30,24 +22,6 @@ export function processIo (): CliIo {
     process.exit(err.code === 'EPIPE' ? (typeof process.exitCode === 'number' ? process.exitCode : 0) : ExitCode.failed)
   })
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, homedir }
-}
-
-/** `--home`, else `$MEDCHAIN_HOME`, else `~/.medchain`, as an absolute path. */
-export function resolveHome (homeOption: string | undefined, io: CliIo): string {
-  if (homeOption !== undefined && homeOption !== '') return resolve(homeOption)
-  const fromEnv = io.env[HOME_ENV]
-  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv)
-  return join(io.homedir(), '.medchain')
-}
-
-/** The global options as seen from any (sub)command's action. */
-export function globalOptions (cmd: Command, io: CliIo): GlobalOptions {
-  const opts = cmd.optsWithGlobals<{ home?: string, json?: boolean }>()
-  return { home: resolveHome(opts.home, io), json: opts.json === true }
-}
-
-export function keystoreDir (home: string): string {
-  return join(home, 'keystore')
 }
 
 /** The version in package.json, found by walking up from this file (src/cli or dist/src/cli). */

@@ -18,7 +18,7 @@ import { toHex } from '../crypto/bytes.js'
 import { ProofError } from '../proof/errors.js'
 import type { RecordProof } from '../proof/types.js'
 import { verifyTxProof } from '../proof/verify.js'
-import { signQuery } from '../rpc/auth.js'
+import { signQuery } from '../types/signedQuery.js'
 import { loadTrustedGenesis } from './verify.js'
 import { formatTable, printResult, type CliIo, type CommandResult } from './output.js'
 import {

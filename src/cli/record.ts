@@ -21,20 +21,20 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InvalidArgumentError, Option, type Command } from 'commander'
-import { Purpose, TxType, type GrantEnvelope, type KeyEnvelope, type TxPayload } from '../chain/tx.js'
+import { Purpose, TxType, type GrantEnvelope, type KeyEnvelope, type TxPayload } from '../types/tx.js'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { downloadBlob, readServeLog, uploadBlob } from '../blobs/client.js'
 import { grantCoversType, recordTypeReadableBy, type GranteeRole } from '../contracts/index.js'
 import { ciphertextSize, decryptFile, encryptFile, newDataKey } from '../records/cipher.js'
 import { ENVELOPE_LENGTH, openDataKey, sealDataKey } from '../records/envelope.js'
-import { signQuery } from '../rpc/auth.js'
+import { signQuery } from '../types/signedQuery.js'
 import type { GrantSummary, RecordSummary } from '../proof/verify.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
 import {
   addConnectionOptions, ClientError, contextOf, hex32, localKeyNames, resolvePublicKey, unlockKey, unlockKeySecret, type CliContext, type ConnectionOptions
 } from './rpcClient.js'
-import { sendTx } from './tx.js'
+import { sendTx } from './submit.js'
 
 const PURPOSES = { treatment: Purpose.Treatment, pharmacy: Purpose.Pharmacy, insurance: Purpose.Insurance, research: Purpose.Research } as const
 type PurposeName = keyof typeof PURPOSES

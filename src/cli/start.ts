@@ -11,7 +11,7 @@ import { createTestnet, type HomeSummary } from '../node/home.js'
 import { loadConfig } from '../node/config.js'
 import { printNote, writeJson, type CliIo } from './output.js'
 import { PASSPHRASE_ENV } from './passphrase.js'
-import { globalOptions } from './program.js'
+import { globalOptions } from './options.js'
 import { childNodeArgs, missingRuntimeFlags } from '../node/runtimeFlags.js'
 import { stopChildProcesses } from '../node/childProcesses.js'
 

@@ -1,5 +1,5 @@
 /**
- * `medchain tx <type> …`: one subcommand per contract transaction (src/chain/tx.ts). Each signs
+ * `medchain tx <type> …`: one subcommand per contract transaction (src/types/tx.ts). Each signs
  * with a key of `<home>/keystore` (`--from`, unlocked with the passphrase sources of
  * passphrase.ts) or, for the consortium's own transactions, with a validator's node key
  * (`--node-key`), then:
@@ -20,23 +20,22 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import {
-  ClinicianRole, OrganizationKind, Purpose, signTx, TxType, ValidatorAction,
+  ClinicianRole, OrganizationKind, Purpose, TxType, ValidatorAction,
   type GrantEnvelope, type KeyEnvelope, type TxPayload
-} from '../chain/tx.js'
-import { MAX_ENVELOPE_BYTES, MAX_ENVELOPES } from '../chain/limits.js'
+} from '../types/tx.js'
+import { MAX_ENVELOPE_BYTES, MAX_ENVELOPES } from '../types/limits.js'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
-import { Keystore } from '../crypto/keystore.js'
+import { Keystore } from '../keystore/keystore.js'
 import { loadNodeKey } from '../node/config.js'
-import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
-import { keystoreDir } from './program.js'
+import { printNote, printResult, type CliIo } from './output.js'
+import { keystoreDir } from './options.js'
 import {
   addConnectionOptions, ClientError, contextOf, hex32, integerIn, parseDuration, parseTime, resolvePublicKey, unlockKey, unlockKeySecret,
   type CliContext, type ConnectionOptions
 } from './rpcClient.js'
+import { sendTx } from './submit.js'
 import { chainIdOf, ENVELOPES_PER_TX, grantEnvelopesFor, granteeRoleFromJson, listAllRecords, type EntityJson } from './record.js'
-
-export { addQueryCommands } from './query.js'
 
 const HEX64_RE = /^[0-9a-fA-F]{64}$/
 
@@ -70,19 +69,6 @@ interface TxOptions extends ConnectionOptions {
   wait: boolean
 }
 
-interface ReceiptJson {
-  hash: string
-  height: number
-  index: number
-  code: string
-  log: string
-  events: Array<{ kind: string, attributes: Record<string, string> }>
-}
-
-/** How many later nonces to try when pending transactions of the signer hold the next ones. */
-const MAX_NONCE_RETRIES = 64
-const RECEIPT_POLL_MS = 200
-
 /** The node home whose node_key.json `--node-key` names (a directory or a node_key.json path). */
 function nodeKeyHome (home: string, value: string | true): string {
   if (value === true) return existsSync(join(home, 'node_key.json')) ? home : join(home, 'node0')
@@ -97,90 +83,6 @@ async function signerOf (ctx: CliContext, cmd: Command, opts: TxOptions): Promis
   if (opts.nodeKey !== undefined) return loadNodeKey(nodeKeyHome(ctx.home, opts.nodeKey))
   if (opts.from === undefined) cmd.error(`error: name the signer with --from <keyName> (a key in ${keystoreDir(ctx.home)}).`, { code: 'medchain.signer', exitCode: 2 })
   return await unlockKey(ctx, opts.from as string, opts.passphraseFile)
-}
-
-function sleep (ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** The ids a receipt announces: the record id of an anchor, the grant id, the proposal id. */
-function idsOf (type: TxType, receipt: ReceiptJson): Record<string, string> {
-  const attr = (kind: string, name: string): string | undefined => receipt.events.find((e) => e.kind === kind)?.attributes[name]
-  const out: Record<string, string> = {}
-  const recordId = attr('record.anchored', 'recordId')
-  if (recordId !== undefined) out.recordId = recordId
-  if (type === TxType.Grant && receipt.code === 'OK') out.grantId = receipt.hash
-  const proposalId = attr('proposal.opened', 'proposalId')
-  if (proposalId !== undefined) out.proposalId = proposalId
-  return out
-}
-
-const ID_LABELS: Record<string, string> = { recordId: 'record id', grantId: 'grant id', proposalId: 'proposal id' }
-
-function receiptText (receipt: ReceiptJson, ids: Record<string, string>): string {
-  const rows: string[][] = [
-    ['tx:', receipt.hash],
-    ['height:', `${receipt.height} (index ${receipt.index})`],
-    ['result:', receipt.log === '' ? receipt.code : `${receipt.code} (${receipt.log})`],
-    ...Object.entries(ids).map(([k, v]) => [`${ID_LABELS[k] ?? k}:`, v])
-  ]
-  const events = receipt.events.map((e) => `  ${e.kind}  ${Object.entries(e.attributes).map(([k, v]) => `${k}=${v}`).join(' ')}`)
-  return formatTable(rows) + (events.length > 0 ? `\nevents:\n${events.join('\n')}` : '')
-}
-
-/** Signs `payload`, submits it and (unless --no-wait) waits for its receipt: steps 1-3 of the module comment. */
-export async function sendTx (ctx: CliContext, signer: Signer, payload: TxPayload, wait: boolean): Promise<CommandResult> {
-  const { client, io } = ctx
-  const info = await client.call<{ chainId?: unknown }>('node_info')
-  if (typeof info?.chainId !== 'string') {
-    throw new ClientError({ code: 'CLI_RPC_BAD_RESPONSE', url: client.url, method: 'node_info' }, `The node at ${client.url} did not say its chain id; check the --rpc URL.`)
-  }
-  const from = toHex(signer.publicKey)
-  const entity = await client.call<{ nonce?: unknown } | null>('state_getEntity', { publicKey: from })
-  let nonce = typeof entity?.nonce === 'number' ? entity.nonce : 0
-  let hash = ''
-  for (let attempt = 0; ; attempt++) {
-    const tx = signTx({ chainId: info.chainId, from: signer.publicKey, nonce, payload }, signer)
-    try {
-      hash = (await client.call<{ hash: string }>('tx_submit', { tx: toHex(tx.bytes) })).hash
-      break
-    } catch (err) {
-      if (!(err instanceof ClientError) || attempt >= MAX_NONCE_RETRIES) throw err
-      // a pending transaction of this signer holds the nonce: take the next one
-      if (err.code === 'TX_DUPLICATE_NONCE') { nonce++; continue }
-      // another transaction of this signer was committed since the nonce was read: read it again
-      if (err.code === 'TX_NONCE_TOO_LOW') {
-        const fresh = await client.call<{ nonce?: unknown } | null>('state_getEntity', { publicKey: from })
-        nonce = Math.max(nonce + 1, typeof fresh?.nonce === 'number' ? fresh.nonce : 0)
-        continue
-      }
-      throw err
-    }
-  }
-  if (!wait) {
-    return {
-      json: { hash, nonce, status: 'submitted' },
-      text: `Submitted tx ${hash} (nonce ${nonce}); see its receipt with \`medchain query tx ${hash}\`.`
-    }
-  }
-  printNote(io, `waiting for block… (tx ${hash})`)
-  const deadline = Date.now() + ctx.timeoutMs
-  let receipt: ReceiptJson | null = null
-  for (;;) {
-    receipt = await client.call<ReceiptJson | null>('tx_getReceipt', { hash })
-    if (receipt !== null) break
-    if (Date.now() >= deadline) {
-      throw new ClientError({ code: 'CLI_TX_TIMEOUT', hash },
-        `Transaction ${hash} was not in a block within ${ctx.timeoutMs / 1000} s; it may still be committed, check with \`medchain query tx ${hash}\`.`)
-    }
-    await sleep(RECEIPT_POLL_MS)
-  }
-  const ids = idsOf(payload.type, receipt)
-  if (receipt.code !== 'OK') {
-    throw new ClientError({ code: receipt.code, hash, height: receipt.height },
-      `Transaction ${hash} was included at height ${receipt.height} but refused with ${receipt.code}: ${receipt.log}`)
-  }
-  return { json: { ...receipt, ...ids }, text: receiptText(receipt, ids) }
 }
 
 // ---------------------------------------------------------------------------------------------

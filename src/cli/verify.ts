@@ -9,12 +9,12 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { genesisFromJson, type Genesis } from '../chain/genesis.js'
+import { genesisFromJson, type Genesis } from '../types/genesis.js'
 import { ProofError } from '../proof/errors.js'
 import { RECORD_PROOF_KIND, TX_PROOF_KIND } from '../proof/types.js'
 import { verifyRecordProof, verifyTxProof, type CertifiedBlockSummary, type RecordProofSummary, type TxProofSummary } from '../proof/verify.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'
-import { globalOptions } from './program.js'
+import { globalOptions } from './options.js'
 import { ClientError } from './rpcClient.js'
 
 function badFile (path: string, message: string): ClientError {

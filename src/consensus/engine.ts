@@ -32,19 +32,17 @@
  * anything the engine checks the sign-state (`checkCanSign`), and every signed broadcast carries
  * the new sign-state for the node to persist first.
  */
-import { blockHash as computeBlockHash, type Block, type CommitSignature } from '../chain/block.js'
-import { findValidator, proposerFor, quorumPower, type ValidatorSet } from '../chain/validatorSet.js'
+import { blockHash as computeBlockHash, type Block, type CommitSignature } from '../types/block.js'
+import { findValidator, proposerFor, quorumPower, type ValidatorSet } from '../types/validatorSet.js'
 import { equalBytes, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { HASH_LENGTH } from '../crypto/hash.js'
-import type { ConsensusErrorCode } from './errors.js'
-import { signProposal, verifyProposalSignature } from './messages.js'
+import type { ConsensusErrorCode } from '../types/consensusErrors.js'
+import { signProposal, verifyProposalSignature } from '../types/consensusMessage.js'
 import { checkCanSign, compareSignPosition } from './signState.js'
-import {
-  DEFAULT_TIMEOUTS, Step, type ConsensusMessage, type EngineAction, type EngineEvent, type Proposal, type SignState,
-  type TimeoutConfig
-} from './types.js'
-import { signVote, verifyVoteSignature, VoteType, type Vote } from './vote.js'
+import { DEFAULT_TIMEOUTS, Step, type EngineAction, type EngineEvent, type SignState, type TimeoutConfig } from './types.js'
+import { type ConsensusMessage, type Proposal } from '../types/consensusMessage.js'
+import { signVote, verifyVoteSignature, VoteType, type Vote } from '../types/vote.js'
 import { NIL_KEY, valueKey, VoteSet } from './voteSet.js'
 
 export interface EngineOptions {

@@ -10,14 +10,14 @@
  * [state bytes, sha256(state bytes)], are still read and rewritten in slots by the next save.
  */
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs'
-import { writeFileAtomic } from '../atomicFile.js'
+import { writeFileAtomic } from '../util/atomicFile.js'
 import { equalBytes } from '../crypto/bytes.js'
 import { HASH_LENGTH, sha256 } from '../crypto/hash.js'
 import {
   decodeCanonical, encodeCanonical, readBytes, readOptionalBytes, readTuple, readU32, readU64, u64, wrongShape, EMPTY_BYTES
-} from '../chain/codec.js'
-import { MedchainError } from '../errors.js'
-import { ConsensusError } from './errors.js'
+} from '../types/codec.js'
+import { MedchainError } from '../util/errors.js'
+import { ConsensusError } from '../types/consensusErrors.js'
 import { Step, type SignState } from './types.js'
 
 export const SIGN_STATE_VERSION = 1
@@ -122,7 +122,7 @@ function decodeSlot (slot: Uint8Array): { seq: number, state: SignState } | unde
  * sequence number and a sha256. A crash in the middle of a save leaves that slot torn (checksum
  * mismatch) and `load` returns the other slot: the state before the save, which is the truth,
  * because the message is sent only after `save` returned. The file itself is created, whole, by
- * an atomic replace (src/atomicFile.ts), also when a file of the earlier format is upgraded.
+ * an atomic replace (src/util/atomicFile.ts), also when a file of the earlier format is upgraded.
  *
  * `load` refuses (SIGN_STATE_CORRUPT) a file in which no slot is valid, of another size, or
  * unreadable: never a silent fresh start.

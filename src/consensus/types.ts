@@ -5,29 +5,15 @@
  *
  * Protocol: Tendermint (Buchman, Kwon, Milosevic, "The latest gossip on BFT consensus", 2018,
  * Algorithm 1) over heights and rounds, proposer by round-robin (`proposerFor` in
- * src/chain/validatorSet.ts), steps propose → prevote → precommit, locking on a polka.
+ * src/types/validatorSet.ts), steps propose → prevote → precommit, locking on a polka.
  */
-import type { Block, CommitCertificate } from '../chain/block.js'
-import type { ValidatorSet } from '../chain/validatorSet.js'
-import type { Vote } from './vote.js'
+import type { Block, CommitCertificate } from '../types/block.js'
+import type { ConsensusMessage } from '../types/consensusMessage.js'
+import type { ValidatorSet } from '../types/validatorSet.js'
+import type { Vote } from '../types/vote.js'
 
 export const Step = { Propose: 1, Prevote: 2, Precommit: 3 } as const
 export type Step = typeof Step[keyof typeof Step]
-
-/** A signed block proposal for (height, round). polRound = -1 when the proposer has no polka for it. */
-export interface Proposal {
-  chainId: string
-  height: number
-  round: number
-  polRound: number
-  block: Block
-  proposer: Uint8Array
-  signature: Uint8Array
-}
-
-export type ConsensusMessage =
-  | { kind: 'proposal', proposal: Proposal }
-  | { kind: 'vote', vote: Vote }
 
 /**
  * What a validator signed last. Persisted (fsync) by the node BEFORE a signed message leaves it;

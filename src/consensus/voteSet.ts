@@ -14,7 +14,7 @@
  * fill memory with random hashes.
  */
 import { toHex } from '../crypto/bytes.js'
-import type { Vote } from './vote.js'
+import type { Vote } from '../types/vote.js'
 
 export const NIL_KEY = 'nil'
 export const MAX_VALUES_PER_VALIDATOR = 4

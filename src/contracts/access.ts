@@ -24,9 +24,10 @@
  * requester holds no grant from the patient at all. A deactivated requester, or a clinician or
  * organisation of a deactivated hospital, is refused before this (SENDER_INACTIVE).
  */
-import type { Purpose, TxType } from '../chain/tx.js'
+import type { Purpose, TxType } from '../types/tx.js'
 import { equalBytes, toHex } from '../crypto/bytes.js'
-import { ok, refuse, type Effects, type ExecContext, type Sender, type TxOf, type Verdict } from './context.js'
+import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from './context.js'
+import { type ExecContext } from '../types/application.js'
 import { grantCoversRecord, loadGrants } from './consent.js'
 import { isWindowOpen } from './emergency.js'
 import type { ContractErrorCode } from './errors.js'

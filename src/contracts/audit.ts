@@ -25,8 +25,8 @@
 import {
   decodeCanonical, encodeCanonical, readBytes, readOptionalBytes, readString, readTuple, readU32, readU64, u64,
   wrongShape, EMPTY_BYTES
-} from '../chain/codec.js'
-import { TX_TYPE_NAMES, type TxType } from '../chain/tx.js'
+} from '../types/codec.js'
+import { TX_TYPE_NAMES, type TxType } from '../types/tx.js'
 import { PUBLIC_KEY_LENGTH } from '../crypto/ed25519.js'
 import { HASH_LENGTH } from '../crypto/hash.js'
 

@@ -17,9 +17,10 @@
  * the index, which keeps it short; the grants themselves stay readable by id, and every grant and
  * revocation is also announced as an event (`grant.created`, `grant.revoked`) for the store's indexes.
  */
-import type { TxType } from '../chain/tx.js'
+import type { TxType } from '../types/tx.js'
 import { equalBytes, toHex } from '../crypto/bytes.js'
-import { ok, refuse, type Effects, type ExecContext, type Sender, type TxOf, type Verdict } from './context.js'
+import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from './context.js'
+import { type ExecContext } from '../types/application.js'
 import { isEffectivelyActive } from './registry.js'
 import { ALL_RECORD_TYPES, EntityKind, granteeRoleOf, isFhirResourceType, PURPOSE_NAMES, purposeAllowedFor } from './roles.js'
 import type { AnchoredRecord, Grant, StateView } from './stateView.js'

@@ -8,27 +8,10 @@
  *    so a refused transaction never writes anything (only its audit entry is appended).
  * Both are pure: the only clock is `ctx.timestamp`, the block's agreed time.
  */
-import type { TxEvent } from '../chain/receipt.js'
-import type { PayloadOf, Tx, TxType } from '../chain/tx.js'
+import type { TxEvent } from '../types/receipt.js'
+import type { PayloadOf, Tx, TxType } from '../types/tx.js'
 import type { ContractErrorCode } from './errors.js'
 import type { Entity } from './stateView.js'
-
-export interface BlockContext {
-  chainId: string
-  height: number
-  /** The block's timestamp (ms); the only clock the contract knows. */
-  timestamp: number
-  /**
-   * Validators whose precommits for the previous block this block carries (its lastCommit):
-   * the contract's only evidence of which validators are online. Empty at height 1.
-   */
-  lastCommitSigners?: readonly Uint8Array[]
-}
-
-export interface ExecContext extends BlockContext {
-  txIndex: number
-  txHash: Uint8Array
-}
 
 /** A transaction whose payload is known to be of type T. */
 export type TxOf<T extends TxType> = Tx & { payload: PayloadOf<T> }

@@ -10,9 +10,10 @@
  * (24 h) and closes by itself: an access is granted by it while `timestamp < endsAt`. A new
  * EmergencyAccess re-opens (replaces) the window. The stated reason stays in the transaction.
  */
-import type { TxType } from '../chain/tx.js'
+import type { TxType } from '../types/tx.js'
 import { toHex } from '../crypto/bytes.js'
-import { ok, refuse, type Effects, type ExecContext, type Sender, type TxOf, type Verdict } from './context.js'
+import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from './context.js'
+import { type ExecContext } from '../types/application.js'
 import { getActive } from './registry.js'
 import { EntityKind } from './roles.js'
 import type { EmergencyWindow, StateView } from './stateView.js'

@@ -8,7 +8,7 @@
  * `ContractError` is thrown only by the read helpers (e.g. reading the validator set of a state
  * that has no genesis); `executeTx` never throws, it returns receipts.
  */
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 export const CONTRACT_ERROR_MESSAGES = {
   // every transaction

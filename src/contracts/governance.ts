@@ -24,12 +24,13 @@
  * Evidence is recorded once per (validator, height, round, vote type) with both votes, so anyone
  * can re-verify it; medchain has no stake to slash, the consortium removes the validator by vote.
  */
-import { ValidatorAction, type TxType } from '../chain/tx.js'
-import { findValidator, makeValidatorSet, quorumPower, type Validator, type ValidatorSet } from '../chain/validatorSet.js'
-import { MAX_VALIDATORS } from '../chain/limits.js'
+import { ValidatorAction, type TxType } from '../types/tx.js'
+import { findValidator, makeValidatorSet, quorumPower, type Validator, type ValidatorSet } from '../types/validatorSet.js'
+import { MAX_VALIDATORS } from '../types/limits.js'
 import { compareBytes, equalBytes, toHex } from '../crypto/bytes.js'
-import { decodeVote, verifyVoteSignature, type Vote } from '../consensus/vote.js'
-import { ok, refuse, type BlockContext, type Effects, type ExecContext, type Sender, type TxOf, type Verdict } from './context.js'
+import { decodeVote, verifyVoteSignature, type Vote } from '../types/vote.js'
+import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from './context.js'
+import { type BlockContext, type ExecContext } from '../types/application.js'
 import { contractError } from './errors.js'
 import { checkNewKey, getActive, newEntity } from './registry.js'
 import { EntityKind, EntityStatus } from './roles.js'

@@ -3,6 +3,9 @@
  * dispatch of each transaction type to its command (registry, records, consent, emergency, access,
  * governance), the audit trail, and the typed read helpers the RPC uses.
  *
+ * The chain calls it through the Application interface (src/types/application.ts): the node hands
+ * `accessControlApp` below to the chain, which never imports this module.
+ *
  * Per transaction the chain layer (not this module) does:
  *   n = getSenderNonce(state, tx.from)    undefined → the tx is invalid (not includable)
  *   tx.nonce !== n                        → invalid
@@ -41,15 +44,16 @@
  * | ShareKeys              | to a clinician with an open emergency window, for a patient enrolled there | KEYS_NOT_AUTHORISED | KEYS_NOT_AUTHORISED | to a holder of a live grant covering the records | KEYS_NOT_AUTHORISED |
  */
 import { toHex } from '../crypto/bytes.js'
-import { validateGenesis, type Genesis } from '../chain/genesis.js'
-import { RESULT_OK, type Receipt } from '../chain/receipt.js'
-import type { StateBackend } from '../chain/state.js'
-import { TxType, type Purpose, type Tx } from '../chain/tx.js'
-import { makeValidatorSet, type ValidatorSet } from '../chain/validatorSet.js'
+import { validateGenesis, type Genesis } from '../types/genesis.js'
+import { RESULT_OK, type Receipt } from '../types/receipt.js'
+import type { StateBackend } from '../types/state.js'
+import { TxType, type Purpose, type Tx } from '../types/tx.js'
+import { makeValidatorSet, type ValidatorSet } from '../types/validatorSet.js'
 import { decideAccess, executeAccessRecord, verifyAccessRecord, type AccessDecision } from './access.js'
 import { encodeAuditEntry } from './audit.js'
 import { executeGrant, executeRevoke, loadGrants, verifyGrant, verifyRevoke } from './consent.js'
-import type { BlockContext, Effects, ExecContext, Sender, TxOf, Verdict } from './context.js'
+import type { Effects, Sender, TxOf, Verdict } from './context.js'
+import type { Application, BlockContext, ExecContext } from '../types/application.js'
 import { executeEmergencyAccess, verifyEmergencyAccess } from './emergency.js'
 import { CONTRACT_ERROR_MESSAGES, contractError, type ContractErrorCode } from './errors.js'
 import {
@@ -65,7 +69,6 @@ import {
 import { EntityKind } from './roles.js'
 import { StateView, type AnchoredRecord, type EmergencyWindow, type Entity, type EvidenceRecord, type Grant, type Proposal } from './stateView.js'
 
-export type { BlockContext, ExecContext } from './context.js'
 export { CONTRACT_ERROR_CODES, CONTRACT_ERROR_MESSAGES, ContractError, type ContractErrorCode } from './errors.js'
 export { decodeAuditEntry, encodeAuditEntry, type AuditEntry } from './audit.js'
 export { EMERGENCY_WINDOW_MS } from './emergency.js'
@@ -266,6 +269,9 @@ export function initGenesisState (state: StateBackend, genesis: Genesis): void {
   view.putValidatorSet(makeValidatorSet(genesis.validators))
   view.commit()
 }
+
+/** The contract as the chain runs it: the entry points above, handed to Chain.open by the node. */
+export const accessControlApp: Application = { getSenderNonce, setSenderNonce, executeTx, endBlock, getValidatorSet, initGenesisState }
 
 // ------------------------------------------------------------------------------------------------
 // read helpers (RPC, CLI, tests). They throw CodecError only on a corrupt state value.

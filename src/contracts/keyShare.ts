@@ -18,9 +18,10 @@
  * A share is stored under `keyshare/<recordId>/<recipient>`; a later share for the same pair
  * replaces it. Sharing a key is not access: reading the blob still needs a granted AccessRecord.
  */
-import type { TxType } from '../chain/tx.js'
+import type { TxType } from '../types/tx.js'
 import { equalBytes, toHex } from '../crypto/bytes.js'
-import { ok, refuse, type Effects, type ExecContext, type Sender, type TxOf, type Verdict } from './context.js'
+import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from './context.js'
+import { type ExecContext } from '../types/application.js'
 import { grantCoversRecord, isGrantLive, loadGrants } from './consent.js'
 import { isWindowOpen } from './emergency.js'
 import { isEffectivelyActive } from './registry.js'

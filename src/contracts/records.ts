@@ -9,9 +9,10 @@
  * gains a `supersededBy` pointer, nothing is overwritten. The event `record.anchored` (attributes
  * recordId, patient, resourceType; hex keys) is what the store indexes records by patient from.
  */
-import { Purpose, recordIdOf, type TxType } from '../chain/tx.js'
+import { Purpose, recordIdOf, type TxType } from '../types/tx.js'
 import { equalBytes, toHex } from '../crypto/bytes.js'
-import { ok, refuse, type Effects, type ExecContext, type Sender, type TxOf, type Verdict } from './context.js'
+import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from './context.js'
+import { type ExecContext } from '../types/application.js'
 import { grantCoversType, isGrantLive, loadGrants } from './consent.js'
 import { getActive } from './registry.js'
 import { EntityKind, isFhirResourceType, MAX_RECORD_SIZE } from './roles.js'

@@ -18,10 +18,11 @@
  * Every transaction type: a sender that is inactive, or a clinician or organisation whose hospital
  * is inactive, is refused with SENDER_INACTIVE (still audited when it names a patient or record).
  */
-import type { TxType } from '../chain/tx.js'
+import type { TxType } from '../types/tx.js'
 import { equalBytes, toHex } from '../crypto/bytes.js'
 import { validatePublicKey, validatePublicKeyStrict } from '../crypto/ed25519.js'
-import { ok, refuse, type Effects, type ExecContext, type Sender, type TxOf, type Verdict } from './context.js'
+import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from './context.js'
+import { type ExecContext } from '../types/application.js'
 import type { ContractErrorCode } from './errors.js'
 import { CLINICIAN_ROLE_NAMES, ENTITY_KIND_NAMES, EntityKind, EntityStatus, ORGANIZATION_KIND_NAMES } from './roles.js'
 import type { Entity, StateView } from './stateView.js'

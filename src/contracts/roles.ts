@@ -13,7 +13,7 @@
  * name (`/^[A-Z][A-Za-z]{1,63}$/`); a consent's record types may also hold "*" (every type), which
  * the role's column above still narrows: a pharmacy with "*" reads prescriptions only.
  */
-import { ClinicianRole, OrganizationKind, Purpose } from '../chain/tx.js'
+import { ClinicianRole, OrganizationKind, Purpose } from '../types/tx.js'
 
 export const EntityKind = { Hospital: 1, Clinician: 2, Organization: 3, Patient: 4, Validator: 5 } as const
 export type EntityKind = typeof EntityKind[keyof typeof EntityKind]

@@ -25,19 +25,19 @@
  *              closedAt u64 (0 = open), effectiveHeight u64 (0 = none)]
  *   Pending   [[proposalId bytes32, action u32, validator bytes32, power u32, hospital bytes(0|32)]...]
  *   Evidence  [reportedAt u64, reporter bytes32, voteA bytes, voteB bytes]
- *   validators: as encodeValidatorSet (src/chain/validatorSet.ts)
+ *   validators: as encodeValidatorSet (src/types/validatorSet.ts)
  */
 import {
   decodeTrusted, encodeCanonical, skipValue, readBytes, readBytesMax, readList, readOptionalBytes, readString, readTuple,
   readU32, readU64, u64, wrongShape, EMPTY_BYTES, type DecodeLimits, type Wire
-} from '../chain/codec.js'
+} from '../types/codec.js'
 import {
   MAX_ENVELOPE_BYTES, MAX_ENVELOPES, MAX_NAME_LENGTH, MAX_RESOURCE_TYPE_LENGTH, MAX_SCOPE_RECORDS, MAX_SCOPE_TYPES,
   MAX_TX_BYTES, MAX_VOTE_BYTES, MAX_BLOB_REF_LENGTH
-} from '../chain/limits.js'
-import type { StateBackend } from '../chain/state.js'
-import type { GrantEnvelope, KeyEnvelope, Purpose, ValidatorAction } from '../chain/tx.js'
-import { decodeValidatorSet, encodeValidatorSet, type ValidatorSet } from '../chain/validatorSet.js'
+} from '../types/limits.js'
+import type { StateBackend } from '../types/state.js'
+import type { GrantEnvelope, KeyEnvelope, Purpose, ValidatorAction } from '../types/tx.js'
+import { decodeValidatorSet, encodeValidatorSet, type ValidatorSet } from '../types/validatorSet.js'
 import { PUBLIC_KEY_LENGTH } from '../crypto/ed25519.js'
 import { HASH_LENGTH } from '../crypto/hash.js'
 import { fromHex, toHex } from '../crypto/bytes.js'

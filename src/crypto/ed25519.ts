@@ -36,7 +36,7 @@ import {
   createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject
 } from 'node:crypto'
 import { ed25519 } from '@noble/curves/ed25519.js'
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 import { bufferView, byteKey } from './bytes.js'
 
 export const PUBLIC_KEY_LENGTH = 32

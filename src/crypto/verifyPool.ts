@@ -30,7 +30,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 import { verify } from './ed25519.js'
 import {
   jobFitsChunk, packVerifyJobs, VERIFY_WORKER_MARK, type VerifyJob, type VerifyRequest, type VerifyResponse

@@ -2,7 +2,7 @@
  * A node home and its configuration.
  *
  *   <home>/config.json      node settings (below); every field optional, defaults documented here
- *   <home>/genesis.json     the chain's genesis, identical on every node (src/chain/genesis.ts)
+ *   <home>/genesis.json     the chain's genesis, identical on every node (src/types/genesis.ts)
  *   <home>/node_key.json    the node's ed25519 key: its validator key and its libp2p identity;
  *                           plain text like CometBFT's priv_validator_key.json, owner-only (0600)
  *   <home>/sign_state.json  what the validator signed last (written by the node before each vote)
@@ -11,13 +11,14 @@
  *   <home>/keystore/        encrypted user keys (`medchain keys`)
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
-import { writeFileAtomic as writeAtomic } from '../atomicFile.js'
+import { writeFileAtomic as writeAtomic } from '../util/atomicFile.js'
 import { join } from 'node:path'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import { createSigner, generateKeyPair, type KeyPair, type Signer } from '../crypto/ed25519.js'
-import { genesisFromJson, type Genesis } from '../chain/genesis.js'
+import { genesisFromJson, type Genesis } from '../types/genesis.js'
 import { DEFAULT_TIMEOUTS, type TimeoutConfig } from '../consensus/types.js'
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
+import type { PeerConfig } from '../p2p/peerConfig.js'
 
 export type ConfigErrorType =
   | { code: 'CONFIG_NOT_FOUND', path: string }
@@ -26,15 +27,6 @@ export type ConfigErrorType =
   | { code: 'NODE_KEY_INSECURE', path: string }
 
 export class ConfigError extends MedchainError<ConfigErrorType> {}
-
-export interface PeerConfig {
-  /** A name for logs. */
-  name: string
-  /** The peer's node key (hex): its libp2p peer id derives from it. */
-  publicKey: string
-  /** Multiaddr to dial, e.g. /ip4/127.0.0.1/tcp/26656. */
-  address: string
-}
 
 export interface NodeConfig {
   /** A human name for this node in logs and metrics. */
@@ -212,7 +204,7 @@ export function loadGenesis (home: string): Genesis {
   return genesisFromJson(readJson(HomePaths.genesis(home)))
 }
 
-/** Writes a file crash-safely (src/atomicFile.ts); refuses to overwrite unless asked. */
+/** Writes a file crash-safely (src/util/atomicFile.ts); refuses to overwrite unless asked. */
 export function writeFileAtomic (path: string, text: string, opts: { mode?: number, overwrite?: boolean } = {}): void {
   if (opts.overwrite !== true && existsSync(path)) throw new ConfigError({ code: 'CONFIG_EXISTS', path }, `${path} already exists; move it away or pick another --home.`)
   writeAtomic(path, text, opts.mode !== undefined ? { mode: opts.mode } : {})

@@ -7,11 +7,10 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import type { KeyPair } from '../crypto/ed25519.js'
-import { Keystore, type ScryptParams } from '../crypto/keystore.js'
-import { genesisToJson, validateGenesis, type Genesis } from '../chain/genesis.js'
-import {
-  ConfigError, DEFAULT_CONFIG, ensureDir, generateNodeKey, HomePaths, writeFileAtomic, type NodeConfig, type PeerConfig
-} from './config.js'
+import { Keystore, type ScryptParams } from '../keystore/keystore.js'
+import { genesisToJson, validateGenesis, type Genesis } from '../types/genesis.js'
+import { ConfigError, DEFAULT_CONFIG, ensureDir, generateNodeKey, HomePaths, writeFileAtomic, type NodeConfig } from './config.js'
+import { type PeerConfig } from '../p2p/peerConfig.js'
 
 export interface HomeSummary {
   name: string

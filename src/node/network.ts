@@ -2,10 +2,10 @@
  * The node's network: the libp2p host of src/p2p adapted to what the node needs (NodeNetwork).
  * Peers admitted: the configured ones plus every validator in the current state.
  */
-import { findValidator } from '../chain/validatorSet.js'
+import { findValidator } from '../types/validatorSet.js'
 import { createP2pHost, type P2pHost } from '../p2p/host.js'
 import { P2pError } from '../p2p/errors.js'
-import { ConsensusError } from '../consensus/errors.js'
+import { ConsensusError } from '../types/consensusErrors.js'
 import { toHex } from '../crypto/bytes.js'
 import type { NetworkFactory, NetworkFactoryArgs, NodeNetwork } from './node.js'
 

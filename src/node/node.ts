@@ -26,21 +26,22 @@ import { join } from 'node:path'
 import { pino, type Logger } from 'pino'
 import { Registry, Gauge, Histogram, Counter } from 'prom-client'
 import { Chain } from '../chain/chain.js'
-import { blockHash, decodeBlock, EMPTY_COMMIT, encodeBlock, type Block } from '../chain/block.js'
-import type { Genesis } from '../chain/genesis.js'
+import { blockHash, decodeBlock, EMPTY_COMMIT, encodeBlock, type Block } from '../types/block.js'
+import type { Genesis } from '../types/genesis.js'
 import { Mempool, SignatureCache } from '../chain/mempool.js'
-import { signTx, TxType, type Tx } from '../chain/tx.js'
-import { findValidator } from '../chain/validatorSet.js'
-import { getEvidence, getRecord, getSenderNonce } from '../contracts/index.js'
+import { signTx, TxType, type Tx } from '../types/tx.js'
+import { findValidator } from '../types/validatorSet.js'
+import { getEvidence, getRecord, getSenderNonce, accessControlApp } from '../contracts/index.js'
 import { equalBytes, fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { VerifyPool } from '../crypto/verifyPool.js'
 import { ConsensusEngine } from '../consensus/engine.js'
-import { ConsensusError } from '../consensus/errors.js'
+import { ConsensusError } from '../types/consensusErrors.js'
 import { SignStateFile } from '../consensus/signState.js'
-import { decodeConsensusMessage, encodeConsensusMessage, keepOwnMessages, messageHeight } from '../consensus/messages.js'
-import type { ConsensusMessage, EngineAction, EngineEvent } from '../consensus/types.js'
-import { encodeVote, type Vote } from '../consensus/vote.js'
+import { decodeConsensusMessage, encodeConsensusMessage, keepOwnMessages, messageHeight } from '../types/consensusMessage.js'
+import type { EngineAction, EngineEvent } from '../consensus/types.js'
+import type { ConsensusMessage } from '../types/consensusMessage.js'
+import { encodeVote, type Vote } from '../types/vote.js'
 import { resolveLimits, startRpcServer, type RpcServer } from '../rpc/server.js'
 import { MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_BATCH_TXS } from '../p2p/gossip.js'
 import { FsBlobStore, type BlobStore } from '../blobs/store.js'
@@ -141,7 +142,7 @@ export class MedchainNode {
     const signState = signStateFile.load()
     const pool = new VerifyPool()
     const signatureCache = new SignatureCache()
-    const chain = await Chain.open({ dir: HomePaths.data(home), genesis, verifier: pool, verifiedTxs: signatureCache })
+    const chain = await Chain.open({ app: accessControlApp, dir: HomePaths.data(home), genesis, verifier: pool, verifiedTxs: signatureCache })
     const blobStore = await FsBlobStore.open(HomePaths.blobs(home))
     const mempool = new Mempool({
       chainId: genesis.chainId,

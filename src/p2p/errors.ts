@@ -1,4 +1,4 @@
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 /**
  * Errors of the networking layer. Every refusal of peer input (gossip, sync, connections) is one

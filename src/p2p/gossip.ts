@@ -4,7 +4,7 @@
  * Topics (`<chainId>` is the genesis chain id, so two chains never share a mesh):
  *   /medchain/<chainId>/txs/1        a batch of transactions: canonical msgpack list of tx bytes
  *                                    [tx bytes, ...], 1..MAX_TX_BATCH_TXS items, <= MAX_TX_BATCH_BYTES
- *   /medchain/<chainId>/consensus/1  one consensus message (src/consensus/messages.ts envelope)
+ *   /medchain/<chainId>/consensus/1  one consensus message (src/types/consensusMessage.ts envelope)
  *
  * Gossip is unsigned (gossipsub StrictNoSign) with message id = sha256(data): transactions and
  * consensus messages carry their own signatures, and this is ~4x faster than signed gossip
@@ -23,16 +23,16 @@
 import './polyfill.js'
 import { TopicValidatorResult, type Message, type TopicValidatorFn } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { CodecError, decodeCanonical, encodeCanonical } from '../chain/codec.js'
-import { MAX_TX_BYTES } from '../chain/limits.js'
-import { decodeTx, type Tx } from '../chain/tx.js'
+import { CodecError, decodeCanonical, encodeCanonical } from '../types/codec.js'
+import { MAX_TX_BYTES } from '../types/limits.js'
+import { decodeTx, type Tx } from '../types/tx.js'
 import { toHex } from '../crypto/bytes.js'
-import { MedchainError } from '../errors.js'
-import { ConsensusError } from '../consensus/errors.js'
+import { MedchainError } from '../util/errors.js'
+import { ConsensusError } from '../types/consensusErrors.js'
 import { randomBytes } from 'node:crypto'
-import { decodeConsensusMessage, MAX_CONSENSUS_MESSAGE_BYTES, verifyProposalSignature } from '../consensus/messages.js'
-import type { ConsensusMessage } from '../consensus/types.js'
-import { verifyVoteSignature } from '../consensus/vote.js'
+import { decodeConsensusMessage, MAX_CONSENSUS_MESSAGE_BYTES, verifyProposalSignature } from '../types/consensusMessage.js'
+import type { ConsensusMessage } from '../types/consensusMessage.js'
+import { verifyVoteSignature } from '../types/vote.js'
 import { P2pError } from './errors.js'
 
 export { TopicValidatorResult }

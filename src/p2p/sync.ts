@@ -9,7 +9,7 @@
  *                                           then ONE end frame [status u32] (0 ok, 1 bad request,
  *                                           2 unavailable)
  *
- * Every frame is a canonical msgpack tuple (src/chain/codec.ts), length-prefixed with an unsigned
+ * Every frame is a canonical msgpack tuple (src/types/codec.ts), length-prefixed with an unsigned
  * varint (`lpStream` from @libp2p/utils), one request per stream. Limits on both sides:
  *  - each frame kind has a size limit, checked on the length prefix before the body is buffered;
  *  - the server stops once the frames it sent reach the requested `maxBytes` (the last item may
@@ -33,13 +33,13 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import {
   blockHash, decodeBlock, decodeCertificate, encodeCertificate, type Block, type CommitCertificate
-} from '../chain/block.js'
-import { decodeCanonical, encodeCanonical, readBytes, readBytesMax, readTuple, readU32, readU64, u64, type Wire } from '../chain/codec.js'
-import { MAX_BLOCK_BYTES, MAX_VALIDATORS } from '../chain/limits.js'
-import type { ValidatorSet } from '../chain/validatorSet.js'
+} from '../types/block.js'
+import { decodeCanonical, encodeCanonical, readBytes, readBytesMax, readTuple, readU32, readU64, u64, type Wire } from '../types/codec.js'
+import { MAX_BLOCK_BYTES, MAX_VALIDATORS } from '../types/limits.js'
+import type { ValidatorSet } from '../types/validatorSet.js'
 import { HASH_LENGTH } from '../crypto/hash.js'
-import { verifyCommit } from '../consensus/commit.js'
-import { MedchainError } from '../errors.js'
+import { verifyCommit } from '../types/commit.js'
+import { MedchainError } from '../util/errors.js'
 import { P2pError } from './errors.js'
 
 export const STATUS_VERSION = 1

@@ -5,12 +5,12 @@
  * A record proof's state part is taken in one synchronous step (tree, audit root, values and head
  * height together), so a block imported while the bundle is built cannot mix two states.
  */
-import { encodeCertificate, encodeHeader } from '../chain/block.js'
+import { encodeCertificate, encodeHeader } from '../types/block.js'
 import type { Chain } from '../chain/chain.js'
-import { merkleProof, type MerkleProof } from '../chain/merkle.js'
-import type { SmtProof } from '../chain/smt.js'
+import { merkleProof, type MerkleProof } from '../types/merkle.js'
+import type { SmtProof } from '../types/smtProof.js'
 import { stateKeyHash } from '../chain/stateOverlay.js'
-import { recordIdOf, TxType } from '../chain/tx.js'
+import { recordIdOf, TxType } from '../types/tx.js'
 import { byteKey, equalBytes, toHex } from '../crypto/bytes.js'
 import { decodeAuditEntry, getGrant, getRecord, StateKeys } from '../contracts/index.js'
 import { decodeGrantIdList } from './stateValues.js'

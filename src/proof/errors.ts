@@ -3,7 +3,7 @@
  * that failed; `details.part` says which one (e.g. "validatorHistory[1]", "block", "head",
  * "state[record/…]").
  */
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 export type ProofErrorType =
   /** Building: the node cannot prove this (unknown tx or record, or a certificate it does not hold). */

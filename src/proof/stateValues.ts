@@ -2,7 +2,7 @@
  * Decoding the few contract state values a proof carries. The value bytes are checked against the
  * state tree by hash before they are decoded, and decoded strictly (canonical encoding only).
  */
-import { decodeCanonical, readBytes, readList } from '../chain/codec.js'
+import { decodeCanonical, readBytes, readList } from '../types/codec.js'
 import { HASH_LENGTH } from '../crypto/hash.js'
 
 /** Longest grant-id list an index entry holds (the contract's growing-list bound). */

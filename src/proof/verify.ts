@@ -17,14 +17,14 @@
  *
  * Anything unreadable is PROOF_MALFORMED. Returns a typed summary of what was proven.
  */
-import { blockHash, decodeCertificate, decodeHeader, type BlockHeader, type CommitCertificate } from '../chain/block.js'
-import type { Genesis } from '../chain/genesis.js'
-import { verifyMerkleProof, type MerkleProof } from '../chain/merkle.js'
-import { decodeReceipt, RESULT_OK } from '../chain/receipt.js'
-import { verifySmtProof, type SmtProof } from '../chain/smt.js'
-import { decodeTx, recordIdOf, TX_TYPE_NAMES, TxType, type Tx } from '../chain/tx.js'
-import { decodeValidatorSet, findValidator, makeValidatorSet, quorumPower, validatorSetHash, type ValidatorSet } from '../chain/validatorSet.js'
-import { CommitError, verifyCommit } from '../consensus/commit.js'
+import { blockHash, decodeCertificate, decodeHeader, type BlockHeader, type CommitCertificate } from '../types/block.js'
+import type { Genesis } from '../types/genesis.js'
+import { verifyMerkleProof, type MerkleProof } from '../types/merkle.js'
+import { decodeReceipt, RESULT_OK } from '../types/receipt.js'
+import { verifySmtProof, type SmtProof } from '../types/smtProof.js'
+import { decodeTx, recordIdOf, TX_TYPE_NAMES, TxType, type Tx } from '../types/tx.js'
+import { decodeValidatorSet, findValidator, makeValidatorSet, quorumPower, validatorSetHash, type ValidatorSet } from '../types/validatorSet.js'
+import { CommitError, verifyCommit } from '../types/commit.js'
 import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../crypto/bytes.js'
 import { Domain, hashWithDomain, sha256 } from '../crypto/hash.js'
 import { PURPOSE_NAMES } from '../contracts/roles.js'

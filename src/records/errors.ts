@@ -1,4 +1,4 @@
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 /**
  * Errors of client-side record encryption: key envelopes (src/records/envelope.ts) and the

@@ -2,7 +2,7 @@
  * Refusal codes of the medical-record file checks in `fhir.ts` (run before a file is encrypted and
  * anchored). Codes are stable: the CLI and tests match on them, never on the sentence.
  */
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 export type FhirErrorType =
   /** The JSON is a FHIR resource of a known type but breaks the R4 schema or a base-spec rule. */

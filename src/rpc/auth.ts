@@ -2,7 +2,7 @@
  * Signed queries: how a patient (or someone the patient consented to) proves who asks for the
  * patient's records, consents and audit trail.
  *
- * A signed call carries, next to its other params, `auth: { requester, timestamp, signature }`:
+ * The signing format (src/types/signedQuery.ts): a signed call carries, next to its other params, `auth: { requester, timestamp, signature }`:
  *
  *   message   = domainBytes('medchain/query/v1', chainId)
  *               || encodeCanonical([method, canonicalJson(paramsWithoutAuth), u64(timestamp)])
@@ -28,12 +28,11 @@
  * them: the records their consent (or emergency window) lets them read, the grants made to them,
  * and the audit entries of their own actions.
  */
-import { Purpose } from '../chain/tx.js'
-import { encodeCanonical, u64 } from '../chain/codec.js'
-import type { StateBackend } from '../chain/state.js'
-import { concatBytes, equalBytes, toHex } from '../crypto/bytes.js'
-import { verify, type Signer } from '../crypto/ed25519.js'
-import { Domain, domainBytes } from '../crypto/hash.js'
+import { Purpose } from '../types/tx.js'
+import type { StateBackend } from '../types/state.js'
+import { equalBytes, toHex } from '../crypto/bytes.js'
+import { verify } from '../crypto/ed25519.js'
+import { querySigningBytes } from '../types/signedQuery.js'
 import { EntityKind, getEmergencyWindow, getEntity, listGrantsFor, type Grant } from '../contracts/index.js'
 import { isWindowOpen } from '../contracts/emergency.js'
 import { isEffectivelyActive } from '../contracts/registry.js'
@@ -50,42 +49,6 @@ export interface QueryAuth {
   requester: Uint8Array
   timestamp: number
   signature: Uint8Array
-}
-
-/** JSON with object keys sorted at every level and no whitespace. Throws TypeError on non-JSON values. */
-export function canonicalJson (value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const text = JSON.stringify(value)
-    if (text === undefined || (typeof value === 'number' && !Number.isFinite(value))) throw new TypeError(`canonicalJson: ${typeof value} is not a JSON value`)
-    return text
-  }
-  if (Array.isArray(value)) return '[' + value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',') + ']'
-  const object = value as Record<string, unknown>
-  const keys = Object.keys(object).filter((k) => object[k] !== undefined).sort()
-  return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson(object[k])).join(',') + '}'
-}
-
-function withoutAuth (params: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const { auth: _auth, ...rest } = params
-  return rest
-}
-
-/** The bytes a signed query's signature covers (see the module comment). */
-export function querySigningBytes (chainId: string, method: string, params: Readonly<Record<string, unknown>>, timestamp: number): Uint8Array {
-  const body = encodeCanonical([method, canonicalJson(withoutAuth(params)), u64(timestamp)])
-  return concatBytes(domainBytes(Domain.query, chainId), body)
-}
-
-/**
- * Client side: `params` with an `auth` field signed by `signer` (for the CLI and tests).
- * `timestamp` is milliseconds since the epoch, normally Date.now().
- */
-export function signQuery<P extends Record<string, unknown>> (
-  signer: Signer, chainId: string, method: string, params: P, timestamp: number
-): Omit<P, 'auth'> & { auth: { requester: string, timestamp: number, signature: string } } {
-  const rest = withoutAuth(params) as Omit<P, 'auth'>
-  const signature = signer.sign(querySigningBytes(chainId, method, rest, timestamp))
-  return { ...rest, auth: { requester: toHex(signer.publicKey), timestamp, signature: toHex(signature) } }
 }
 
 /** Reads `params.auth`; QUERY_UNSIGNED when absent, -32602 when malformed. */

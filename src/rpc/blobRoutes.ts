@@ -1,5 +1,6 @@
 /**
- * HTTP routes for blobs (encrypted record contents) on the RPC server. Not JSON-RPC: the bodies
+ * HTTP routes for blobs (encrypted record contents) on the RPC server (the headers, method names
+ * and serve-log line shared with the client are in src/blobs/protocol.ts). Not JSON-RPC: the bodies
  * are raw ciphertext, streamed. Every call is a signed query (auth.ts) whose auth travels in headers:
  *
  *   X-Medchain-Requester   the requester's public key, 64 hex digits
@@ -40,29 +41,21 @@ import { dirname } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { Block } from '../chain/block.js'
-import type { Receipt } from '../chain/receipt.js'
-import type { StateBackend } from '../chain/state.js'
-import { TxType } from '../chain/tx.js'
+import type { Block } from '../types/block.js'
+import type { Receipt } from '../types/receipt.js'
+import type { StateBackend } from '../types/state.js'
+import { TxType } from '../types/tx.js'
 import { BlobError, BlobServerError } from '../blobs/errors.js'
 import type { BlobStore } from '../blobs/store.js'
 import { checkRecordAccess, EntityKind, getEntity, getRecord } from '../contracts/index.js'
 import { isEffectivelyActive } from '../contracts/registry.js'
 import { StateView } from '../contracts/stateView.js'
 import { equalBytes, fromHex, toHex } from '../crypto/bytes.js'
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 import { verifySignedQuery, type QueryAuth, type ReplayCache } from './auth.js'
 import { RpcError } from './errors.js'
 import { sendJsonText } from './http.js'
-
-export const BLOB_HEADERS = {
-  requester: 'x-medchain-requester',
-  timestamp: 'x-medchain-timestamp',
-  signature: 'x-medchain-signature',
-  contentHash: 'x-medchain-content-hash'
-} as const
-
-export const BlobMethod = { put: 'blob_put', get: 'blob_get', serveLog: 'blob_serveLog' } as const
+import { BLOB_HEADERS, BlobMethod, type ServeLogEntry } from '../blobs/protocol.js'
 
 export const DEFAULT_BLOB_MAX_BYTES = 64 * 1024 * 1024
 export const DEFAULT_BLOB_ACCESS_TTL_MS = 60 * 60 * 1000
@@ -102,15 +95,6 @@ export interface BlobRoutesOptions {
   /** Fetches a missing blob from peers into the store; true when it is there afterwards. */
   fetchMissing?: (hash: Uint8Array, maxBytes: number) => Promise<boolean>
   logError: (err: unknown, what: string) => void
-}
-
-export interface ServeLogEntry {
-  time: number
-  patient: string
-  recordId: string
-  requester: string | null
-  access: string | null
-  result: string
 }
 
 export interface BlobRoutes {

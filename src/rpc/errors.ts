@@ -13,7 +13,7 @@
  * HTTP-level refusals (413 body too large, 429 rate limited, 403 host or origin not allowed, 405 not
  * POST, 404 unknown path, 426 plain HTTP on /ws) carry the same error object as their JSON body, with id null.
  */
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 
 export const JsonRpcCode = {
   parseError: -32700,

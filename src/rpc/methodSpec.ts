@@ -5,7 +5,7 @@
  */
 import type { Chain } from '../chain/chain.js'
 import type { Mempool } from '../chain/mempool.js'
-import type { Tx } from '../chain/tx.js'
+import type { Tx } from '../types/tx.js'
 import { toHex } from '../crypto/bytes.js'
 import type { AuditEntry } from '../contracts/index.js'
 import type { ReaderScope, ReplayCache } from './auth.js'

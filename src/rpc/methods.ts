@@ -24,11 +24,11 @@
  * | chain_unsubscribe (ws) | {subscription}                           | true, or false when unknown                 |
  */
 import type { Chain } from '../chain/chain.js'
-import { blockHash, type Block, type BlockHeader } from '../chain/block.js'
-import type { Receipt } from '../chain/receipt.js'
-import { Purpose, TX_TYPE_NAMES, TxType, type Tx } from '../chain/tx.js'
+import { blockHash, type Block, type BlockHeader } from '../types/block.js'
+import type { Receipt } from '../types/receipt.js'
+import { Purpose, TX_TYPE_NAMES, TxType, type Tx } from '../types/tx.js'
 import { toHex } from '../crypto/bytes.js'
-import { MedchainError } from '../errors.js'
+import { MedchainError } from '../util/errors.js'
 import {
   CLINICIAN_ROLE_NAMES, ENTITY_KIND_NAMES, EntityKind, EntityStatus, ORGANIZATION_KIND_NAMES, PURPOSE_NAMES,
   checkRecordAccess, decodeAuditEntry, getEntity, getGrant, getKeyEnvelope, getRecord, listGrantsFor,
@@ -36,7 +36,7 @@ import {
 } from '../contracts/index.js'
 import { isEffectivelyActive } from '../contracts/registry.js'
 import { StateView } from '../contracts/stateView.js'
-import type { ClinicianRole, OrganizationKind } from '../chain/tx.js'
+import type { ClinicianRole, OrganizationKind } from '../types/tx.js'
 import { authoriseReader, readerPurposes, readQueryAuth, verifySignedQuery, type ReaderScope } from './auth.js'
 import { auditVisibleTo, method, type CallContext, type MethodSpec, type SubscriptionHost } from './methodSpec.js'
 import { PROOF_METHODS } from './proofMethods.js'

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Chain } from '../../src/chain/chain.js'
-import { blockHash } from '../../src/chain/block.js'
+import { blockHash } from '../../src/types/block.js'
 import { makeGenesis } from '../utils/factories.js'
+import { accessControlApp } from '../../src/contracts/index.js'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/importLoop.ts', import.meta.url))
 const KILLS = 24
@@ -61,7 +62,7 @@ describe('crash safety of block import', () => {
       for (let i = 0; i < KILLS; i++) {
         const run = await runAndKill(dir, Math.floor(random() * 600))
         highestReported = Math.max(highestReported, run.lastImported)
-        const chain = await Chain.open({ dir, genesis }) // throws STORE_STATE_MISMATCH on a torn state
+        const chain = await Chain.open({ app: accessControlApp, dir, genesis }) // throws STORE_STATE_MISMATCH on a torn state
         try {
           const head = chain.head
           assert.ok(head.height >= highestReported, `block ${highestReported} was reported imported but the head is ${head.height}`)

@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Chain, type ChainOptions, type ImportResult, type BuiltBlock } from '../../src/chain/chain.js'
-import { blockHash, EMPTY_COMMIT, type Block, type CommitCertificate } from '../../src/chain/block.js'
-import type { Genesis } from '../../src/chain/genesis.js'
-import type { Tx } from '../../src/chain/tx.js'
+import { blockHash, EMPTY_COMMIT, type Block, type CommitCertificate } from '../../src/types/block.js'
+import type { Genesis } from '../../src/types/genesis.js'
+import type { Tx } from '../../src/types/tx.js'
 import type { Signer } from '../../src/crypto/ed25519.js'
-import { signVote, VoteType } from '../../src/consensus/vote.js'
+import { signVote, VoteType } from '../../src/types/vote.js'
 import { makeGenesis, makeKeys } from './factories.js'
+import { accessControlApp } from '../../src/contracts/index.js'
 
 export function certify (chainId: string, block: Block, validators: readonly Signer[], round = 0): CommitCertificate {
   const hash = blockHash(block.header)
@@ -51,7 +52,7 @@ export class ChainHarness {
     const genesis = opts.genesis ?? makeGenesis(hospitals)
     const ownsDir = opts.dir === undefined
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'medchain-test-'))
-    const chain = await Chain.open({ now: () => Number.MAX_SAFE_INTEGER / 2, ...opts, dir, genesis })
+    const chain = await Chain.open({ now: () => Number.MAX_SAFE_INTEGER / 2, ...opts, app: opts.app ?? accessControlApp, dir, genesis })
     const validators = hospitals.map((h) => makeKeys(`${h}/validator`))
     const harness = new ChainHarness(chain, genesis, validators, dir, ownsDir, opts.blockIntervalMs ?? 1000)
     harness.lastCommit = (await chain.getCertificate(chain.head.height)) ?? EMPTY_COMMIT

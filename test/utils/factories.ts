@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto'
 import { createSigner, type Signer } from '../../src/crypto/ed25519.js'
-import { signTx, type Tx, type TxPayload } from '../../src/chain/tx.js'
-import type { Genesis } from '../../src/chain/genesis.js'
+import { signTx, type Tx, type TxPayload } from '../../src/types/tx.js'
+import type { Genesis } from '../../src/types/genesis.js'
 
 export const TEST_CHAIN_ID = 'medchain-test'
 export const GENESIS_TIME = Date.UTC(2026, 0, 1)

@@ -1,6 +1,6 @@
 /** Assertions shared by the simulation suites. */
 import assert from 'node:assert/strict'
-import type { SimulationResult } from '../../src/consensus/sim/run.js'
+import type { SimulationResult } from '../../src/sim/run.js'
 
 /** One line that says what a run did, for assertion messages. */
 export function explain (r: SimulationResult): string {

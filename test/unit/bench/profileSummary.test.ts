@@ -29,7 +29,7 @@ describe('bench profile summary: areas', () => {
       ['write', `${NM}/pino/lib/proto.js`, 'other dependencies'],
       ['applyChanges', `${DIST}/chain/smt.js`, 'medchain src/chain'],
       ['executeTx', 'file:///x/src/contracts/index.ts', 'medchain src/contracts'],
-      ['writeAtomic', `${DIST}/atomicFile.js`, 'medchain src/atomicFile.js'],
+      ['writeAtomic', `${DIST}/util/atomicFile.js`, 'medchain src/util'],
       ['writev', '', 'socket writes (system calls)'],
       ['fdatasync', '', 'file system calls'],
       ['hexSlice', '', 'other native code'],

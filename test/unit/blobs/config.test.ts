@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { hasErrorCode } from '../../../src/errors.js'
+import { hasErrorCode } from '../../../src/util/errors.js'
 import { DEFAULT_CONFIG, HomePaths, parseConfig } from '../../../src/node/config.js'
 
 describe('config: blobs section', () => {

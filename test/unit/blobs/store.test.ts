@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FsBlobStore } from '../../../src/blobs/store.js'
-import { MedchainError } from '../../../src/errors.js'
+import { MedchainError } from '../../../src/util/errors.js'
 
 const dirs: string[] = []
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })

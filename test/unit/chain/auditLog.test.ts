@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { accumulatorRoot, appendEntries, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from '../../../src/chain/auditLog.js'
-import { CodecError } from '../../../src/chain/codec.js'
+import { CodecError } from '../../../src/types/codec.js'
 
 const entry = (i: number): Uint8Array => new TextEncoder().encode(`audit entry ${i}`)
 

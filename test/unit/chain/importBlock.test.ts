@@ -7,14 +7,14 @@ import { Level } from 'level'
 import { ChainHarness, certify } from '../../utils/chainHarness.js'
 import { bytes32, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.js'
 import { BLOCK_STORE_DIR, Chain, RECENT_BLOCKS, type BatchVerifier, type ChainDb } from '../../../src/chain/chain.js'
-import { ChainError } from '../../../src/chain/errors.js'
-import { blockHash, computeTxRoot, certificateHash, encodeBlock, type Block } from '../../../src/chain/block.js'
-import { ClinicianRole, Purpose, TxType, decodeTx, type Tx } from '../../../src/chain/tx.js'
+import { ChainError } from '../../../src/types/errors.js'
+import { blockHash, computeTxRoot, certificateHash, encodeBlock, type Block } from '../../../src/types/block.js'
+import { ClinicianRole, Purpose, TxType, decodeTx, type Tx } from '../../../src/types/tx.js'
 import { heightKey, metaKey, Meta, stateKey, Bucket } from '../../../src/chain/store/buckets.js'
-import { hasErrorCode } from '../../../src/errors.js'
+import { hasErrorCode } from '../../../src/util/errors.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { verify } from '../../../src/crypto/ed25519.js'
-import { getEntity, getRecord } from '../../../src/contracts/index.js'
+import { getEntity, getRecord, accessControlApp } from '../../../src/contracts/index.js'
 
 const hospital = makeKeys('hospital-a')
 const doctor = makeKeys('doctor-1')
@@ -220,7 +220,7 @@ describe('chain store on disk', () => {
     const head = h.chain.head
     const root = h.chain.stateRoot
     await h.chain.close()
-    const reopened = await Chain.open({ dir, genesis: h.genesis })
+    const reopened = await Chain.open({ app: accessControlApp, dir, genesis: h.genesis })
     assert.deepEqual(reopened.head, head)
     assert.deepEqual(reopened.stateRoot, root)
     assert.deepEqual(reopened.stateRoot, (await reopened.getHeader(head.height))?.stateRoot)
@@ -241,7 +241,7 @@ describe('chain store on disk', () => {
       await db.put(key, altered)
     }
     await db.close()
-    await assert.rejects(Chain.open({ dir: h.dir, genesis: h.genesis }), (err: unknown) => {
+    await assert.rejects(Chain.open({ app: accessControlApp, dir: h.dir, genesis: h.genesis }), (err: unknown) => {
       assert.ok(hasErrorCode(err, 'STORE_STATE_MISMATCH'))
       assert.match((err as Error).message, /backup|resync/)
       return true
@@ -252,7 +252,7 @@ describe('chain store on disk', () => {
   it('refuses a database created for another genesis', async () => {
     const h = await ChainHarness.open()
     await h.chain.close()
-    await assert.rejects(Chain.open({ dir: h.dir, genesis: { ...h.genesis, chainId: 'another-chain' } }), (err: unknown) => hasErrorCode(err, 'STORE_GENESIS_MISMATCH'))
+    await assert.rejects(Chain.open({ app: accessControlApp, dir: h.dir, genesis: { ...h.genesis, chainId: 'another-chain' } }), (err: unknown) => hasErrorCode(err, 'STORE_GENESIS_MISMATCH'))
     await h.close().catch(() => undefined)
   })
 
@@ -310,7 +310,7 @@ describe('chain store on disk', () => {
       assert.equal((await h.chain.getBlockReceiptBytes(2))?.length, 1)
       await h.commit([anchor(1, 'after-split')])
       await h.chain.close()
-      const again = await Chain.open({ dir, genesis: h.genesis })
+      const again = await Chain.open({ app: accessControlApp, dir, genesis: h.genesis })
       assert.equal(again.head.height, 3)
       for (let n = 1; n <= 3; n++) assert.equal((await again.getHeader(n))?.height, n)
       await again.close()
@@ -339,7 +339,7 @@ describe('chain store on disk', () => {
       const blocks = openLevel(join(dir, BLOCK_STORE_DIR))
       assert.ok((await blocks.get(heightKey(Bucket.blockByHeight, 2))) !== undefined, 'the block store got block 2')
       await blocks.close()
-      const again = await Chain.open({ dir, genesis: h.genesis })
+      const again = await Chain.open({ app: accessControlApp, dir, genesis: h.genesis })
       assert.equal(again.head.height, 1)
       assert.equal(await again.getBlock(2), undefined, 'a block above the head is not served')
       assert.equal(await again.getCertificate(2), undefined)
@@ -405,7 +405,7 @@ describe('checkBlock and injected databases', () => {
     await h.commit([registerDoctor(0)])
     const head = h.chain.head
     await h.chain.close()
-    const again = await Chain.open({ db, dir: 'memory', genesis: h.genesis })
+    const again = await Chain.open({ app: accessControlApp, db, dir: 'memory', genesis: h.genesis })
     assert.deepEqual(again.head, head)
     assert.deepEqual(again.stateRoot, (await again.getHeader(1))?.stateRoot)
     await again.close()
@@ -433,7 +433,7 @@ describe('checkBlock and injected databases', () => {
     // the stored values rebuild the same state root on reopening
     const { dir, genesis } = h
     await h.chain.close()
-    const again = await Chain.open({ dir, genesis })
+    const again = await Chain.open({ app: accessControlApp, dir, genesis })
     assert.deepEqual(again.stateRoot, result.stateRoot)
     await again.close()
     await h.close()

@@ -2,9 +2,9 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { toHex } from '../../../src/crypto/bytes.js'
 import type { Signer } from '../../../src/crypto/ed25519.js'
-import { hasErrorCode } from '../../../src/errors.js'
+import { hasErrorCode } from '../../../src/util/errors.js'
 import { Mempool, SignatureCache, type MempoolOptions } from '../../../src/chain/mempool.js'
-import { Purpose, TxType, decodeTx, verifyTxSignature, type Tx } from '../../../src/chain/tx.js'
+import { Purpose, TxType, decodeTx, verifyTxSignature, type Tx } from '../../../src/types/tx.js'
 import { TEST_CHAIN_ID, bytes32, makeKeys, makeTx } from '../../utils/factories.js'
 
 const alice = makeKeys('mempool/alice')

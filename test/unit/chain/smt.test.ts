@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { SparseMerkleTree, verifySmtProof, EMPTY_TREE_ROOT, type BinaryHash, type TreeChange } from '../../../src/chain/smt.js'
+import { SparseMerkleTree, EMPTY_TREE_ROOT, type BinaryHash, type TreeChange } from '../../../src/chain/smt.js'
+import { verifySmtProof } from '../../../src/types/smtProof.js'
 import { sha256, sha256Binary } from '../../../src/crypto/hash.js'
 import { bytesOfLatin1, toHex } from '../../../src/crypto/bytes.js'
 

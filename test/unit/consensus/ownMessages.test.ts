@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { EMPTY_COMMIT, ZERO_HASH, type Block } from '../../../src/chain/block.js'
-import { keepOwnMessages, signProposal } from '../../../src/consensus/messages.js'
-import type { ConsensusMessage } from '../../../src/consensus/types.js'
-import { signVote, VoteType } from '../../../src/consensus/vote.js'
+import { EMPTY_COMMIT, ZERO_HASH, type Block } from '../../../src/types/block.js'
+import { keepOwnMessages, signProposal } from '../../../src/types/consensusMessage.js'
+import type { ConsensusMessage } from '../../../src/types/consensusMessage.js'
+import { signVote, VoteType } from '../../../src/types/vote.js'
 import { bytes32, GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
 
 const me = makeKeys('own-messages/validator')

@@ -13,7 +13,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { SMALL_ORDER_KEYS_HEX } from '../../../src/crypto/ed25519.js'
 import { equalBytes, fromHex } from '../../../src/crypto/bytes.js'
-import { TxType, ValidatorAction, type TxPayload } from '../../../src/chain/tx.js'
+import { TxType, ValidatorAction, type TxPayload } from '../../../src/types/tx.js'
 import {
   getKeyEnvelope, EMERGENCY_WINDOW_MS, EntityKind, getEntity, getGrant, getRecord, MAX_LIVE_GRANTS_PER_GRANTEE
 } from '../../../src/contracts/index.js'

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { TxType, ValidatorAction, type TxPayload } from '../../../src/chain/tx.js'
-import { findValidator, quorumPower } from '../../../src/chain/validatorSet.js'
-import { encodeVote, signVote, VoteType, type UnsignedVote } from '../../../src/consensus/vote.js'
+import { TxType, ValidatorAction, type TxPayload } from '../../../src/types/tx.js'
+import { findValidator, quorumPower } from '../../../src/types/validatorSet.js'
+import { encodeVote, signVote, VoteType, type UnsignedVote } from '../../../src/types/vote.js'
 import {
   EntityKind, EntityStatus, getEntity, getEvidence, getProposal, getScheduledValidatorChanges, getValidatorSet, LIVENESS_WINDOW, ProposalStatus
 } from '../../../src/contracts/index.js'

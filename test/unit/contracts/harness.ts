@@ -5,15 +5,16 @@
  * (byte for byte), only the audit trail may grow.
  */
 import assert from 'node:assert/strict'
-import type { Genesis } from '../../../src/chain/genesis.js'
-import type { Receipt } from '../../../src/chain/receipt.js'
-import { MemoryState } from '../../../src/chain/state.js'
-import { ClinicianRole, OrganizationKind, Purpose, recordIdOf, TX_TYPE_NAMES, TxType, type Tx, type TxPayload } from '../../../src/chain/tx.js'
+import type { Genesis } from '../../../src/types/genesis.js'
+import type { Receipt } from '../../../src/types/receipt.js'
+import { MemoryState } from '../../../src/types/state.js'
+import { ClinicianRole, OrganizationKind, Purpose, recordIdOf, TX_TYPE_NAMES, TxType, type Tx, type TxPayload } from '../../../src/types/tx.js'
 import { equalBytes } from '../../../src/crypto/bytes.js'
 import type { Signer } from '../../../src/crypto/ed25519.js'
 import {
-  decodeAuditEntry, endBlock, executeTx, getSenderNonce, initGenesisState, setSenderNonce, type AuditEntry, type ExecContext
+  decodeAuditEntry, endBlock, executeTx, getSenderNonce, initGenesisState, setSenderNonce, type AuditEntry
 } from '../../../src/contracts/index.js'
+import type { ExecContext } from '../../../src/types/application.js'
 import { bytes32, GENESIS_TIME, makeGenesis, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.js'
 
 /** Milliseconds between two test blocks. */

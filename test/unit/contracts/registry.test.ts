@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { MemoryState } from '../../../src/chain/state.js'
-import { TxType, type TxPayload } from '../../../src/chain/tx.js'
-import { GenesisError } from '../../../src/chain/genesis.js'
+import { MemoryState } from '../../../src/types/state.js'
+import { TxType, type TxPayload } from '../../../src/types/tx.js'
+import { GenesisError } from '../../../src/types/genesis.js'
 import {
   EntityKind, EntityStatus, executeTx, getEntity, getSenderNonce, getValidatorSet, initGenesisState, ProposalStatus, getProposal,
   setSenderNonce, ContractError, StateKeys

@@ -3,7 +3,7 @@
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { TxType, type TxPayload } from '../../../src/chain/tx.js'
+import { TxType, type TxPayload } from '../../../src/types/tx.js'
 import { equalBytes } from '../../../src/crypto/bytes.js'
 import {
   checkRecordAccess, decodeAuditEntry, EMERGENCY_WINDOW_MS, EntityKind, getEmergencyWindow, listGrantsFor, type AuditEntry

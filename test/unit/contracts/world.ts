@@ -5,8 +5,8 @@
  *
  * Built once per test file; every case runs on a clone.
  */
-import { TxType, ValidatorAction, type TxPayload } from '../../../src/chain/tx.js'
-import { signVote, VoteType, encodeVote } from '../../../src/consensus/vote.js'
+import { TxType, ValidatorAction, type TxPayload } from '../../../src/types/tx.js'
+import { signVote, VoteType, encodeVote } from '../../../src/types/vote.js'
 import { bytes32 } from '../../utils/factories.js'
 import { ClinicianRole, DAY_MS, key, OrganizationKind, pk, Purpose, TestChain } from './harness.js'
 

@@ -7,10 +7,11 @@ import { spawnSync } from 'node:child_process'
 import { createTestnet, initHome } from '../../../src/node/home.js'
 import { DEFAULT_CONFIG, HomePaths, loadConfig, loadGenesis, loadNodeKey, parseConfig } from '../../../src/node/config.js'
 import { Chain } from '../../../src/chain/chain.js'
-import { Keystore } from '../../../src/crypto/keystore.js'
+import { Keystore } from '../../../src/keystore/keystore.js'
 import { toHex } from '../../../src/crypto/bytes.js'
-import { hasErrorCode } from '../../../src/errors.js'
+import { hasErrorCode } from '../../../src/util/errors.js'
 import { CLI_NODE_ARGS } from '../../utils/cli.js'
+import { accessControlApp } from '../../../src/contracts/index.js'
 
 const CHEAP = { n: 1024, r: 8, p: 1 }
 const dirs: string[] = []
@@ -75,7 +76,7 @@ describe('testnet homes', () => {
       assert.equal(config.rpc.port, 30000 + 2 * i + 1)
       assert.equal(config.p2p.peers.length, 3)
       assert.ok(!config.p2p.peers.some((p) => p.publicKey === node.nodePublicKey), 'a node does not list itself')
-      const chain = await Chain.open({ dir: HomePaths.data(node.home), genesis })
+      const chain = await Chain.open({ app: accessControlApp, dir: HomePaths.data(node.home), genesis })
       roots.add(toHex(chain.stateRoot))
       await chain.close()
     }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import { createSigner } from '../../../src/crypto/ed25519.js'
 import { toHex } from '../../../src/crypto/bytes.js'
-import type { PeerConfig } from '../../../src/node/config.js'
+import type { PeerConfig } from '../../../src/p2p/peerConfig.js'
 
 export interface TestNodeKey { seed: Uint8Array, publicKey: Uint8Array, hex: string }
 

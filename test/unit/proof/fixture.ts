@@ -8,7 +8,7 @@
  *  3-7. buildWorld (test/unit/rpc/fixture.ts), certified by both validators from block 3 on;
  *  8. the doctor enrols patient-2 and anchors a record for it.
  */
-import { recordIdOf, TxType, ValidatorAction, type Tx } from '../../../src/chain/tx.js'
+import { recordIdOf, TxType, ValidatorAction, type Tx } from '../../../src/types/tx.js'
 import { Mempool } from '../../../src/chain/mempool.js'
 import { decodeAuditEntry, getSenderNonce } from '../../../src/contracts/index.js'
 import { startRpcServer, type RpcServer } from '../../../src/rpc/server.js'

@@ -4,7 +4,7 @@ import { ed25519, x25519 } from '@noble/curves/ed25519.js'
 import { generateKeyPair, SMALL_ORDER_KEYS_HEX } from '../../../src/crypto/ed25519.js'
 import { fromHex, toHex } from '../../../src/crypto/bytes.js'
 import { sha256 } from '../../../src/crypto/hash.js'
-import { MAX_ENVELOPE_BYTES } from '../../../src/chain/limits.js'
+import { MAX_ENVELOPE_BYTES } from '../../../src/types/limits.js'
 import {
   encryptionPublicKey, encryptionSecretKey, openDataKey, sealDataKey, ENVELOPE_LENGTH, type OpenDataKeyInput
 } from '../../../src/records/envelope.js'

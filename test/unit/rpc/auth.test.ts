@@ -1,10 +1,11 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { encodeCanonical, u64 } from '../../../src/chain/codec.js'
+import { encodeCanonical, u64 } from '../../../src/types/codec.js'
 import { concatBytes, fromHex } from '../../../src/crypto/bytes.js'
 import { verify } from '../../../src/crypto/ed25519.js'
 import { Domain, domainBytes } from '../../../src/crypto/hash.js'
-import { canonicalJson, querySigningBytes, ReplayCache, signQuery, verifySignedQuery } from '../../../src/rpc/auth.js'
+import { ReplayCache, verifySignedQuery } from '../../../src/rpc/auth.js'
+import { canonicalJson, querySigningBytes, signQuery } from '../../../src/types/signedQuery.js'
 import { RpcError } from '../../../src/rpc/errors.js'
 import { makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
 

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { OrganizationKind, Purpose, TxType } from '../../../src/chain/tx.js'
+import { OrganizationKind, Purpose, TxType } from '../../../src/types/tx.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import type { Signer } from '../../../src/crypto/ed25519.js'
 import { makeKeys } from '../../utils/factories.js'

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { WebSocket } from 'ws'
-import { OrganizationKind, Purpose, TxType } from '../../../src/chain/tx.js'
+import { OrganizationKind, Purpose, TxType } from '../../../src/types/tx.js'
 import { makeKeys } from '../../utils/factories.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { startRpcServer } from '../../../src/rpc/server.js'

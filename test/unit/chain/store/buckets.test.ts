@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { encodeCanonical, u64 } from '../../../../src/chain/codec.js'
+import { encodeCanonical, u64 } from '../../../../src/types/codec.js'
 import { auditByPatientKey, Bucket, encodeTxLocation, hashKey, heightKey, recordByPatientKey, stateKey } from '../../../../src/chain/store/buckets.js'
 import { concatBytes, toHex, u64be, utf8 } from '../../../../src/crypto/bytes.js'
 

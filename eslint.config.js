@@ -1,5 +1,6 @@
 // One lint config for the whole repo: the recommended rules of eslint and typescript-eslint, plus
-// the project rules of CONVENTIONS.md (no `any`, no floating promises in I/O code).
+// the project's own rules (docs/ARCHITECTURE.md, "Conventions"): no `any`, no floating promises.
+// `npm run lint` also runs scripts/checkLayers.ts, the import rule between the folders of src/.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 

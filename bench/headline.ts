@@ -3,8 +3,9 @@
  * that the rules are tested (test/unit/bench/args.test.ts) and not only read.
  *
  *  - `best`: the fastest step that was sustained AND kept p99 commit latency under the bound
- *    (the issue's measure). Undefined when no step qualifies: the benchmark then reports 0 tx/s
- *    and no latency, rather than a step that missed the bound or was not sustained.
+ *    (the throughput this benchmark is judged by). Undefined when no step qualifies: the
+ *    benchmark then reports 0 tx/s and no latency, rather than a step that missed the bound or
+ *    was not sustained.
  *  - `fastest`: the fastest sustained step at any latency (undefined when none was sustained).
  */
 export interface StepOutcome {

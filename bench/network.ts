@@ -61,7 +61,10 @@ const { json, validators, seconds, rates, refine, warmup: warmupSeconds, profile
 const log = (msg: string): void => { process.stderr.write(msg + '\n') }
 const BIN = fileURLToPath(new URL('../bin/medchain.js', import.meta.url))
 const DOCTORS = 100
-/** The issue's latency bound: the headline rate is the best step sustained with p99 below it. */
+/**
+ * The latency bound of the throughput target: the headline rate is the best step sustained with
+ * p99 below it.
+ */
 const P99_BOUND_MS = 1000
 
 interface RpcReply { result?: unknown, error?: { message: string, data?: { code?: string } } }
@@ -455,8 +458,9 @@ async function main (): Promise<void> {
       await stopChildProcesses(children)
       profile = validatorProfileSummary(profileDir, children.map((c) => c.pid))
     }
-    // the headline is the issue's measure: the best step that was sustained with p99 under 1 s;
-    // the best sustained step whatever its latency is reported next to it
+    // the headline is the measure the throughput target is set in: the best step that was
+    // sustained with p99 under 1 s; the best sustained step whatever its latency is reported
+    // next to it
     const { best, fastest } = pickHeadline(results, P99_BOUND_MS)
     if (!json) {
       console.log(`\nConsensus throughput: ${validators} validator processes on loopback, ${seconds} s per step`)

@@ -1,6 +1,7 @@
 /**
  * The blob store: encrypted record contents (ciphertexts), addressed by their SHA-256. The chain
- * holds only a record's `contentHash` and `size`; the bytes live here, off-chain (DESIGN §9).
+ * holds only a record's `contentHash` and `size`; the bytes live here, off-chain: blocks carry
+ * hashes, never record contents.
  *
  * `BlobStore` is the interface every part of the node uses (p2p blob exchange, RPC blob routes,
  * replication); `FsBlobStore` is the embedded default on local disk. See README.md in this folder

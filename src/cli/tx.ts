@@ -214,7 +214,7 @@ function withNodeKey (cmd: Command): Command {
 const ENVELOPE_NOTE = `
 Key envelopes: --envelope-file holds [{"recipient": "<name|hex>", "wrappedKey": "<hex>"}], the
 record's data key wrapped for each reader (the patient included). Without it the record carries an
-EMPTY envelope for the patient: a placeholder that wraps nothing. \`medchain record put\` (issue 5)
+EMPTY envelope for the patient: a placeholder that wraps nothing. \`medchain record put\`
 encrypts the record and fills real envelopes; use this command alone to anchor a hash only.`
 
 export function addTxCommands (program: Command, io: CliIo, now: () => number = Date.now): void {

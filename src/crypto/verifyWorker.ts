@@ -15,7 +15,7 @@
  * ## One verification rule
  *
  * The worker calls THE `verify` of ./ed25519.ts and nothing else, so a signature gets the same
- * verdict on a worker as on the main thread (DESIGN.md section 5).
+ * verdict on a worker as on the main thread: there is one signature rule in the whole node.
  *
  * The message listener is attached only on a thread started by the pool (marked through
  * `workerData`), so importing this module anywhere else has no side effect.

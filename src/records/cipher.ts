@@ -1,5 +1,6 @@
 /**
- * Streaming authenticated encryption of record files (DESIGN §5), on the clinician's machine.
+ * Streaming authenticated encryption of record files, on the clinician's machine: nodes
+ * and blob stores only ever hold ciphertext.
  *
  * ## Format (STREAM, Hoang–Reyhanitabar–Rogaway–Vizár 2015, over AES-256-GCM)
  *

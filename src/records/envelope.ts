@@ -1,6 +1,6 @@
 /**
- * Key envelopes: a record's 32-byte data key sealed for one reader (DESIGN §5). Runs on the
- * clinician's or patient's machine; nodes store envelopes and never see a data key.
+ * Key envelopes: a record's 32-byte data key sealed for one reader. Runs on the clinician's or
+ * patient's machine; nodes store envelopes and never see a data key.
  *
  * ## Construction (an ECIES / HPKE-base-mode shape, version 1)
  *

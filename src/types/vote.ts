@@ -1,7 +1,7 @@
 /**
  * Consensus votes (prevote, precommit): the signed message of the BFT engine, and what commit
- * certificates and double-sign evidence are made of. The engine itself is issue 3; the format is
- * fixed here because evidence transactions and block certificates carry it.
+ * certificates and double-sign evidence are made of. The engine lives in src/consensus; the
+ * format is fixed here because evidence transactions and block certificates carry it.
  *
  * Wire: [version u32, chainId str, type u32, height u64, round u32, blockHash bytes(0|32), validator bytes32, signature bytes64]
  * Signing bytes: domainBytes('medchain/vote/v1', chainId) || encode(first 7 fields)

@@ -1,6 +1,7 @@
 /**
- * Privacy of medical records across a network (issue 5, item 6): four hospital validators as real
- * nodes (libp2p on 127.0.0.1) in this process, the CLI as child processes.
+ * Privacy of medical records across a network (no node ever holds a record's plaintext): four
+ * hospital validators as real nodes (libp2p on 127.0.0.1) in this process, the CLI as child
+ * processes.
  *
  * The story: a doctor puts a prescription and a lab report through node 0, each carrying a unique
  * random marker; the patient grants a pharmacy prescriptions and it gets the prescription through

@@ -10,7 +10,7 @@
  * [state bytes, sha256(state bytes)], are still read and rewritten in slots by the next save.
  */
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs'
-import { writeFileAtomic } from '../util/atomicFile.js'
+import { replaceFileAtomic as writeFileAtomic } from '../util/atomicFile.js'
 import { equalBytes } from '../crypto/bytes.js'
 import { HASH_LENGTH, sha256 } from '../crypto/hash.js'
 import {

@@ -11,7 +11,7 @@
  *   <home>/keystore/        encrypted user keys (`medchain keys`)
  */
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
-import { writeFileAtomic as writeAtomic } from '../util/atomicFile.js'
+import { replaceFileAtomic } from '../util/atomicFile.js'
 import { join } from 'node:path'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import { createSigner, generateKeyPair, type KeyPair, type Signer } from '../crypto/ed25519.js'
@@ -204,10 +204,13 @@ export function loadGenesis (home: string): Genesis {
   return genesisFromJson(readJson(HomePaths.genesis(home)))
 }
 
-/** Writes a file crash-safely (src/util/atomicFile.ts); refuses to overwrite unless asked. */
-export function writeFileAtomic (path: string, text: string, opts: { mode?: number, overwrite?: boolean } = {}): void {
-  if (opts.overwrite !== true && existsSync(path)) throw new ConfigError({ code: 'CONFIG_EXISTS', path }, `${path} already exists; move it away or pick another --home.`)
-  writeAtomic(path, text, opts.mode !== undefined ? { mode: opts.mode } : {})
+/**
+ * Writes a new text file of a node home crash-safely (src/util/atomicFile.ts); refuses
+ * (CONFIG_EXISTS) when `path` already exists, so a home is never overwritten by mistake.
+ */
+export function writeNewFileAtomic (path: string, text: string, opts: { mode?: number } = {}): void {
+  if (existsSync(path)) throw new ConfigError({ code: 'CONFIG_EXISTS', path }, `${path} already exists; move it away or pick another --home.`)
+  replaceFileAtomic(path, text, opts.mode !== undefined ? { mode: opts.mode } : {})
 }
 
 export function ensureDir (path: string, mode = 0o700): void {
@@ -216,7 +219,7 @@ export function ensureDir (path: string, mode = 0o700): void {
 
 /** Saves a node key (0600). */
 export function saveNodeKey (home: string, key: KeyPair): void {
-  writeFileAtomic(HomePaths.nodeKey(home), JSON.stringify({ type: 'ed25519', publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) }, null, 2) + '\n', { mode: 0o600 })
+  writeNewFileAtomic(HomePaths.nodeKey(home), JSON.stringify({ type: 'ed25519', publicKey: toHex(key.publicKey), secretKey: toHex(key.secretKey) }, null, 2) + '\n', { mode: 0o600 })
 }
 
 export function generateNodeKey (home: string): KeyPair {

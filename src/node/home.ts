@@ -7,9 +7,10 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import type { KeyPair } from '../crypto/ed25519.js'
-import { Keystore, type ScryptParams } from '../keystore/keystore.js'
+import { Keystore } from '../keystore/store.js'
+import type { ScryptParams } from '../keystore/format.js'
 import { genesisToJson, validateGenesis, type Genesis } from '../types/genesis.js'
-import { ConfigError, DEFAULT_CONFIG, ensureDir, generateNodeKey, HomePaths, writeFileAtomic, type NodeConfig } from './config.js'
+import { ConfigError, DEFAULT_CONFIG, ensureDir, generateNodeKey, HomePaths, writeNewFileAtomic, type NodeConfig } from './config.js'
 import { type PeerConfig } from '../p2p/peerConfig.js'
 
 export interface HomeSummary {
@@ -44,8 +45,8 @@ function refuseNonEmpty (dir: string): void {
 function writeHome (home: string, config: NodeConfig, genesis: Genesis): void {
   ensureDir(home)
   ensureDir(HomePaths.data(home))
-  writeFileAtomic(HomePaths.config(home), JSON.stringify(config, null, 2) + '\n')
-  writeFileAtomic(HomePaths.genesis(home), JSON.stringify(genesisToJson(genesis), null, 2) + '\n')
+  writeNewFileAtomic(HomePaths.config(home), JSON.stringify(config, null, 2) + '\n')
+  writeNewFileAtomic(HomePaths.genesis(home), JSON.stringify(genesisToJson(genesis), null, 2) + '\n')
 }
 
 const letters = (i: number): string => String.fromCharCode(97 + (i % 26)) + (i >= 26 ? String(Math.floor(i / 26)) : '')

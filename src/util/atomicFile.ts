@@ -1,9 +1,10 @@
 /**
- * Crash-safe file replacement, the one implementation every durable small file uses (config,
- * genesis, node key, sign-state, the validator's own signed messages): write `path.tmp`, fsync it,
- * rename it over `path`, fsync the directory. After a crash `path` holds the old or the new
- * content, whole; a leftover `path.tmp` is harmless and overwritten next time. (Liveness files
- * written at every vote use src/node/inPlaceFile.ts instead: no fsync, no rename.)
+ * Crash-safe replacement of a small file, for files that must survive a power loss whole: write
+ * `path.tmp`, fsync it, rename it over `path`, fsync the directory. After a crash `path` holds the
+ * old or the new content, whole; a leftover `path.tmp` is harmless and overwritten next time. An
+ * existing `path` is replaced without a question (src/node/config.ts's `writeNewFileAtomic` is the
+ * variant that refuses to). Each call costs two fsyncs and a rename, so files rewritten at every
+ * vote use src/node/inPlaceFile.ts instead.
  */
 import { chmodSync, closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -13,7 +14,8 @@ export interface AtomicWriteOptions {
   mode?: number
 }
 
-export function writeFileAtomic (path: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): void {
+/** Replaces `path` with `data` (a string is written as UTF-8), crash-safely; `path`'s folder must exist. */
+export function replaceFileAtomic (path: string, data: Uint8Array | string, opts: AtomicWriteOptions = {}): void {
   const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
   const tmp = `${path}.tmp`
   const mode = opts.mode ?? 0o644

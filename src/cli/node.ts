@@ -1,6 +1,6 @@
 /**
  * `medchain init` and `medchain testnet`: create node homes (src/node/home.ts). Starting nodes
- * (`start`, `devnet`) arrives with the networked node.
+ * (`start`, `devnet`) is src/cli/start.ts.
  */
 import { InvalidArgumentError, type Command } from 'commander'
 import { createTestnet, initHome, type TestnetSummary } from '../node/home.js'

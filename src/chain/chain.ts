@@ -11,7 +11,6 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Level } from 'level'
 import { equalBytes, fromHex, u64be } from '../crypto/bytes.js'
 import { verify } from '../crypto/ed25519.js'
 import type { Application } from '../types/application.js'
@@ -33,46 +32,11 @@ import {
 } from './store/buckets.js'
 import { txSignatureJob, type Tx } from '../types/tx.js'
 import { validateBlock, type ChainView } from './validateBlock.js'
+import { createLevelDb, writeBatch, writeBlockBatch, type BatchOp, type BlockBatch, type ChainDb } from './store/db.js'
 import { verifyCommit } from '../types/commit.js'
 import { decodeValidatorSet, encodeValidatorSet, validatorSetHash, type ValidatorSet } from '../types/validatorSet.js'
 
-interface RangeOptions { gte?: Uint8Array, lt?: Uint8Array, lte?: Uint8Array, reverse?: boolean, limit?: number }
-
-/**
- * The part of the abstract-level API the chain uses, with binary ('view') keys and values:
- * LevelDB (`level`) on disk, or `memory-level` in the consensus simulator.
- */
-export interface ChainDb {
-  readonly status: string
-  open: () => Promise<void>
-  close: () => Promise<void>
-  get: (key: Uint8Array) => Promise<Uint8Array | undefined>
-  /** A chained batch: measured 4-5x cheaper per operation than the array form of batch(). */
-  batch: () => ChainedBatch
-  iterator: (range: RangeOptions) => AsyncIterable<[Uint8Array, Uint8Array]>
-  keys: (range: RangeOptions) => AsyncIterable<Uint8Array>
-  values: (range: RangeOptions) => AsyncIterable<Uint8Array>
-}
 type Db = ChainDb
-type BatchOp = { type: 'put', key: Uint8Array, value: Uint8Array } | { type: 'del', key: Uint8Array }
-/** One block's writes: to the block store (written first), then to the state database. */
-interface BlockBatch { blockOps: BatchOp[], stateOps: BatchOp[] }
-
-interface ChainedBatch {
-  put: (key: Uint8Array, value: Uint8Array) => unknown
-  del: (key: Uint8Array) => unknown
-  write: (options: { sync?: boolean }) => Promise<void>
-}
-
-/** Writes `ops` as ONE atomic batch (all or nothing, also across a crash). */
-async function writeBatch (db: ChainDb, ops: readonly BatchOp[], sync: boolean): Promise<void> {
-  const batch = db.batch()
-  for (const op of ops) {
-    if (op.type === 'put') batch.put(op.key, op.value)
-    else batch.del(op.key)
-  }
-  await batch.write({ sync })
-}
 
 /** Verifies many signatures at once, e.g. a VerifyPool spreading them over worker threads. */
 export interface BatchVerifier {
@@ -84,17 +48,6 @@ export interface VerifiedTxCache {
   has: (txHash: Uint8Array) => boolean
   add: (txHash: Uint8Array) => void
 }
-
-/**
- * LevelDB's memtable (write buffer) size: 32 MiB instead of its 4 MiB default. Every block
- * rewrites the identities of its senders (their nonces) and other hot keys; a larger memtable
- * absorbs those overwrites before they reach disk, and flushes (each of which is merged with the
- * whole of level 1) come 8× less often. In `bench:network` at 1,500 tx/s the validators' non-main
- * threads used 16–20% less CPU (three interleaved pairs, 30 and 90 s) and their largest half-second
- * bursts, when all four validators flushed at once, shrank. Costs up to 2 × 32 MiB of memory (the
- * memtable and the one being flushed) and a longer write-ahead log to replay after a crash.
- */
-export const LEVELDB_WRITE_BUFFER_BYTES = 32 * 1024 * 1024
 
 /**
  * The block store's directory inside the state database's: blocks, receipts and certificates,
@@ -227,13 +180,12 @@ export class Chain extends EventEmitter<ChainEvents> {
    * existing one the genesis must match and the recomputed state root must equal the head's.
    */
   static async open (opts: ChainOptions): Promise<Chain> {
-    const level = (dir: string): Db => new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: LEVELDB_WRITE_BUFFER_BYTES })
-    const db: Db = opts.db ?? level(opts.dir)
+    const db: Db = opts.db ?? createLevelDb(opts.dir)
     if (db.status !== 'open') await db.open()
     // the block store opens inside the state database's directory, which exists once that is open
     let blocks: Db = db
     try {
-      blocks = opts.blocksDb ?? opts.db ?? level(join(opts.dir, BLOCK_STORE_DIR))
+      blocks = opts.blocksDb ?? opts.db ?? createLevelDb(join(opts.dir, BLOCK_STORE_DIR))
       if (blocks.status !== 'open') await blocks.open()
       const gHash = genesisHash(opts.genesis)
       const storedGenesis = await db.get(metaKey(Meta.genesisHash))
@@ -523,13 +475,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     const batch = prepared.ops ?? this.batchFor(block, hash, out, overlay, commitment, opts.commit)
     // the block store first: a crash in between leaves a block above the head, which is never
     // read (readCommitted) and is written again when the block is imported again
-    const sync = this.opts.syncWrites ?? true
-    if (this.blocks === this.db) {
-      await writeBatch(this.db, [...batch.blockOps, ...batch.stateOps], sync)
-    } else {
-      await writeBatch(this.blocks, batch.blockOps, sync)
-      await writeBatch(this.db, batch.stateOps, sync)
-    }
+    await writeBlockBatch(this.db, this.blocks, batch, this.opts.syncWrites ?? true)
     // 9
     this.committed = overlay.applyTo(this.committed.values as Map<string, Uint8Array>, commitment)
     this.headValidatorSet = this.validatorSetValue

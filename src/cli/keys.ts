@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs'
 import type { Command } from 'commander'
-import { Keystore, type KeyInfo } from '../keystore/keystore.js'
+import { Keystore, type KeyInfo } from '../keystore/store.js'
 import { fromHex } from '../crypto/bytes.js'
 import { CliError } from './errors.js'
 import { formatTable, printNote, printResult, type CliIo, type CommandResult } from './output.js'

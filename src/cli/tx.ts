@@ -26,7 +26,7 @@ import {
 import { MAX_ENVELOPE_BYTES, MAX_ENVELOPES } from '../types/limits.js'
 import { fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
-import { Keystore } from '../keystore/keystore.js'
+import { Keystore } from '../keystore/store.js'
 import { loadNodeKey } from '../node/config.js'
 import { printNote, printResult, type CliIo } from './output.js'
 import { keystoreDir } from './options.js'

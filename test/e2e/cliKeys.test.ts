@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { Keystore } from '../../src/keystore/keystore.js'
+import { Keystore } from '../../src/keystore/store.js'
 import { hasErrorCode } from '../../src/util/errors.js'
 import { toHex } from '../../src/crypto/bytes.js'
 import { createProgram, runProgram } from '../../src/cli/program.js'

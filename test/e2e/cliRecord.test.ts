@@ -17,7 +17,7 @@ import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'nod
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import type { MedchainNode } from '../../src/node/node.js'
-import { Keystore } from '../../src/keystore/keystore.js'
+import { Keystore } from '../../src/keystore/store.js'
 import { HomePaths } from '../../src/node/config.js'
 import { failedCode, okJson, runCli, type CliRun } from '../utils/cli.js'
 import { filesUnder, labReport, prescription } from '../utils/records.js'

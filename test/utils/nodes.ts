@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import { initHome } from '../../src/node/home.js'
 import { MedchainNode } from '../../src/node/node.js'
-import { Keystore } from '../../src/keystore/keystore.js'
+import { Keystore } from '../../src/keystore/store.js'
 import { HomePaths } from '../../src/node/config.js'
 
 const CHEAP_SCRYPT = { n: 1024, r: 8, p: 1 }

@@ -14,7 +14,7 @@ import { ClinicianRole, Purpose, recordIdOf, signTx, TxType, type TxPayload } fr
 import { downloadBlob, uploadBlob } from '../../../src/blobs/client.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import type { Signer } from '../../../src/crypto/ed25519.js'
-import { Keystore } from '../../../src/keystore/keystore.js'
+import { Keystore } from '../../../src/keystore/store.js'
 import { HomePaths } from '../../../src/node/config.js'
 import { createTestnet } from '../../../src/node/home.js'
 import { MedchainNode } from '../../../src/node/node.js'

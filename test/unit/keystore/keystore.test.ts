@@ -1,5 +1,5 @@
 /**
- * The encrypted keystore (src/keystore/keystore.ts): round trips, the documented file format, a
+ * The encrypted keystore (src/keystore/): round trips, the documented file format, a
  * malleate table of tampered files, permissions, names, and no-overwrite. Cheap scrypt parameters
  * (n = 16) keep it fast; one test checks the production default.
  */
@@ -9,9 +9,10 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createCipheriv, createDecipheriv, scryptSync } from 'node:crypto'
-import {
-  DEFAULT_SCRYPT, Keystore, KeystoreError, keyFileAad, type KeyFile, type KeystoreErrorType
-} from '../../../src/keystore/keystore.js'
+import { KeystoreError, type KeystoreErrorType } from '../../../src/keystore/errors.js'
+import type { KeyFile } from '../../../src/keystore/format.js'
+import { DEFAULT_SCRYPT, keyFileAad } from '../../../src/keystore/encryption.js'
+import { Keystore } from '../../../src/keystore/store.js'
 import { generateKeyPair, verify, KeyError } from '../../../src/crypto/ed25519.js'
 import { fromHex, toHex, utf8 } from '../../../src/crypto/bytes.js'
 

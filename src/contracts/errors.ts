@@ -111,7 +111,3 @@ export class ContractError extends MedchainError<ContractErrorType> {}
 export function contractError (code: ContractErrorCode, detail?: string): ContractError {
   return new ContractError(detail === undefined ? { code } : { code, detail }, CONTRACT_ERROR_MESSAGES[code])
 }
-
-export function isContractErrorCode (code: string): code is ContractErrorCode {
-  return Object.prototype.hasOwnProperty.call(CONTRACT_ERROR_MESSAGES, code)
-}

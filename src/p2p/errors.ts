@@ -11,8 +11,6 @@ export type P2pErrorType =
   | { code: 'GOSSIP_TOO_LARGE', topic: string, size: number, limit: number }
   /** Stale for our view: a consensus message for a height we are past (ignored, not penalised). */
   | { code: 'GOSSIP_STALE', reason: string }
-  /** Seen before (ignored, not penalised). */
-  | { code: 'GOSSIP_DUPLICATE' }
   /** A request or response frame that is not what the protocol expects at this point. */
   | { code: 'SYNC_BAD_FRAME', protocol: string, reason: string }
   /** A frame larger than the protocol allows, or a response over the requested byte budget. */

@@ -68,27 +68,22 @@ export function consensusTopic (chainId: string): string {
 // ---------------------------------------------------------------------------------------------
 // the verdict
 
-/** Error codes whose message is invalid whatever our state: the sender is penalised. */
+/**
+ * Error codes whose message is invalid whatever our state: the sender is penalised. Every other
+ * code is Ignore (dropped without penalty): it says the message is not, or no longer, useful to
+ * us, or depends on our view of the chain (GOSSIP_STALE, a duplicate or out-of-range nonce, an
+ * unknown sender, a full mempool, a vote from outside our validator set, a round or block we do
+ * not expect).
+ */
 const REJECT_CODES: ReadonlySet<string> = new Set([
   // bytes and shapes
   'GOSSIP_MALFORMED', 'GOSSIP_TOO_LARGE',
-  'TX_TOO_LARGE', 'TX_BAD_VERSION', 'TX_UNKNOWN_TYPE', 'TX_BAD_PAYLOAD',
+  'TX_TOO_LARGE', 'TX_BAD_VERSION', 'TX_UNKNOWN_TYPE',
   'MSG_MALFORMED', 'MSG_TOO_LARGE', 'MSG_UNKNOWN_KIND', 'MSG_BAD_POL_ROUND',
   // wrong chain
   'TX_WRONG_CHAIN', 'MSG_WRONG_CHAIN',
   // signatures
   'TX_BAD_SIGNATURE', 'MSG_BAD_SIGNATURE'
-])
-
-/**
- * Error codes for messages that are not (or no longer) useful to us, or that depend on our view
- * of the chain: dropped without penalty. Listed so that the mapping is explicit and reviewed;
- * anything else unknown is also Ignore.
- */
-export const IGNORE_CODES: ReadonlySet<string> = new Set([
-  'GOSSIP_STALE', 'GOSSIP_DUPLICATE',
-  'TX_DUPLICATE', 'TX_DUPLICATE_NONCE', 'TX_NONCE_TOO_LOW', 'TX_NONCE_TOO_HIGH', 'TX_UNKNOWN_SENDER', 'MEMPOOL_FULL',
-  'MSG_NOT_VALIDATOR', 'MSG_NOT_PROPOSER', 'MSG_BAD_ROUND', 'MSG_BAD_BLOCK'
 ])
 
 /**

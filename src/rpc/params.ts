@@ -55,12 +55,6 @@ export function readOptionalInt (p: Params, field: string, opts: { min?: number,
   return value
 }
 
-export function readInt (p: Params, field: string, opts: { min?: number, max?: number } = {}): number {
-  const value = readOptionalInt(p, field, opts)
-  if (value === undefined) throw invalidParams(field, `Param "${field}" is required.`)
-  return value
-}
-
 export function readString (p: Params, field: string, allowed: readonly string[]): string {
   const value = p[field]
   if (typeof value !== 'string' || !allowed.includes(value)) throw invalidParams(field, `Param "${field}" must be one of: ${allowed.join(', ')}.`)

@@ -7,7 +7,6 @@ export type ChainErrorType =
   | { code: 'TX_WRONG_CHAIN', chainId: string }
   | { code: 'TX_UNKNOWN_TYPE', type: number }
   | { code: 'TX_BAD_SIGNATURE' }
-  | { code: 'TX_BAD_PAYLOAD', reason: string }
   | { code: 'TX_UNKNOWN_SENDER' }
   | { code: 'TX_NONCE_TOO_LOW', expected: number, got: number }
   | { code: 'TX_NONCE_TOO_HIGH', expected: number, got: number }

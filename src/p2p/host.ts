@@ -1,32 +1,16 @@
 /**
- * The libp2p host of a medchain node: TCP + Noise + yamux, identify, gossipsub (unsigned, message
- * id = sha256(data)), the status and blocks protocols, an allowlist connection gater, and the
- * dialer that keeps configured peers connected.
+ * The libp2p host of a medchain node: builds and runs the libp2p node (TCP + Noise + yamux,
+ * identify, gossipsub unsigned with message id = sha256(data)), serves the status, blocks and blob
+ * protocols, and is the one object (`P2pHost`) the node talks to: publish, sync, fetch blobs,
+ * penalise, and the peer events.
  *
- * Identity: the libp2p key IS the node key (ed25519, `generateKeyPairFromSeed('Ed25519', seed)`),
- * so a peer's id follows from its public key alone (`peerIdOfNodeKey`) and config files list
- * public keys, as CometBFT lists node ids.
- *
- * Permissioned: the connection gater admits (inbound and outbound, checked after the Noise
- * handshake proved the remote key) only
- *  - the configured peers (config `p2p.peers`: validators and known full nodes), and
- *  - any node key for which `isAllowed(publicKey)` is true (the node wires it to the validator
- *    set in state, so a validator added by governance is admitted without a config change),
- * and never a peer banned for misbehaviour (for `banMs`). `refreshAllowlist()` closes
- * connections of peers no longer allowed (call it after a validator-set change).
- *
- * Peers: every configured peer with an address is dialed at start and redialed after a disconnect
- * with exponential backoff (base `redial.baseMs`, doubling, capped at `redial.maxMs`, with
- * jitter).
+ * The libp2p key IS the node key (`generateKeyPairFromSeed('Ed25519', seed)`). Who may connect and
+ * the redial of configured peers are in peers.ts; penalties, bans and gossipsub scoring in
+ * scoring.ts.
  *
  * Gossip is flood-and-announce (see GOSSIP_RELAY): every message goes from its publisher to every
  * connected peer, nobody pushes it on, and each heartbeat announces (IHAVE) the ids of recent
  * messages so a peer that missed one (no link to the publisher) asks for it (IWANT).
- *
- * Scoring: gossip rejects lower a peer's gossipsub score (P4, invalid deliveries, weight -10
- * per topic, squared); sync misbehaviour adds an application penalty (P5) through `penalize`; a
- * peer whose penalty reaches BAN_PENALTY is disconnected and banned. Penalties halve every
- * `penaltyHalfLifeMs`.
  */
 import './polyfill.js'
 import { EventEmitter } from 'node:events'
@@ -36,13 +20,11 @@ import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { gossipsub, StrictNoSign, type GossipSub, type Message } from '@libp2p/gossipsub'
-import { createTopicScoreParams } from '@libp2p/gossipsub/score'
-import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
-import type { ConnectionGater, PeerId } from '@libp2p/interface'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
 import type { Tx } from '../types/tx.js'
-import { byteKey, fromHex } from '../crypto/bytes.js'
+import { byteKey } from '../crypto/bytes.js'
 import { sha256 } from '../crypto/hash.js'
 import { encodeConsensusMessage } from '../types/consensusMessage.js'
 import type { ConsensusMessage } from '../types/consensusMessage.js'
@@ -61,6 +43,8 @@ import {
   type BlocksRequest, type ChainStatus, type SyncedBlock, type SyncFromOptions, type SyncResult, type SyncSource,
   type SyncTarget, type SyncTimeouts
 } from './sync.js'
+import { PeerSet } from './peers.js'
+import { DEFAULT_PENALTY, gossipScoreParams, PeerScores, PENALTY, SERVER_SIDE_PENALTY } from './scoring.js'
 
 export type P2pServices = { identify: Identify, pubsub: GossipSub }
 export type P2pLibp2p = Libp2p<P2pServices>
@@ -109,29 +93,6 @@ export interface P2pHostEvents {
   'handler:error': [{ where: string, error: unknown }]
 }
 
-/** Penalty points per offence (application-specific score, P5, is minus the decayed sum). */
-export const PENALTY: Partial<Record<P2pErrorCode, number>> = {
-  SYNC_INVALID_BLOCK: 100,
-  SYNC_BAD_FRAME: 100,
-  SYNC_FRAME_TOO_LARGE: 100,
-  SYNC_BAD_REQUEST: 20,
-  SYNC_NO_PROGRESS: 20,
-  SYNC_TIMEOUT: 10,
-  BLOB_INVALID_DATA: 100
-}
-/**
- * Penalty points for a CLIENT misbehaving towards our sync server: a malformed request is more
- * likely an incompatible version than an attack, so it costs less than serving bad data.
- */
-export const SERVER_SIDE_PENALTY: Partial<Record<P2pErrorCode, number>> = {
-  SYNC_BAD_FRAME: 20,
-  SYNC_BAD_REQUEST: 20,
-  SYNC_FRAME_TOO_LARGE: 50,
-  SYNC_TIMEOUT: 10
-}
-/** A peer whose (decayed) penalty reaches this is disconnected and banned. */
-export const BAN_PENALTY = 100
-
 /**
  * How gossip travels: flood-publish, relay by announcement.
  *
@@ -166,50 +127,12 @@ export const GOSSIP_RELAY = {
   heartbeatInterval: 1_000
 } as const
 
-const DEFAULT_REDIAL = { baseMs: 500, maxMs: 30_000 }
-
-/**
- * Delay before redial number `attempt` (0-based): baseMs * 2^attempt, capped at maxMs, times a
- * jitter in [0.8, 1.2) so that peers restarted together do not redial in lockstep.
- */
-export function redialDelayMs (attempt: number, backoff: { baseMs: number, maxMs: number }, random: () => number = Math.random): number {
-  const exp = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(Math.max(attempt, 0), 30))
-  return Math.round(exp * (0.8 + 0.4 * random()))
-}
-
-/** The libp2p peer id of the node whose ed25519 public key (32 bytes) is given. */
-export function peerIdOfNodeKey (publicKey: Uint8Array): PeerId {
-  if (publicKey.length !== 32) throw new RangeError(`peerIdOfNodeKey: an ed25519 public key is 32 bytes, got ${publicKey.length}`)
-  return peerIdFromPublicKey(publicKeyFromRaw(publicKey))
-}
-
-/** The ed25519 node key behind a peer id, or undefined for other key types. */
-export function nodeKeyOfPeerId (peerId: PeerId): Uint8Array | undefined {
-  return peerId.type === 'Ed25519' ? peerId.publicKey.raw : undefined
-}
-
-interface KnownPeer {
-  config: PeerConfig
-  peerId: PeerId
-  address?: Multiaddr
-  attempts: number
-  timer?: NodeJS.Timeout
-  dialing: boolean
-}
-
-interface Penalty { points: number, at: number }
-
 export class P2pHost extends EventEmitter<P2pHostEvents> {
   readonly chainId: string
   readonly topics: { txs: string, consensus: string }
   readonly protocols: { status: string, blocks: string, blob: string }
-  private readonly known = new Map<string, KnownPeer>()
-  private readonly banned = new Map<string, number>()
-  private readonly penalties = new Map<string, Penalty>()
-  private readonly redial: { baseMs: number, maxMs: number }
-  private readonly banMs: number
-  private readonly penaltyHalfLifeMs: number
-  private stopping = false
+  private readonly scores: PeerScores
+  private readonly peers: PeerSet
   private libp2pNode?: P2pLibp2p
   /** Coalesces each connection's socket writes per tick (coalesce.ts), as libp2p's connection protector. */
   private readonly coalescer = writeCoalescer()
@@ -220,11 +143,16 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
     this.chainId = opts.chainId
     this.topics = { txs: txTopic(opts.chainId), consensus: consensusTopic(opts.chainId) }
     this.protocols = { status: statusProtocol(opts.chainId), blocks: blocksProtocol(opts.chainId), blob: blobProtocol(opts.chainId) }
-    this.redial = { ...DEFAULT_REDIAL, ...opts.redial }
-    this.banMs = opts.banMs ?? 10 * 60_000
-    this.penaltyHalfLifeMs = opts.penaltyHalfLifeMs ?? 10 * 60_000
+    this.scores = new PeerScores(opts.banMs ?? 10 * 60_000, opts.penaltyHalfLifeMs ?? 10 * 60_000)
     if (opts.nodeKey.length !== 32) throw new RangeError('createP2pHost: nodeKey must be the 32-byte ed25519 seed')
-    for (const peer of opts.peers) this.addKnown(peer)
+    this.peers = new PeerSet({
+      peers: opts.peers,
+      isAllowed: opts.isAllowed,
+      redial: opts.redial,
+      scores: this.scores,
+      onRefused: (e) => { this.emit('peer:refused', e) },
+      onHandlerError: (e) => { this.emit('handler:error', e) }
+    })
   }
 
   get libp2p (): P2pLibp2p {
@@ -250,20 +178,6 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
   async start (): Promise<void> {
     if (this.libp2pNode !== undefined && this.libp2pNode.status !== 'stopped') return
     const privateKey = await generateKeyPairFromSeed('Ed25519', this.opts.nodeKey)
-    const topicScore = createTopicScoreParams({
-      topicWeight: 1,
-      timeInMeshWeight: 0.01,
-      timeInMeshQuantum: 1_000,
-      timeInMeshCap: 300,
-      firstMessageDeliveriesWeight: 0.1,
-      firstMessageDeliveriesDecay: 0.9,
-      firstMessageDeliveriesCap: 100,
-      // a quiet permissioned network must not punish peers for having little to say
-      meshMessageDeliveriesWeight: 0,
-      meshFailurePenaltyWeight: 0,
-      invalidMessageDeliveriesWeight: -10,
-      invalidMessageDeliveriesDecay: 0.5
-    })
     // not started yet: listeners, validators and protocol handlers go in first
     const node = await createLibp2p({
       start: false,
@@ -273,7 +187,7 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionProtector: () => this.coalescer,
-      connectionGater: this.gater(),
+      connectionGater: this.peers.gater(),
       connectionManager: { inboundConnectionThreshold: this.opts.inboundConnectionsPerSecondPerIp ?? 25 },
       services: {
         identify: identify(),
@@ -292,18 +206,12 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
           ...GOSSIP_RELAY,
           // what gossipsub can send anyway (see MAX_GOSSIP_RPC_BYTES); bigger inbound RPCs are refused unread
           maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
-          scoreParams: {
-            topics: { [this.topics.txs]: topicScore, [this.topics.consensus]: topicScore },
-            appSpecificScore: (id: string) => -this.penaltyOf(id),
-            appSpecificWeight: 1,
-            // every hospital may run several nodes behind one address; the allowlist bounds Sybils
-            IPColocationFactorWeight: 0
-          }
+          scoreParams: gossipScoreParams([this.topics.txs, this.topics.consensus], (id) => this.scores.penaltyOf(id))
         })
       }
     })
     this.libp2pNode = node
-    this.stopping = false
+    this.peers.attach(node)
     node.addEventListener('peer:connect', (evt) => this.onConnect(evt.detail))
     node.addEventListener('peer:disconnect', (evt) => this.onDisconnect(evt.detail))
 
@@ -339,15 +247,11 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
     await node.start()
     pubsub.subscribe(this.topics.txs)
     pubsub.subscribe(this.topics.consensus)
-    for (const peer of this.known.values()) this.dialKnown(peer)
+    this.peers.dialAll()
   }
 
   async stop (): Promise<void> {
-    this.stopping = true
-    for (const peer of this.known.values()) {
-      if (peer.timer !== undefined) clearTimeout(peer.timer)
-      peer.timer = undefined
-    }
+    this.peers.stop()
     const node = this.libp2pNode
     if (node !== undefined) await node.stop()
   }
@@ -355,31 +259,14 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
   // -------------------------------------------------------------------------------------------
   // allowlist
 
-  /** Adds a peer to the allowlist (and dials it when it has an address and the host runs). */
+  /** Adds a peer to the allowlist (and dials it when it has an address and the host runs). Throws PEER_CONFIG_INVALID. */
   addPeer (config: PeerConfig): void {
-    const peer = this.addKnown(config)
-    if (this.libp2pNode !== undefined && !this.stopping) this.dialKnown(peer)
+    this.peers.add(config)
   }
 
   /** True when the peer may connect: configured or `isAllowed`, not banned, not ourselves. */
   isAllowedPeer (peer: PeerId | string): boolean {
-    const id = typeof peer === 'string' ? peerIdFromString(peer) : peer
-    const key = id.toString()
-    if (this.libp2pNode !== undefined && key === this.libp2pNode.peerId.toString()) return false
-    const until = this.banned.get(key)
-    if (until !== undefined) {
-      if (until > Date.now()) return false
-      this.banned.delete(key)
-    }
-    if (this.known.has(key)) return true
-    const nodeKey = nodeKeyOfPeerId(id)
-    if (nodeKey === undefined || this.opts.isAllowed === undefined) return false
-    try {
-      return this.opts.isAllowed(nodeKey)
-    } catch (error) {
-      this.emit('handler:error', { where: 'isAllowed', error })
-      return false
-    }
+    return this.peers.isAllowedPeer(peer)
   }
 
   /** Closes connections of peers that are no longer allowed (after a validator-set change). */
@@ -390,88 +277,16 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
     await Promise.all([...drop].map(async (id) => { await node.hangUp(peerIdFromString(id)).catch(() => undefined) }))
   }
 
-  private addKnown (config: PeerConfig): KnownPeer {
-    let peerId: PeerId
-    let address: Multiaddr | undefined
-    try {
-      peerId = peerIdOfNodeKey(fromHex(config.publicKey))
-      if (config.address !== '') {
-        address = multiaddr(config.address)
-        const inAddr = address.getComponents().find((c) => c.name === 'p2p')?.value
-        if (inAddr !== undefined && inAddr !== peerId.toString()) throw new Error('its /p2p/ id is not the id of its public key')
-      }
-    } catch (err) {
-      throw new P2pError({ code: 'PEER_CONFIG_INVALID', name: config.name, reason: err instanceof Error ? err.message : String(err) }, `Peer "${config.name}" in p2p.peers is invalid (${err instanceof Error ? err.message : String(err)}); fix its publicKey or address.`)
-    }
-    const key = peerId.toString()
-    const existing = this.known.get(key)
-    if (existing !== undefined) {
-      existing.config = config
-      if (address !== undefined) existing.address = address
-      return existing
-    }
-    const peer: KnownPeer = { config, peerId, attempts: 0, dialing: false, ...(address !== undefined ? { address } : {}) }
-    this.known.set(key, peer)
-    return peer
-  }
-
-  private gater (): ConnectionGater {
-    const check = (peer: PeerId, direction: 'inbound' | 'outbound'): boolean => {
-      if (this.isAllowedPeer(peer)) return false
-      this.emit('peer:refused', { peerId: peer.toString(), direction })
-      return true
-    }
-    return {
-      denyDialMultiaddr: () => false,
-      denyDialPeer: (peer) => check(peer, 'outbound'),
-      denyInboundEncryptedConnection: (peer) => check(peer, 'inbound'),
-      denyOutboundEncryptedConnection: (peer) => check(peer, 'outbound'),
-      denyInboundUpgradedConnection: (peer) => check(peer, 'inbound'),
-      denyOutboundUpgradedConnection: (peer) => check(peer, 'outbound')
-    }
-  }
-
   // -------------------------------------------------------------------------------------------
-  // dialing
-
-  private dialKnown (peer: KnownPeer): void {
-    if (peer.address === undefined || this.stopping || peer.dialing || peer.timer !== undefined) return
-    const node = this.libp2pNode
-    if (node === undefined || node.getConnections(peer.peerId).length > 0) return
-    peer.dialing = true
-    node.peerStore.merge(peer.peerId, { multiaddrs: [peer.address] })
-      .then(async () => await node.dial(peer.peerId, { signal: AbortSignal.timeout(10_000) }))
-      .then(() => { peer.attempts = 0 })
-      .catch(() => { this.scheduleRedial(peer) })
-      .finally(() => { peer.dialing = false })
-  }
-
-  private scheduleRedial (peer: KnownPeer): void {
-    if (peer.address === undefined || this.stopping || peer.timer !== undefined) return
-    const bannedUntil = this.banned.get(peer.peerId.toString()) ?? 0
-    const delay = Math.max(redialDelayMs(peer.attempts, this.redial), bannedUntil - Date.now())
-    peer.attempts++
-    peer.timer = setTimeout(() => {
-      peer.timer = undefined
-      this.dialKnown(peer)
-    }, delay)
-    peer.timer.unref()
-  }
+  // connections
 
   private onConnect (peerId: PeerId): void {
-    const peer = this.known.get(peerId.toString())
-    if (peer !== undefined) {
-      peer.attempts = 0
-      if (peer.timer !== undefined) clearTimeout(peer.timer)
-      peer.timer = undefined
-    }
-    this.emit('peer:connect', { peerId: peerId.toString(), ...(peer !== undefined ? { name: peer.config.name } : {}) })
+    this.emit('peer:connect', { peerId: peerId.toString(), ...this.peers.connected(peerId) })
   }
 
   private onDisconnect (peerId: PeerId): void {
-    const peer = this.known.get(peerId.toString())
-    this.emit('peer:disconnect', { peerId: peerId.toString(), ...(peer !== undefined ? { name: peer.config.name } : {}) })
-    if (peer !== undefined && !this.stopping) this.scheduleRedial(peer)
+    this.emit('peer:disconnect', { peerId: peerId.toString(), ...this.peers.nameOf(peerId) })
+    this.peers.disconnected(peerId)
   }
 
   /** Peer ids we hold an open connection to. */
@@ -482,22 +297,13 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
   // -------------------------------------------------------------------------------------------
   // scoring
 
-  private penaltyOf (peerId: string): number {
-    const p = this.penalties.get(peerId)
-    if (p === undefined) return 0
-    return p.points * 0.5 ** ((Date.now() - p.at) / this.penaltyHalfLifeMs)
-  }
-
   /**
    * Penalises a peer for an offence (a P2pError code, or PENALTY points given directly). At
    * BAN_PENALTY the peer is disconnected and refused for `banMs`. Returns the new penalty.
    */
-  penalize (peerId: string, code: string, points = PENALTY[code as P2pErrorCode] ?? 10): number {
-    const total = this.penaltyOf(peerId) + points
-    this.penalties.set(peerId, { points: total, at: Date.now() })
-    const banned = total >= BAN_PENALTY
+  penalize (peerId: string, code: string, points = PENALTY[code as P2pErrorCode] ?? DEFAULT_PENALTY): number {
+    const { total, banned } = this.scores.add(peerId, points)
     if (banned) {
-      this.banned.set(peerId, Date.now() + this.banMs)
       const node = this.libp2pNode
       if (node !== undefined) node.hangUp(peerIdFromString(peerId)).catch(() => undefined)
     }
@@ -511,8 +317,9 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
     return typeof pubsub.getScore === 'function' ? pubsub.getScore(peerId) : 0
   }
 
+  /** True while the peer is banned (its penalty reached BAN_PENALTY less than `banMs` ago). */
   isBanned (peerId: string): boolean {
-    return (this.banned.get(peerId) ?? 0) > Date.now()
+    return this.scores.isBanned(peerId)
   }
 
   // -------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import {
   checkConsensusGossip, decodeTxBatch, encodeTxBatch, gossipVerdict, MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_BATCH_BYTES, MAX_TX_BATCH_TXS, packTxBatches,
   TopicValidatorResult, validateTxGossip
 } from '../../../src/p2p/gossip.js'
-import { nodeKeyOfPeerId, peerIdOfNodeKey } from '../../../src/p2p/host.js'
+import { nodeKeyOfPeerId, peerIdOfNodeKey } from '../../../src/p2p/peers.js'
 import { bytes32, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.js'
 import { nodeKey } from './helpers.js'
 

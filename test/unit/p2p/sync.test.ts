@@ -6,7 +6,7 @@ import { streamPair } from '@libp2p/utils'
 import { encodeCanonical } from '../../../src/types/codec.js'
 import { MedchainError } from '../../../src/util/errors.js'
 import { P2pError } from '../../../src/p2p/errors.js'
-import { peerIdOfNodeKey } from '../../../src/p2p/host.js'
+import { peerIdOfNodeKey } from '../../../src/p2p/peers.js'
 import {
   decodeBlocksRequest, decodeResponseFrame, decodeStatus, decodeStatusRequest, encodeBlockItem, encodeBlocksRequest,
   encodeEnd, encodeStatus, encodeStatusRequest, getBlocksHandler, getStatusHandler, MAX_BLOCKS_PER_REQUEST, requestBlocks,

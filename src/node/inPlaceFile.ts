@@ -3,19 +3,16 @@
  * block it last signed for and the WAL of its own messages at the current height. Neither is
  * needed for safety (the durable sign-state is, src/consensus/signState.ts), so neither is synced.
  *
- * Why not `writeFileAtomic(…, { durable: false })`, which these files used before: a rename over
- * an existing file (and an unlink) makes ext4 (auto_da_alloc) start writing the new file back at
- * once, on the thread that renames. Profiled at 600 tx/s, the last-signed-block rename took
- * ~0.6 s, the own-messages rename ~0.1 s and unlinking own messages at each new height ~0.4 s of a
- * validator's main thread in a 50 s run, all on the path of a vote. Here a write is one `pwrite`
- * at offset 0 of a file that stays open: no rename, no unlink, no truncation (except to shrink a
- * file that once held something much larger), and the page cache is flushed in the background.
+ * A write is one `pwrite` at offset 0 of a file that stays open: no rename, no unlink, no
+ * truncation (except to shrink a file that once held something much larger), and the page cache is
+ * flushed in the background. A rename over an existing file (or an unlink) would make ext4
+ * (auto_da_alloc) start writing the new file back at once, on the thread that renames, which is the
+ * thread that votes (figures in bench/RESULTS.md).
  *
  * Layout (big-endian): magic "MCIP" | body length u32 | body | sha256(magic | length | body).
  * Bytes after the frame (left by an earlier, longer body) are ignored. A reader gets the body of a
- * whole frame or nothing: a frame torn by a power loss, a file of another format (these files
- * were renamed-over copies of the raw content before) or a corrupt one read as missing, which
- * costs the validator at most a round, never safety.
+ * whole frame or nothing: a frame torn by a power loss, a file of any other format or a corrupt
+ * one reads as missing, which costs the validator at most a round, never safety.
  */
 import { closeSync, ftruncateSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { equalBytes } from '../crypto/bytes.js'

@@ -36,9 +36,8 @@ import { equalBytes, fromHex, toHex } from '../crypto/bytes.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { VerifyPool } from '../crypto/verifyPool.js'
 import { ConsensusEngine } from '../consensus/engine.js'
-import { ConsensusError } from '../types/consensusErrors.js'
 import { SignStateFile } from '../consensus/signState.js'
-import { decodeConsensusMessage, encodeConsensusMessage, keepOwnMessages, messageHeight } from '../types/consensusMessage.js'
+import { decodeOwnMessages, encodeOwnMessages, keepOwnMessages, messageHeight } from '../consensus/wal.js'
 import type { EngineAction, EngineEvent } from '../consensus/types.js'
 import type { ConsensusMessage } from '../types/consensusMessage.js'
 import { encodeVote, type Vote } from '../types/vote.js'
@@ -548,39 +547,6 @@ function readLastSignedBlock (file: InPlaceFile): Block | undefined {
   } catch {
     return undefined
   }
-}
-
-/**
- * own_messages.bin's body (framed by InPlaceFile, which checks it whole): for each message a
- * 4-byte big-endian length and encodeConsensusMessage's bytes.
- */
-export function encodeOwnMessages (messages: readonly ConsensusMessage[]): Uint8Array {
-  const parts = messages.map((m) => encodeConsensusMessage(m))
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + 4 + p.length, 0))
-  const view = new DataView(bytes.buffer)
-  let off = 0
-  for (const p of parts) {
-    view.setUint32(off, p.length)
-    bytes.set(p, off + 4)
-    off += 4 + p.length
-  }
-  return bytes
-}
-
-/** Inverse of encodeOwnMessages; throws ConsensusError (MSG_MALFORMED for a truncated list). */
-export function decodeOwnMessages (bytes: Uint8Array): ConsensusMessage[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const out: ConsensusMessage[] = []
-  let off = 0
-  while (off < bytes.length) {
-    const length = off + 4 <= bytes.length ? view.getUint32(off) : -1
-    if (length < 0 || off + 4 + length > bytes.length) {
-      throw new ConsensusError({ code: 'MSG_MALFORMED', reason: 'truncated own-messages list' }, 'The own-messages list ends inside a message.')
-    }
-    out.push(decodeConsensusMessage(bytes.slice(off + 4, off + 4 + length)))
-    off += 4 + length
-  }
-  return out
 }
 
 /** The own messages of the last signed height; none when the file is missing or unreadable (liveness data only). */

@@ -135,18 +135,3 @@ export function decodeConsensusMessage (bytes: Uint8Array): ConsensusMessage {
     throw new ConsensusError({ code: 'MSG_MALFORMED', reason }, `The consensus message is malformed (${reason}); the peer sent bytes that are not a canonical proposal or vote.`)
   }
 }
-
-/** The height a consensus message is for. */
-export function messageHeight (m: ConsensusMessage): number {
-  return m.kind === 'proposal' ? m.proposal.height : m.vote.height
-}
-
-/**
- * What a validator's own-messages WAL holds after it signed `message` at `height` (the node's
- * own_messages.bin, the simulator's disk): every vote signed at that height and only the latest
- * proposal; older heights are dropped. A proposal carries a whole block, and a stall of many rounds
- * must not keep one per proposing round. Pure.
- */
-export function keepOwnMessages (previous: readonly ConsensusMessage[], message: ConsensusMessage, height: number): ConsensusMessage[] {
-  return [...previous.filter((m) => messageHeight(m) === height && !(message.kind === 'proposal' && m.kind === 'proposal')), message]
-}

@@ -103,13 +103,13 @@ export interface P2pHostEvents {
  * the messages of its last three heartbeats (IHAVE) to up to `Dlazy` peers, and a peer that has
  * not seen an id asks for it (IWANT). That costs one heartbeat (≤ 1 s) of latency on such a path.
  *
- * Why: validators are all connected to each other. With configured peers as direct peers every
- * node pushed every message it accepted on to every other peer, so with n validators each
- * received every transaction batch, vote and proposal n − 1 times and decoded, hashed and
- * discarded n − 2 of the copies: (n − 1)² transmissions per message where n − 1 carry news. Now
+ * Why configured peers are not gossipsub direct peers: validators are all connected to each other,
+ * and gossipsub pushes every message it accepts on to every direct peer, so with n validators each
+ * would receive every transaction batch, vote and proposal n − 1 times and decode, hash and
+ * discard n − 2 of the copies: (n − 1)² transmissions per message where n − 1 carry news. Here
  * each message crosses each link at most once; announcements are 32 bytes per message id.
  * Validators are still direct peers in the sense that matters: each dials every configured peer
- * and redials it (above), so their messages travel one hop. What they lose is gossipsub's
+ * and redials it (peers.ts), so their messages travel one hop. What they lose is gossipsub's
  * exemption from scoring: a configured peer whose score falls below the publish threshold (−50:
  * several rejected messages, halving each decay interval) gets nothing published to it until its
  * score recovers, and below the graylist threshold (−80) its messages are ignored. Only invalid
@@ -195,9 +195,10 @@ export class P2pHost extends EventEmitter<P2pHostEvents> {
           globalSignaturePolicy: StrictNoSign,
           msgIdFn: (msg: Message) => sha256(msg.data),
           // gossipsub keys its caches (seen, message cache, IWANT tracking) by the id as a string;
-          // its default is multibase base64 in JS (~1% of a validator's time at low load). byteKey
-          // is native and one latin1 character per byte, so distinct ids never share a string; the
-          // string never leaves the process (ids travel between peers as bytes)
+          // its default is multibase base64 computed in JS (a measurable share of a validator's time,
+          // figures in bench/RESULTS.md). byteKey is native and one latin1 character per byte, so
+          // distinct ids never share a string; the string never leaves the process (ids travel
+          // between peers as bytes)
           msgIdToStrFn: byteKey,
           allowPublishToZeroTopicPeers: true,
           ignoreDuplicatePublishError: true,

@@ -15,16 +15,16 @@ import { equalBytes, fromHex, u64be } from '../crypto/bytes.js'
 import { verify } from '../crypto/ed25519.js'
 import type { Application } from '../types/application.js'
 import {
-  blockHash, certificateHash, computeTxRoot, decodeBlock, decodeCertificate, encodeBlock,
-  encodeCertificate, EMPTY_COMMIT, validateBlockBasic, ZERO_HASH, type Block, type BlockHeader, type CommitCertificate
+  blockHash, certificateHash, computeTxRoot, decodeBlock, EMPTY_COMMIT, validateBlockBasic, ZERO_HASH,
+  type Block, type BlockHeader, type CommitCertificate
 } from '../types/block.js'
 import { accumulatorRoot, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
-import { decodeCanonical, encodeCanonical, readBytes, readBytesMax, readList, readTuple, readU32, readU64, u64 } from '../types/codec.js'
+import { decodeCanonical, encodeCanonical, readBytes, readTuple, readU32, readU64, u64 } from '../types/codec.js'
 import { ChainError } from '../types/errors.js'
 import { executeBlockTxs, type ExecutionOutput } from './execute.js'
 import { genesisHash, type Genesis } from '../types/genesis.js'
 import { BLOCK_VERSION, MAX_BLOCK_TXS } from '../types/limits.js'
-import { computeResultsRoot, decodeReceipt, encodeReceipt, RESULT_OK, type Receipt } from '../types/receipt.js'
+import { computeResultsRoot, RESULT_OK, type Receipt } from '../types/receipt.js'
 import { buildCommittedState, computeStateRoot, StateOverlay, type CommittedState, type StateCommitment } from './stateOverlay.js'
 import type { StateBackend } from '../types/state.js'
 import {
@@ -32,6 +32,7 @@ import {
 } from './store/buckets.js'
 import { txSignatureJob, type Tx } from '../types/tx.js'
 import { validateBlock, type ChainView } from './validateBlock.js'
+import { BLOCK_STORE_DIR, BlockStore, blockStoreOps } from './store/blockStore.js'
 import { createLevelDb, writeBatch, writeBlockBatch, type BatchOp, type BlockBatch, type ChainDb } from './store/db.js'
 import { verifyCommit } from '../types/commit.js'
 import { decodeValidatorSet, encodeValidatorSet, validatorSetHash, type ValidatorSet } from '../types/validatorSet.js'
@@ -48,22 +49,6 @@ export interface VerifiedTxCache {
   has: (txHash: Uint8Array) => boolean
   add: (txHash: Uint8Array) => void
 }
-
-/**
- * The block store's directory inside the state database's: blocks, receipts and certificates,
- * keyed by height, live in a LevelDB database of their own (as CometBFT keeps blockstore.db apart
- * from state.db). In one database every memtable flush mixed them with the randomly keyed state
- * and indexes, so LevelDB's compactions rewrote them again at every level: they are ~60% of the
- * bytes a block writes (receipts alone ~490 bytes per enrolment). Alone, their keys only ever
- * grow, and they are flushed once and never merged again. Importing 100 blocks of 2,000
- * enrolments, LevelDB's background thread used 1.07 s of CPU instead of 1.87 s; in bench:network
- * compaction had reached ~15% of the validators' CPU after ~150,000 transactions.
- *
- * LevelDB ignores a directory it did not create inside its own, so wiping `data/` still wipes
- * both. Blocks written before this split stay readable: a read that misses the block store falls
- * back to the state database.
- */
-export const BLOCK_STORE_DIR = 'blocks'
 
 export interface ChainOptions {
   /** Directory of the LevelDB database (created if missing). */
@@ -131,15 +116,6 @@ export interface ChainEvents {
   block: [{ block: Block, hash: Uint8Array, receipts: Receipt[] }]
 }
 
-/**
- * How many of the newest committed blocks `getBlock` serves decoded from memory, and the most
- * encoded bytes they may hold together. Clients poll the head (explorers, `medchain` waiting for
- * a commit, bench:network timing every block): each read decoded the whole block again, which
- * hashes every transaction in it.
- */
-export const RECENT_BLOCKS = 16
-const RECENT_BLOCKS_MAX_BYTES = 64 * 1024 * 1024
-
 const inlineVerifier: BatchVerifier = {
   verifyBatch: async (jobs) => jobs.map((j) => verify(j.publicKey, j.message, j.signature))
 }
@@ -157,9 +133,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   private prepared: PreparedBlock | undefined
   /** Serialises imports: one block at a time. */
   private importQueue: Promise<unknown> = Promise.resolve()
-  /** The newest committed blocks by height, oldest first (see RECENT_BLOCKS); blocks are immutable. */
-  private readonly recentBlocks = new Map<number, { block: Block, bytes: number }>()
-  private recentBlocksBytes = 0
+  /** Blocks, receipts and certificates by height. */
+  private readonly store: BlockStore
 
   private constructor (
     private readonly db: Db,
@@ -173,6 +148,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.committed = committed
     this.validatorSetValue = opts.app.getValidatorSet(this.stateView)
     this.headValidatorSet = this.validatorSetValue
+    this.store = new BlockStore(blocks, db, () => this.headHeightValue)
   }
 
   /**
@@ -236,7 +212,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     if (height === 0) {
       expectedRoot = await this.db.get(metaKey(Meta.genesisStateRoot))
     } else {
-      const bytes = await this.readBlockStore(heightKey(Bucket.blockByHeight, height))
+      const bytes = await this.store.read(Bucket.blockByHeight, height)
       const block = bytes === undefined ? undefined : decodeBlock(bytes)
       if (block === undefined || !equalBytes(blockHash(block.header), hash)) {
         throw new ChainError({ code: 'STORE_CORRUPT', reason: 'head block missing' }, `The head block ${height} is missing or does not match the head hash; move the data directory away and resync.`)
@@ -483,7 +459,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.headHeightValue = h.height
     this.headHashValue = hash
     this.headTimestamp = h.timestamp
-    this.rememberBlock(block)
+    this.store.remember(block)
     // 10
     this.emit('block', { block, hash, receipts: out.receipts })
     const timings = { ...prepared.timings, commitMs: performance.now() - t3 }
@@ -492,13 +468,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   private batchFor (block: Block, hash: Uint8Array, out: ExecutionOutput, overlay: StateOverlay, commitment: StateCommitment, commit?: CommitCertificate): BlockBatch {
     const height = block.header.height
-    const blockOps: BatchOp[] = [
-      { type: 'put', key: heightKey(Bucket.blockByHeight, height), value: encodeBlock(block) },
-      { type: 'put', key: heightKey(Bucket.receiptsByHeight, height), value: encodeCanonical(out.receipts.map(encodeReceipt)) }
-    ]
-    if (commit !== undefined) blockOps.push({ type: 'put', key: heightKey(Bucket.certificateByHeight, height), value: encodeCertificate(commit) })
-    // the previous block's certificate arrives in this block's lastCommit
-    if (height > 1) blockOps.push({ type: 'put', key: heightKey(Bucket.certificateByHeight, height - 1), value: encodeCertificate(block.lastCommit) })
+    const blockOps = blockStoreOps(block, out.receipts, commit)
     const ops: BatchOp[] = [{ type: 'put', key: hashKey(Bucket.heightByHash, hash), value: u64be(height) }]
     block.txs.forEach((tx, index) => {
       ops.push({ type: 'put', key: hashKey(Bucket.txLocation, tx.hash), value: encodeTxLocation(height, index) })
@@ -529,49 +499,16 @@ export class Chain extends EventEmitter<ChainEvents> {
     return { blockOps, stateOps: ops }
   }
 
-  /**
-   * A block-store value (block, receipts or certificate by height): from the block store, or from
-   * the state database, where a data directory from before the split (BLOCK_STORE_DIR) keeps them.
-   */
-  private async readBlockStore (key: Uint8Array): Promise<Uint8Array | undefined> {
-    const v = await this.blocks.get(key)
-    if (v !== undefined || this.blocks === this.db) return v
-    return await this.db.get(key)
-  }
-
-  /**
-   * The block store's value for a committed height: none above the head, where a crash between
-   * step 8's two batches may have left a block the state never adopted.
-   */
-  private async readCommitted (bucket: number, height: number): Promise<Uint8Array | undefined> {
-    if (height > this.headHeightValue) return undefined
-    return await this.readBlockStore(heightKey(bucket, height))
-  }
-
   // ------------------------------------------------------------------------------------------
   // queries
 
   /** The committed block at `height`; one of the RECENT_BLOCKS newest comes from memory (the same object each time). */
   async getBlock (height: number): Promise<Block | undefined> {
-    const recent = this.recentBlocks.get(height)
-    if (recent !== undefined) return recent.block
-    const bytes = await this.getBlockBytes(height)
-    return bytes === undefined ? undefined : decodeBlock(bytes)
-  }
-
-  private rememberBlock (block: Block): void {
-    const bytes = encodeBlock(block).length // cached by encodeBlock: the batch just wrote it
-    this.recentBlocks.set(block.header.height, { block, bytes })
-    this.recentBlocksBytes += bytes
-    for (const [height, entry] of this.recentBlocks) {
-      if (this.recentBlocks.size <= RECENT_BLOCKS && this.recentBlocksBytes <= RECENT_BLOCKS_MAX_BYTES) break
-      this.recentBlocks.delete(height)
-      this.recentBlocksBytes -= entry.bytes
-    }
+    return await this.store.getBlock(height)
   }
 
   async getBlockBytes (height: number): Promise<Uint8Array | undefined> {
-    return await this.readCommitted(Bucket.blockByHeight, height)
+    return await this.store.getBlockBytes(height)
   }
 
   async getHeader (height: number): Promise<BlockHeader | undefined> {
@@ -585,8 +522,7 @@ export class Chain extends EventEmitter<ChainEvents> {
 
   /** The certificate committing block `height`, once known (stored with block height+1 at the latest). */
   async getCertificate (height: number): Promise<CommitCertificate | undefined> {
-    const v = await this.readCommitted(Bucket.certificateByHeight, height)
-    return v === undefined ? undefined : decodeCertificate(v)
+    return await this.store.getCertificate(height)
   }
 
   async getTxLocation (txHash: Uint8Array): Promise<TxLocation | undefined> {
@@ -599,20 +535,13 @@ export class Chain extends EventEmitter<ChainEvents> {
   async getReceipt (txHash: Uint8Array): Promise<(TxLocation & { receipt: Receipt }) | undefined> {
     const loc = await this.getTxLocation(txHash)
     if (loc === undefined) return undefined
-    const v = await this.readCommitted(Bucket.receiptsByHeight, loc.height)
-    if (v === undefined) return undefined
-    const list = readList(decodeCanonical(v, { maxBytes: 64 * 1024 * 1024, maxItems: MAX_BLOCK_TXS, maxDepth: 2 }), MAX_BLOCK_TXS, 'receipts')
-    const item = list[loc.index]
-    if (!(item instanceof Uint8Array)) return undefined
-    return { ...loc, receipt: decodeReceipt(item) }
+    const receipt = await this.store.getReceipt(loc.height, loc.index)
+    return receipt === undefined ? undefined : { ...loc, receipt }
   }
 
   /** The encoded receipts of block `height`, in transaction order (the leaves of its resultsRoot). */
   async getBlockReceiptBytes (height: number): Promise<Uint8Array[] | undefined> {
-    const v = await this.readCommitted(Bucket.receiptsByHeight, height)
-    if (v === undefined) return undefined
-    return readList(decodeCanonical(v, { maxBytes: 64 * 1024 * 1024, maxItems: MAX_BLOCK_TXS, maxDepth: 2 }), MAX_BLOCK_TXS, 'receipts')
-      .map((item, i) => readBytesMax(item, `receipts[${i}]`, 64 * 1024))
+    return await this.store.getBlockReceiptBytes(height)
   }
 
   /**

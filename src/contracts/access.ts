@@ -32,7 +32,8 @@ import { grantCoversRecord, loadGrants } from './consent.js'
 import { isWindowOpen } from './emergency.js'
 import type { ContractErrorCode } from './errors.js'
 import { EntityKind, granteeRoleOf, PURPOSE_NAMES, recordTypeReadableBy } from './roles.js'
-import type { AnchoredRecord, Entity, StateView } from './stateView.js'
+import type { AnchoredRecord, Entity } from './schema.js'
+import type { StateView } from './stateView.js'
 
 export type AccessGround = 'patient' | 'author' | 'grant' | 'emergency'
 

@@ -23,7 +23,8 @@ import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from '
 import { type ExecContext } from '../types/application.js'
 import { isEffectivelyActive } from './registry.js'
 import { ALL_RECORD_TYPES, EntityKind, granteeRoleOf, isFhirResourceType, PURPOSE_NAMES, purposeAllowedFor } from './roles.js'
-import type { AnchoredRecord, Grant, StateView } from './stateView.js'
+import type { AnchoredRecord, Grant } from './schema.js'
+import type { StateView } from './stateView.js'
 
 /** Most live grants one patient may have given one grantee at a time. */
 export const MAX_LIVE_GRANTS_PER_GRANTEE = 32

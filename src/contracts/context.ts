@@ -11,7 +11,7 @@
 import type { TxEvent } from '../types/receipt.js'
 import type { PayloadOf, Tx, TxType } from '../types/tx.js'
 import type { ContractErrorCode } from './errors.js'
-import type { Entity } from './stateView.js'
+import type { Entity } from './schema.js'
 
 /** A transaction whose payload is known to be of type T. */
 export type TxOf<T extends TxType> = Tx & { payload: PayloadOf<T> }

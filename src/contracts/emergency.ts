@@ -16,7 +16,8 @@ import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from '
 import { type ExecContext } from '../types/application.js'
 import { getActive } from './registry.js'
 import { EntityKind } from './roles.js'
-import type { EmergencyWindow, StateView } from './stateView.js'
+import type { EmergencyWindow } from './schema.js'
+import type { StateView } from './stateView.js'
 
 /** Length of a break-glass window: 24 hours of block time. */
 export const EMERGENCY_WINDOW_MS = 24 * 60 * 60 * 1000

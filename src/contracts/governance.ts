@@ -34,7 +34,8 @@ import { type BlockContext, type ExecContext } from '../types/application.js'
 import { contractError } from './errors.js'
 import { checkNewKey, getActive, newEntity } from './registry.js'
 import { EntityKind, EntityStatus } from './roles.js'
-import { ProposalKind, ProposalStatus, type Proposal, type StateView, type ValidatorChange } from './stateView.js'
+import { ProposalKind, ProposalStatus, type Proposal, type ValidatorChange } from './schema.js'
+import type { StateView } from './stateView.js'
 
 /** Largest voting power of one validator. */
 export const MAX_VALIDATOR_POWER = 0xffff

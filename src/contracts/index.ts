@@ -67,7 +67,8 @@ import {
   verifyDeactivate, verifyEnrolPatient, verifyRegisterClinician, verifyRegisterOrganization
 } from './registry.js'
 import { EntityKind } from './roles.js'
-import { StateView, type AnchoredRecord, type EmergencyWindow, type Entity, type EvidenceRecord, type Grant, type Proposal } from './stateView.js'
+import type { AnchoredRecord, EmergencyWindow, Entity, EvidenceRecord, Grant, Proposal } from './schema.js'
+import { StateView } from './stateView.js'
 
 export { CONTRACT_ERROR_CODES, CONTRACT_ERROR_MESSAGES, ContractError, type ContractErrorCode } from './errors.js'
 export { decodeAuditEntry, encodeAuditEntry, type AuditEntry } from './audit.js'
@@ -79,7 +80,7 @@ export * from './roles.js'
 export {
   ProposalKind, ProposalStatus, type AnchoredRecord, type EmergencyWindow, type Entity, type EvidenceRecord, type Grant, type Proposal,
   type ValidatorChange
-} from './stateView.js'
+} from './schema.js'
 export type { AccessDecision, AccessGround } from './access.js'
 export type { KeySource } from './keyShare.js'
 

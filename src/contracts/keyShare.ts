@@ -26,7 +26,8 @@ import { grantCoversRecord, isGrantLive, loadGrants } from './consent.js'
 import { isWindowOpen } from './emergency.js'
 import { isEffectivelyActive } from './registry.js'
 import { EntityKind, granteeRoleOf, recordTypeReadableBy } from './roles.js'
-import type { AnchoredRecord, StateView } from './stateView.js'
+import type { AnchoredRecord } from './schema.js'
+import type { StateView } from './stateView.js'
 
 export interface SharePlan {
   patient: Uint8Array

@@ -16,7 +16,8 @@ import { type ExecContext } from '../types/application.js'
 import { grantCoversType, isGrantLive, loadGrants } from './consent.js'
 import { getActive } from './registry.js'
 import { EntityKind, isFhirResourceType, MAX_RECORD_SIZE } from './roles.js'
-import type { AnchoredRecord, StateView } from './stateView.js'
+import type { AnchoredRecord } from './schema.js'
+import type { StateView } from './stateView.js'
 
 /** True when `clinician` holds a live treatment grant from `patient` covering `resourceType`. */
 export function holdsTreatmentGrantFor (view: StateView, patient: Uint8Array, clinician: Uint8Array, resourceType: string, timestamp: number): boolean {

@@ -25,7 +25,8 @@ import { ok, refuse, type Effects, type Sender, type TxOf, type Verdict } from '
 import { type ExecContext } from '../types/application.js'
 import type { ContractErrorCode } from './errors.js'
 import { CLINICIAN_ROLE_NAMES, ENTITY_KIND_NAMES, EntityKind, EntityStatus, ORGANIZATION_KIND_NAMES } from './roles.js'
-import type { Entity, StateView } from './stateView.js'
+import type { Entity } from './schema.js'
+import type { StateView } from './stateView.js'
 
 // ------------------------------------------------------------------------------------------------
 // shared identity predicates

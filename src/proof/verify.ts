@@ -29,7 +29,7 @@ import { concatBytes, equalBytes, fromHex, toHex, utf8 } from '../crypto/bytes.j
 import { Domain, hashWithDomain, sha256 } from '../crypto/hash.js'
 import { PURPOSE_NAMES } from '../contracts/roles.js'
 import { StateKeys } from '../contracts/keys.js'
-import { decodeGrant, decodeRecord, type Grant } from '../contracts/stateView.js'
+import { decodeGrant, decodeRecord, type Grant } from '../contracts/schema.js'
 import { ProofError } from './errors.js'
 import { decodeGrantIdList } from './stateValues.js'
 import {

@@ -9,8 +9,9 @@ import { StateKeys } from '../../../src/contracts/keys.js'
 import { EntityKind, EntityStatus } from '../../../src/contracts/roles.js'
 import {
   decodeEntity, decodeEvidence, decodeGrant, decodeProposal, decodeRecord, decodeValidatorChanges, encodeEntity, encodeEvidence, encodeGrant,
-  encodeProposal, encodeRecord, encodeValidatorChanges, StateView, withEntityNonce, type AnchoredRecord, type Entity, type Grant, type Proposal
-} from '../../../src/contracts/stateView.js'
+  encodeProposal, encodeRecord, encodeValidatorChanges, withEntityNonce, type AnchoredRecord, type Entity, type Grant, type Proposal
+} from '../../../src/contracts/schema.js'
+import { StateView } from '../../../src/contracts/stateView.js'
 
 const b32 = fc.uint8Array({ minLength: 32, maxLength: 32 })
 const height = fc.nat({ max: Number.MAX_SAFE_INTEGER })

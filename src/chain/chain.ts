@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { equalBytes, fromHex, u64be } from '../crypto/bytes.js'
+import { equalBytes } from '../crypto/bytes.js'
 import { verify } from '../crypto/ed25519.js'
 import type { Application } from '../types/application.js'
 import {
@@ -19,20 +19,19 @@ import {
   type Block, type BlockHeader, type CommitCertificate
 } from '../types/block.js'
 import { accumulatorRoot, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
-import { decodeCanonical, encodeCanonical, readBytes, readTuple, readU32, readU64, u64 } from '../types/codec.js'
+import { decodeCanonical, encodeCanonical, readBytes, readTuple, readU64, u64 } from '../types/codec.js'
 import { ChainError } from '../types/errors.js'
 import { executeBlockTxs, type ExecutionOutput } from './execute.js'
 import { genesisHash, type Genesis } from '../types/genesis.js'
 import { BLOCK_VERSION, MAX_BLOCK_TXS } from '../types/limits.js'
-import { computeResultsRoot, RESULT_OK, type Receipt } from '../types/receipt.js'
+import { computeResultsRoot, type Receipt } from '../types/receipt.js'
 import { buildCommittedState, computeStateRoot, StateOverlay, type CommittedState, type StateCommitment } from './stateOverlay.js'
 import type { StateBackend } from '../types/state.js'
-import {
-  auditByPatientKey, Bucket, encodeTxLocation, hashKey, heightKey, Meta, metaKey, prefixRange, recordByPatientKey, stateKey
-} from './store/buckets.js'
+import { Bucket, heightKey, Meta, metaKey, prefixRange, stateKey } from './store/buckets.js'
 import { txSignatureJob, type Tx } from '../types/tx.js'
 import { validateBlock, type ChainView } from './validateBlock.js'
 import { BLOCK_STORE_DIR, BlockStore, blockStoreOps } from './store/blockStore.js'
+import { addAuditIndexOps, addBlockIndexOps, ChainIndexes, type TxLocation } from './store/indexes.js'
 import { createLevelDb, writeBatch, writeBlockBatch, type BatchOp, type BlockBatch, type ChainDb } from './store/db.js'
 import { verifyCommit } from '../types/commit.js'
 import { decodeValidatorSet, encodeValidatorSet, validatorSetHash, type ValidatorSet } from '../types/validatorSet.js'
@@ -98,8 +97,6 @@ export interface BuiltBlock {
   skipped: ExecutionOutput['skipped']
 }
 
-export interface TxLocation { height: number, index: number }
-
 interface PreparedBlock {
   hash: Uint8Array
   /** The head the block was executed on: the result is stale once the head moves. */
@@ -135,6 +132,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   private importQueue: Promise<unknown> = Promise.resolve()
   /** Blocks, receipts and certificates by height. */
   private readonly store: BlockStore
+  /** The query indexes in the state database. */
+  private readonly indexes: ChainIndexes
 
   private constructor (
     private readonly db: Db,
@@ -149,6 +148,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     this.validatorSetValue = opts.app.getValidatorSet(this.stateView)
     this.headValidatorSet = this.validatorSetValue
     this.store = new BlockStore(blocks, db, () => this.headHeightValue)
+    this.indexes = new ChainIndexes(db)
   }
 
   /**
@@ -469,27 +469,12 @@ export class Chain extends EventEmitter<ChainEvents> {
   private batchFor (block: Block, hash: Uint8Array, out: ExecutionOutput, overlay: StateOverlay, commitment: StateCommitment, commit?: CommitCertificate): BlockBatch {
     const height = block.header.height
     const blockOps = blockStoreOps(block, out.receipts, commit)
-    const ops: BatchOp[] = [{ type: 'put', key: hashKey(Bucket.heightByHash, hash), value: u64be(height) }]
-    block.txs.forEach((tx, index) => {
-      ops.push({ type: 'put', key: hashKey(Bucket.txLocation, tx.hash), value: encodeTxLocation(height, index) })
-      const receipt = out.receipts[index] as Receipt
-      if (receipt.code !== RESULT_OK) return
-      for (const ev of receipt.events) {
-        if (ev.kind !== 'record.anchored') continue
-        const attr = new Map(ev.attributes)
-        const recordId = attr.get('recordId')
-        const patient = attr.get('patient')
-        if (recordId !== undefined && patient !== undefined) ops.push({ type: 'put', key: recordByPatientKey(fromHex(patient), height, index), value: fromHex(recordId) })
-      }
-    })
+    const ops: BatchOp[] = []
+    addBlockIndexOps(ops, block, hash, out.receipts)
     for (const [key, value] of overlay.writes) {
       ops.push(value === null ? { type: 'del', key: stateKey(key) } : { type: 'put', key: stateKey(key), value })
     }
-    let seq = overlay.firstAuditSeq
-    for (const a of overlay.appendedAudit) {
-      ops.push({ type: 'put', key: auditByPatientKey(a.patient, seq), value: a.entry })
-      seq++
-    }
+    addAuditIndexOps(ops, overlay.firstAuditSeq, overlay.appendedAudit)
     // the header's hashes were checked against both sets (validateBlock, step 6)
     if (!equalBytes(block.header.nextValidatorsHash, block.header.validatorsHash)) {
       ops.push({ type: 'put', key: heightKey(Bucket.validatorSetFrom, height + 1), value: encodeValidatorSet(out.nextValidatorSet) })
@@ -516,8 +501,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   async getHeightByHash (hash: Uint8Array): Promise<number | undefined> {
-    const v = await this.db.get(hashKey(Bucket.heightByHash, hash))
-    return v === undefined ? undefined : Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0))
+    return await this.indexes.getHeightByHash(hash)
   }
 
   /** The certificate committing block `height`, once known (stored with block height+1 at the latest). */
@@ -526,10 +510,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   async getTxLocation (txHash: Uint8Array): Promise<TxLocation | undefined> {
-    const v = await this.db.get(hashKey(Bucket.txLocation, txHash))
-    if (v === undefined) return undefined
-    const t = readTuple(decodeCanonical(v, { maxBytes: 32, maxItems: 2, maxDepth: 1 }), 2, 'txLocation')
-    return { height: readU64(t[0], 'height'), index: readU32(t[1], 'index') }
+    return await this.indexes.getTxLocation(txHash)
   }
 
   async getReceipt (txHash: Uint8Array): Promise<(TxLocation & { receipt: Receipt }) | undefined> {
@@ -549,19 +530,8 @@ export class Chain extends EventEmitter<ChainEvents> {
    * that filters them reads only as far as it needs); with `after`, starting after that record of
    * the patient, which was anchored at block `after.height` (its `anchoredAt`).
    */
-  async * recordsByPatient (patient: Uint8Array, after?: { recordId: Uint8Array, height: number }): AsyncGenerator<Uint8Array> {
-    const prefix = new Uint8Array(33)
-    prefix[0] = Bucket.recordsByPatient
-    prefix.set(patient, 1)
-    const range = prefixRange(prefix)
-    let skipping = after !== undefined
-    for await (const recordId of this.db.values({ gte: after === undefined ? range.gte : recordByPatientKey(patient, after.height, 0), lt: range.lt })) {
-      if (skipping) {
-        if (equalBytes(recordId, (after as { recordId: Uint8Array }).recordId)) skipping = false
-        continue
-      }
-      yield recordId
-    }
+  recordsByPatient (patient: Uint8Array, after?: { recordId: Uint8Array, height: number }): AsyncGenerator<Uint8Array> {
+    return this.indexes.recordsByPatient(patient, after)
   }
 
   /**
@@ -569,17 +539,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * `reverse`); `afterSeq` starts after a known entry, so a subscriber reads only what is new.
    */
   async listAuditByPatient (patient: Uint8Array, opts: { afterSeq?: number, limit?: number, reverse?: boolean } = {}): Promise<Array<{ seq: number, entry: Uint8Array }>> {
-    const prefix = new Uint8Array(33)
-    prefix[0] = Bucket.auditByPatient
-    prefix.set(patient, 1)
-    const range = prefixRange(prefix)
-    const gte = opts.afterSeq === undefined ? range.gte : auditByPatientKey(patient, opts.afterSeq + 1)
-    const limit = opts.limit ?? 1000
-    const out: Array<{ seq: number, entry: Uint8Array }> = []
-    for await (const [key, entry] of this.db.iterator({ gte, lt: range.lt, reverse: opts.reverse ?? false, ...(Number.isFinite(limit) ? { limit } : {}) })) {
-      out.push({ seq: Number(new DataView(key.buffer, key.byteOffset + 33, 8).getBigUint64(0)), entry })
-    }
-    return out
+    return await this.indexes.listAuditByPatient(patient, opts)
   }
 
   async close (): Promise<void> {

@@ -1,5 +1,6 @@
 /**
- * The interface of the BFT consensus engine: the events it takes and the actions it returns.
+ * The interface of the BFT consensus engine: the events it takes, the actions it returns, and the
+ * steps, sign-state and round timeouts they speak of.
  * The engine (engine.ts) is a pure state machine — no sockets, timers, disk or clock inside; the
  * node (or the simulator) performs the actions and feeds the results back as events.
  *
@@ -52,6 +53,12 @@ export const DEFAULT_TIMEOUTS: TimeoutConfig = {
   deltaMs: 500,
   capMs: 10_000,
   commitMs: 1000
+}
+
+/** A round timeout: base + round × delta, never more than the cap. */
+export function timeoutDelay (config: TimeoutConfig, step: Step, round: number): number {
+  const base = step === Step.Propose ? config.proposeMs : step === Step.Prevote ? config.prevoteMs : config.precommitMs
+  return Math.min(config.capMs, base + round * config.deltaMs)
 }
 
 /**

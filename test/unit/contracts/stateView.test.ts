@@ -1,16 +1,18 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { CodecError } from '../../../src/types/codec.js'
+import { CodecError, encodeCanonical, u64 } from '../../../src/types/codec.js'
 import { MemoryState } from '../../../src/types/state.js'
 import { TxType } from '../../../src/types/tx.js'
 import { decodeAuditEntry, encodeAuditEntry, type AuditEntry } from '../../../src/contracts/audit.js'
 import { StateKeys } from '../../../src/contracts/keys.js'
 import { EntityKind, EntityStatus } from '../../../src/contracts/roles.js'
 import {
-  decodeEntity, decodeEvidence, decodeGrant, decodeProposal, decodeRecord, decodeValidatorChanges, encodeEntity, encodeEvidence, encodeGrant,
+  decodeEmergencyWindow, decodeEntity, decodeEvidence, decodeGrant, decodeIdList, decodeKeyShare, decodeLiveness, decodeProposal, decodeRecord,
+  decodeValidatorChanges, encodeEmergencyWindow, encodeEntity, encodeEvidence, encodeGrant, encodeIdList, encodeKeyShare, encodeLiveness,
   encodeProposal, encodeRecord, encodeValidatorChanges, withEntityNonce, type AnchoredRecord, type Entity, type Grant, type Proposal
 } from '../../../src/contracts/schema.js'
+import { fromHex, toHex } from '../../../src/crypto/bytes.js'
 import { StateView } from '../../../src/contracts/stateView.js'
 
 const b32 = fc.uint8Array({ minLength: 32, maxLength: 32 })
@@ -112,6 +114,18 @@ describe('state value encodings', () => {
   roundTrips('audit entry', auditArb, encodeAuditEntry, decodeAuditEntry)
   roundTrips('evidence', fc.record({ reportedAt: height, reporter: b32, voteA: fc.uint8Array({ maxLength: 200 }), voteB: fc.uint8Array({ maxLength: 200 }) }).map(clean), encodeEvidence, decodeEvidence)
   roundTrips('validator changes', fc.array(fc.record({ proposalId: b32, action: fc.constantFrom(1, 2) as fc.Arbitrary<1 | 2>, validator: b32, power: fc.nat({ max: 0xffff }), hospital: opt(b32) }).map(clean), { maxLength: 4 }), encodeValidatorChanges, decodeValidatorChanges)
+
+  roundTrips('emergency window', fc.record({ openedAt: height, endsAt: height, openedAtHeight: height }).map(clean), encodeEmergencyWindow, decodeEmergencyWindow)
+  roundTrips('key share', fc.record({ wrappedKey: fc.uint8Array({ maxLength: 200 }), sharedBy: b32, sharedAt: height, emergency: fc.boolean() }).map(clean), encodeKeyShare, decodeKeyShare)
+  roundTrips('grant index', fc.array(b32, { maxLength: 8 }), encodeIdList, (bytes) => decodeIdList(bytes, 'grants'))
+  roundTrips('liveness', fc.uniqueArray(fc.tuple(b32.map(toHex), height), { selector: ([k]) => k, maxLength: 6 }).map((entries) => new Map(entries)), encodeLiveness, decodeLiveness)
+
+  it('encodes liveness as [validator, height] pairs in ascending validator order, whatever the map order', () => {
+    const a = 'aa'.repeat(32)
+    const b = 'bb'.repeat(32)
+    const bytes = encodeLiveness(new Map([[b, 7], [a, 3]]))
+    assert.deepEqual([...bytes], [...encodeCanonical([[fromHex(a), u64(3)], [fromHex(b), u64(7)]])])
+  })
 
   it('refuses an entity of an unknown kind or status', () => {
     const e: Entity = { kind: EntityKind.Hospital, status: EntityStatus.Active, role: 0, name: 'x', registeredAt: 0, nonce: 0, enrolledAt: [], deactivatedAt: 0 }

@@ -114,10 +114,8 @@ function decodeSlot (slot: Uint8Array): { seq: number, state: SignState } | unde
  * on the path of every vote).
  *
  * The file holds two 512-byte slots. Save n writes slot n mod 2 in place and `fdatasync`s it: the
- * file keeps its size, so no metadata (no rename, no directory) has to reach the disk, which is
- * what made the earlier temp-file-and-rename save cost ~3 ms per vote under load (profiled at 300
- * tx/s: about 2 s of a validator's main thread in a 20 s step went to fsyncs of its three small
- * files, half of it this one).
+ * file keeps its size, so no metadata (no rename, no directory) has to reach the disk, which makes
+ * a save much cheaper than a temp-file-and-rename one (figures in bench/RESULTS.md).
  * Crash safety: a save never touches the slot that holds the latest state, and each slot carries a
  * sequence number and a sha256. A crash in the middle of a save leaves that slot torn (checksum
  * mismatch) and `load` returns the other slot: the state before the save, which is the truth,

@@ -63,9 +63,9 @@ export function timeoutDelay (config: TimeoutConfig, step: Step, round: number):
 
 /**
  * What a timeout is for: a step of the round (Algorithm 1's timeouts), 'commit' (the pause after a
- * commit before the next height starts) or 'rebroadcast' (ADDED with the engine: while a round
- * stalls in prevote or precommit without 2f+1 votes, the engine re-sends its own messages of that
- * round every step-timeout, so that peers that were down or cut off when they were first sent get
+ * commit before the next height starts) or 'rebroadcast' (not in Algorithm 1: while a round
+ * stalls in prevote or precommit without 2f+1 votes, the engine re-sends its own messages of the
+ * height every step-timeout, so that peers that were down or cut off when they were first sent get
  * them; Algorithm 1 assumes gossip that re-delivers, and a partition or a crash loses messages).
  */
 export type TimeoutStep = Step | 'commit' | 'rebroadcast'
@@ -92,8 +92,8 @@ export type EngineEvent =
 export type EngineAction =
   /**
    * Persist `signState` durably, THEN send `message` to every peer (and to ourselves). Without
-   * `signState` it is a re-send of a message signed earlier (the engine's 'rebroadcast' timer):
-   * nothing to persist, just send.
+   * `signState` it is a re-send of a message signed earlier (by the 'rebroadcast' timer, after a
+   * restart, or others' precommits by last-commit catch-up): nothing to persist, just send.
    */
   | { type: 'broadcast', message: ConsensusMessage, signState?: SignState }
   | { type: 'scheduleTimeout', height: number, round: number, step: TimeoutStep, delayMs: number }

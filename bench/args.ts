@@ -1,8 +1,8 @@
 /**
  * Command-line flags of the benchmarks: one strict parser, so that `--help` prints the usage
  * instead of starting a many-minute run, and a mistyped flag or value stops the run with a
- * one-line error instead of being ignored (`--secnds 30` used to run the default 10 s steps;
- * `--runs abc` became NaN runs).
+ * one-line error instead of being ignored (`--secnds 30` would otherwise run the default 10 s
+ * steps, `--runs abc` NaN runs).
  *
  * Flags are declared once with their type, default, bounds and help line; `parseBenchArgs` is
  * pure (it never exits or prints), `benchArgs` is the thin wrapper the benchmark scripts call.

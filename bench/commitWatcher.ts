@@ -4,11 +4,9 @@
  * arrives is the commit time of the block's transactions. The block's transaction list is fetched
  * afterwards (`chain_getBlock`), off the clock.
  *
- * An earlier watcher polled `chain_head` every 50 ms and fetched each new block before stamping
- * it. Measured side by side in one run (1,200 and 1,500 tx/s), its stamps lagged the pushed
- * announcements by a median of 53 ms but by 392–454 ms at the 90th percentile and up to 660 ms:
- * its requests queued behind the load's own submissions at node0 and in the client. That lag was
- * in every p99 the benchmark reported.
+ * Not polling: a watcher that polls `chain_head` and fetches each new block before stamping it
+ * queues its requests behind the load's own submissions at node0 and in the client, and that lag
+ * lands in every p99 the benchmark reports (figures in bench/RESULTS.md).
  *
  * `CommitWatcher` holds the bookkeeping and no I/O (tested in test/unit/bench/commitWatcher.test.ts);
  * `subscribeNewHeads` is the WebSocket.

@@ -345,9 +345,9 @@ async function main (): Promise<void> {
       }
       return sum
     }
-    // V8 compiles a node's hot paths while they run: a perf profile of a validator found TurboFan
-    // compiling on its helper threads for 26% of the process's CPU in the first 2 s of load, 5% at
-    // 10-12 s. A node runs for months, so the steps measure it after a warm-up, as JMH does.
+    // V8 compiles a node's hot paths while they run: TurboFan takes a large share of a validator's
+    // CPU in the first seconds of load (figures in bench/RESULTS.md). A node runs for months, so
+    // the steps measure it after a warm-up, as JMH does.
     const search = { seconds, warmupSeconds, refine, p99BoundMs: P99_BOUND_MS, granularity: 50 }
     let warmedUp = false
     for (let step: PlannedStep | undefined; (step = nextStep(rates, results, warmedUp, search)) !== undefined;) {

@@ -61,7 +61,7 @@ const { json, runs, sizes, profile: profileFile, warm, 'no-sync': noSync } = ben
 })
 const log = (msg: string): void => { if (!json) process.stderr.write(msg + '\n') }
 // A node runs with NODE_RUNTIME_FLAGS (src/node/runtimeFlags.ts), which V8 reads only at start-up;
-// without them this would time another GC configuration (~10% slower), so run again with them.
+// without them this would time another, slower GC configuration, so run again with them.
 if (missingRuntimeFlags().length > 0) {
   const again = spawnSync(process.execPath, [...childNodeArgs(), process.argv[1] as string, ...process.argv.slice(2)], { stdio: 'inherit' })
   process.exit(again.status ?? 1)

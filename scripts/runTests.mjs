@@ -19,7 +19,7 @@ function findTests (dir) {
 
 // Two test files at a time on a machine with two or more cores (node's own default on 2 cores is
 // one): most of the e2e and CLI files' time is spent waiting on child processes (the README's
-// Set-up has the measured times). MEDCHAIN_TEST_CONCURRENCY=1 runs them one at a time again.
+// Set-up has the measured times). MEDCHAIN_TEST_CONCURRENCY=1 runs them one at a time.
 const concurrencyEnv = process.env.MEDCHAIN_TEST_CONCURRENCY
 const concurrency = concurrencyEnv === undefined || concurrencyEnv === ''
   ? Math.max(1, Math.min(2, availableParallelism()))

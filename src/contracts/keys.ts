@@ -24,9 +24,8 @@ function heightKey (height: number): string {
 }
 
 /**
- * Computed each time: a WeakMap cache by the key bytes' instance was tried and cost more than it
- * saved (each decoded transaction brings a new `from` array, and WeakMap entries slow V8's
- * scavenges), measured with bench:validate --profile.
+ * Computed each time: a WeakMap cache by the key bytes' instance costs more than it saves (each
+ * decoded transaction brings a new `from` array, and WeakMap entries slow V8's scavenges).
  */
 function entityKey (publicKey: Uint8Array): string {
   return `entity/${toHex(publicKey)}`

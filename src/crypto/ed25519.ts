@@ -29,8 +29,8 @@
  * An off-curve key admitted by the cheap rule can never produce a signature our `verify` accepts
  * (OpenSSL fails to decode it), so it is a dead identity, not a risk.
  *
- * Why node:crypto: measured on this machine it verifies 10–13k signatures/s per core with a reused
- * KeyObject against 450–850/s for @noble/curves (see README, "Cryptography").
+ * Why node:crypto: with a reused KeyObject it verifies over ten times as many signatures per core
+ * as @noble/curves (figures in bench/RESULTS.md).
  */
 import {
   createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject
@@ -46,10 +46,10 @@ export const SIGNATURE_LENGTH = 64
 /*
  * Key objects are built from JWK, not DER (PKCS#8/SPKI): both end in the same raw 32-byte key
  * inside OpenSSL (EVP_PKEY_new_raw_*_key; neither decodes the point), but OpenSSL 3's DER decoder
- * framework is slow. Measured here (Node 20.20, OpenSSL 3): a public key object from SPKI DER 83 µs,
- * from JWK 10 µs (a verify is ~80 µs, so a first-seen key cost a second verify); a private key from
- * PKCS#8 DER 360 µs, from JWK 31 µs. `test/unit/crypto/ed25519.test.ts` pins that the two routes
- * give the same public keys, signatures and verdicts.
+ * framework is slow: a public key object from SPKI DER costs about as much as a verify, from JWK
+ * a fraction of it, and likewise for private keys (figures in bench/RESULTS.md).
+ * `test/unit/crypto/ed25519.test.ts` pins that the two routes give the same public keys,
+ * signatures and verdicts.
  */
 const b64url = (bytes: Uint8Array): string => bufferView(bytes).toString('base64url')
 

@@ -3,8 +3,8 @@
  *
  * Every hash and signature in medchain is taken over `domain || 0x00 || chainId || 0x00 || body`
  * (see `domainBytes`), so bytes signed or hashed for one purpose or one chain are never valid for
- * another. Hashing uses node:crypto (OpenSSL), measured 2–3× faster than @noble/hashes here; a test
- * checks the two agree.
+ * another. Hashing uses node:crypto (OpenSSL), faster than @noble/hashes (figures in
+ * bench/RESULTS.md); a test checks the two agree.
  */
 import { createHash, hash as oneShotHash } from 'node:crypto'
 import { bytesOfLatin1, concatBytes, utf8 } from './bytes.js'
@@ -47,9 +47,9 @@ export function sha256Binary (data: Uint8Array | string): string {
  * The digest comes back from OpenSSL as a latin1 string (sha256Binary) and is copied into a plain
  * 32-byte Uint8Array, which V8 keeps inside its heap. Asking for a Buffer
  * instead costs an ArrayBuffer with a separately allocated backing store per hash, which V8's
- * scavenger must track and free: measured here 1.1 µs per hash against 0.37 µs this way, and a
- * 10,000-transaction block takes ~140,000 hashes. (A plain Uint8Array also avoids the Buffer
- * subclass, whose slice, toString and deepStrictEqual differ.)
+ * scavenger must track and free, on a path that runs over ten times per transaction of a block
+ * (figures in bench/RESULTS.md). (A plain Uint8Array also avoids the Buffer subclass, whose slice,
+ * toString and deepStrictEqual differ.)
  */
 export function sha256 (data: Uint8Array | string): Uint8Array {
   return bytesOfLatin1(sha256Binary(data))

@@ -3,11 +3,10 @@
  * processes it starts (`medchain devnet`, `bench:network`).
  *
  * `--max-semi-space-size=64` (MiB; Node 20's default is 16): block import and mempool admission
- * allocate many short-lived objects (decoded transactions, state keys, hashes, receipts), and with
- * the default young generation V8 ran ~20 scavenges per 10,000-transaction block, ~0.25–0.75 s of
- * GC. With 64 MiB it runs 5–7 (~0.2 s), and `bench:validate` went from a ratio of 0.46–0.52 to
- * 0.52–0.55 in interleaved pairs (128 MiB was no better). The cost is at most ~150 MiB more
- * memory in the young generation, little on a validator's machine.
+ * allocate many short-lived objects (decoded transactions, state keys, hashes, receipts), and a
+ * larger young generation needs several times fewer scavenges per block, for a faster
+ * `bench:validate`; 128 MiB is no better than 64 (figures in bench/RESULTS.md). The cost is at
+ * most ~150 MiB more memory in the young generation, little on a validator's machine.
  *
  * V8 sizes its heap when the process starts, so these must be on the command line (or in
  * NODE_OPTIONS): `v8.setFlagsFromString` later does not resize it. `medchain devnet` and

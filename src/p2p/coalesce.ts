@@ -4,11 +4,11 @@
  *
  * `@libp2p/tcp` 11 hands every chunk of its send queue (noise frames, yamux headers and data) to
  * `socket.write` separately, and a write to an uncorked socket is a system call at once. On
- * loopback that call also runs the receiver's TCP stack, so a validator at 600 tx/s made ~37,000
- * writes of ~250 bytes in a 30 s run: about 4 per transaction. Corking a socket at its first write
- * of a tick and uncorking it on `process.nextTick` sends that tick's chunks together, with no timer
- * and no added latency (the tick ends before any I/O is polled). Measured in `bench:network`
- * (bench/RESULTS.md): CPU per transaction −10 to −17 %, p99 commit latency at 600 tx/s 650–730 → 505 ms.
+ * loopback that call also runs the receiver's TCP stack, and a validator makes several small
+ * writes per transaction. Corking a socket at its first write of a tick and uncorking it on
+ * `process.nextTick` sends that tick's chunks together, with no timer and no added latency (the
+ * tick ends before any I/O is polled), for less CPU per transaction and a lower p99 commit
+ * latency in `bench:network` (figures in bench/RESULTS.md).
  *
  * The hook is libp2p's `connectionProtector` (meant for private networks): the upgrader hands it
  * every new connection, inbound and outbound, before encryption, and ours returns the same stream

@@ -7,8 +7,8 @@
  *   /medchain/<chainId>/consensus/1  one consensus message (src/types/consensusMessage.ts envelope)
  *
  * Gossip is unsigned (gossipsub StrictNoSign) with message id = sha256(data): transactions and
- * consensus messages carry their own signatures, and this is ~4x faster than signed gossip
- * (notes/MEASURED.md). Duplicates are therefore dropped by gossipsub before validation.
+ * consensus messages carry their own signatures, and unsigned gossip costs much less CPU than
+ * signed gossip (figures in bench/RESULTS.md). Duplicates are therefore dropped by gossipsub before validation.
  *
  * Validation follows Lodestar's gossipValidatorFn: each topic's validator decodes and checks the
  * message and throws typed errors; ONE function, `gossipVerdict`, maps any error to
@@ -45,7 +45,7 @@ export const MAX_TX_BATCH_BYTES = 1024 * 1024
 /**
  * Largest RPC frame gossipsub 17 can SEND: its outbound stream length-prefixes every RPC with
  * it-length-prefixed's `encode.single(rpc)` without options, whose default limit is 4 MiB; a larger
- * publish is dropped by gossipsub with only a log line (measured: 3.9 MiB arrives, 4.1 MiB does not).
+ * publish is dropped by gossipsub with only a log line.
  */
 export const MAX_GOSSIP_RPC_BYTES = 4 * 1024 * 1024
 /**

@@ -3,7 +3,7 @@
  *
  * libp2p 3 and its helper packages (@libp2p/utils, it-*, p-event users) call
  * `Promise.withResolvers()`, which arrived in Node 22; on Node 20 a node dies with
- * `TypeError: Promise.withResolvers is not a function` (see notes/MEASURED.md). This module
+ * `TypeError: Promise.withResolvers is not a function`. This module
  * installs the standard behaviour (ES2024, "Promise.withResolvers") when it is missing and does
  * nothing on runtimes that have it.
  *

@@ -182,9 +182,9 @@ export function decodeTrusted (bytes: Uint8Array, limits: DecodeLimits): Wire {
 // bin8 < 256, bin16 < 65,536; fixarray < 16, array16 < 65,536); a str is valid UTF-8 (no
 // overlong forms, no surrogates, nothing above U+10FFFF; a BOM is a character like any other).
 // Structural errors (cut short, forbidden type, too deep, too large, trailing bytes) are reported
-// before a non-canonical form anywhere in the input, as when the scan ran first. test/unit/chain
-// /codec.test.ts pins every verdict and value against the re-encoding rule it replaced
-// (msgpackr's unpack, then pack, then compare): 3× faster on a transaction.
+// before a non-canonical form anywhere in the input. test/unit/types/codec.test.ts pins every
+// verdict and value against the re-encoding rule (msgpackr's unpack, then pack, then compare),
+// which this reader is faster than (figures in bench/RESULTS.md).
 
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const utf8Lenient = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true })

@@ -5,10 +5,9 @@
  * the newer generation. Every operation is O(1).
  *
  * Why not one insertion-ordered Set that drops its oldest entry through `values().next()` on
- * every add once full (what the signature caches did): V8 leaves deleted entries as holes at the
- * front of the table until it rehashes, and the iterator walks them all. With 100,000 entries an
- * add cost 15–64 µs instead of 0.3 µs once the set was full (measured here), which in
- * bench:network was ~5% of a validator's CPU from about 100,000 transactions into a run.
+ * every add once full: V8 leaves deleted entries as holes at the front of the table until it
+ * rehashes, and the iterator walks them all, so each add of a full set costs a walk over the holes
+ * (figures in bench/RESULTS.md).
  */
 export class BoundedSet {
   readonly limit: number

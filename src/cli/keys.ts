@@ -1,6 +1,6 @@
 /**
  * `medchain keys new|list|show|import`: the encrypted keystore in `<home>/keystore`
- * (src/keystore/keystore.ts). Each command is a function that returns a CommandResult; the
+ * (src/keystore). Each command is a function that returns a CommandResult; the
  * commander wiring at the bottom only parses and prints.
  */
 import { closeSync, openSync, readSync } from 'node:fs'

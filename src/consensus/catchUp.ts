@@ -2,7 +2,7 @@
  * Re-sending messages already signed to peers that missed them; nothing here signs anything.
  *  - `OwnMessages`: what this validator signed at the current height, per round, re-sent by the
  *    engine's 'rebroadcast' timer, and after a restart once on 'start' (`EngineOptions.ownMessages`,
- *    the node's small WAL);
+ *    the node's small WAL, wal.ts);
  *  - `LastCommitCatchUp`: the certificate precommits of the height this engine decided last,
  *    re-sent to a validator still at that height.
  */

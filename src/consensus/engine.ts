@@ -25,15 +25,15 @@
  *  - heightVotes.ts: the messages counted at the height, per round. Votes are counted per value
  *    (voteSet.ts): an equivocator's two votes count once for "2f+1 of any kind" and once for each
  *    value it signed, and give one 'evidence' action.
- *  - catchUp.ts: re-sending what was already signed. A 'rebroadcast' timer re-sends our own
- *    messages of every round of the height while a round stalls (see `startRebroadcastTimer`); a
- *    restart resumes at the round and step of the sign-state and re-sends every message signed at
- *    the height (`EngineOptions.ownMessages`, the node's small WAL); last-commit catch-up: a
- *    message for the height we just decided gets that height's certificate precommits re-sent.
+ *  - catchUp.ts: re-sending what was already signed: our own messages of every round of the
+ *    height, by a 'rebroadcast' timer while a round stalls (see `startRebroadcastTimer`) and once
+ *    after a restart (`EngineOptions.ownMessages`, the node's small WAL, wal.ts); and last-commit
+ *    catch-up: a message for the height we just decided gets that height's certificate precommits.
  *  - syncRequests.ts: when to ask for block sync, e.g. once a validator has been seen ahead for
  *    about one timeout cap.
- * Before signing anything the engine checks the sign-state (`checkCanSign`), and every signed
- * broadcast carries the new sign-state for the node to persist first.
+ * A restart resumes at the round and step of the sign-state (`beginHeight`). Before signing
+ * anything the engine checks the sign-state (`checkCanSign`), and every signed broadcast carries
+ * the new sign-state for the node to persist first.
  */
 import { blockHash as computeBlockHash, type Block, type CommitSignature } from '../types/block.js'
 import { findValidator, proposerFor, quorumPower, type ValidatorSet } from '../types/validatorSet.js'
@@ -71,7 +71,7 @@ export interface EngineOptions {
   lastSignedBlock?: Block
   /**
    * Optional: every message this validator signed at `height` before a restart (the node's small
-   * WAL: at most a proposal, a prevote and a precommit per round). They are loaded into each
+   * WAL, wal.ts: at most a proposal, a prevote and a precommit per round). They are loaded into each
    * round's own list, re-sent once on 'start' and by every 'rebroadcast', so peers that missed them
    * (or that lost what they had received) can count them again. Others (other heights, other
    * signers) are ignored. Nothing is signed anew for them.

@@ -1,53 +1,36 @@
 /**
- * The chain: state and indexes in one LevelDB database, blocks, receipts and certificates in a
- * second one (the block store, see BLOCK_STORE_DIR), and `importBlock`, the one function that
- * changes them. Also the proposer's `buildBlock` and the read queries the RPC
- * will serve.
+ * The chain: the facade the node, the RPC and the proofs use. It opens the two databases (state
+ * and indexes in one, blocks, receipts and certificates in the block store, src/chain/store),
+ * writes genesis or loads and checks the head, holds the head, the validator sets and the
+ * committed state, and hands blocks to the BlockExecutor (`buildBlock`, `checkBlock`,
+ * `importBlock`, the one function that changes the chain) and queries to the block store and
+ * the indexes; the RPC serves those queries.
  *
  * The committed state is held in memory (values, state tree, audit accumulator) and LevelDB is
  * its durable copy: on open the node loads every state value, rebuilds the tree and refuses to
- * start if the recomputed state root differs from the head block's. See README "Storage".
+ * start if the recomputed state root differs from the head block's. See README "State and storage".
  */
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { equalBytes } from '../crypto/bytes.js'
-import { verify } from '../crypto/ed25519.js'
 import type { Application } from '../types/application.js'
-import {
-  blockHash, certificateHash, computeTxRoot, decodeBlock, EMPTY_COMMIT, validateBlockBasic, ZERO_HASH,
-  type Block, type BlockHeader, type CommitCertificate
-} from '../types/block.js'
-import { accumulatorRoot, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
+import { blockHash, decodeBlock, ZERO_HASH, type Block, type BlockHeader, type CommitCertificate } from '../types/block.js'
 import { decodeCanonical, encodeCanonical, readBytes, readTuple, readU64, u64 } from '../types/codec.js'
 import { ChainError } from '../types/errors.js'
-import { executeBlockTxs, type ExecutionOutput } from './execute.js'
 import { genesisHash, type Genesis } from '../types/genesis.js'
-import { BLOCK_VERSION, MAX_BLOCK_TXS } from '../types/limits.js'
-import { computeResultsRoot, type Receipt } from '../types/receipt.js'
-import { buildCommittedState, computeStateRoot, StateOverlay, type CommittedState, type StateCommitment } from './stateOverlay.js'
+import type { Receipt } from '../types/receipt.js'
 import type { StateBackend } from '../types/state.js'
+import type { Tx } from '../types/tx.js'
+import { decodeValidatorSet, encodeValidatorSet, type ValidatorSet } from '../types/validatorSet.js'
+import { accumulatorRoot, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
+import {
+  BlockExecutor, type BatchVerifier, type BuiltBlock, type ChainTip, type CommittedBlock, type ImportResult, type VerifiedTxCache
+} from './blockExecutor.js'
+import { buildCommittedState, computeStateRoot, StateOverlay, type CommittedState } from './stateOverlay.js'
+import { BLOCK_STORE_DIR, BlockStore } from './store/blockStore.js'
 import { Bucket, heightKey, Meta, metaKey, prefixRange, stateKey } from './store/buckets.js'
-import { txSignatureJob, type Tx } from '../types/tx.js'
-import { validateBlock, type ChainView } from './validateBlock.js'
-import { BLOCK_STORE_DIR, BlockStore, blockStoreOps } from './store/blockStore.js'
-import { addAuditIndexOps, addBlockIndexOps, ChainIndexes, type TxLocation } from './store/indexes.js'
-import { createLevelDb, writeBatch, writeBlockBatch, type BatchOp, type BlockBatch, type ChainDb } from './store/db.js'
-import { verifyCommit } from '../types/commit.js'
-import { decodeValidatorSet, encodeValidatorSet, validatorSetHash, type ValidatorSet } from '../types/validatorSet.js'
-
-type Db = ChainDb
-
-/** Verifies many signatures at once, e.g. a VerifyPool spreading them over worker threads. */
-export interface BatchVerifier {
-  verifyBatch: (jobs: ReadonlyArray<{ publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array }>) => Promise<boolean[]>
-}
-
-/** Remembers transaction hashes whose signature was verified (on mempool admission). */
-export interface VerifiedTxCache {
-  has: (txHash: Uint8Array) => boolean
-  add: (txHash: Uint8Array) => void
-}
+import { createLevelDb, writeBatch, type BatchOp, type ChainDb } from './store/db.js'
+import { ChainIndexes, type TxLocation } from './store/indexes.js'
 
 export interface ChainOptions {
   /** Directory of the LevelDB database (created if missing). */
@@ -68,87 +51,48 @@ export interface ChainOptions {
   syncWrites?: boolean
 }
 
-export interface ImportResult {
-  height: number
-  hash: Uint8Array
-  receipts: Receipt[]
-  stateRoot: Uint8Array
-  /** Wall-clock milliseconds of each import phase (for metrics and the benchmark). */
-  timings: ImportTimings
-}
-
-export interface ImportTimings {
-  /** Steps 1-3: stateless and chain checks, handing signatures to the verifier. */
-  checksMs: number
-  /** Step 4: executing the transactions. */
-  executeMs: number
-  /** Step 4: computing the new state tree, audit accumulator and state root; step 6's comparisons;
-   *  building step 8's batch (importBlock of a block checkBlock did not prepare). */
-  rootsMs: number
-  /** Step 5: waiting for signature verdicts after execution finished. */
-  verifyWaitMs: number
-  /** Steps 7-8: the certificate, and writing the batch (building it too, for a block checkBlock prepared). */
-  commitMs: number
-}
-
-export interface BuiltBlock {
-  block: Block
-  receipts: Receipt[]
-  skipped: ExecutionOutput['skipped']
-}
-
-interface PreparedBlock {
-  hash: Uint8Array
-  /** The head the block was executed on: the result is stale once the head moves. */
-  parentHash: Uint8Array
-  out: ExecutionOutput
-  overlay: StateOverlay
-  commitment: StateCommitment
-  /** Step 8's batch, when it was built while the workers verified (importBlock, not checkBlock). */
-  ops?: BlockBatch
-  timings: Omit<ImportTimings, 'commitMs'>
-}
-
 export interface ChainEvents {
-  block: [{ block: Block, hash: Uint8Array, receipts: Receipt[] }]
+  block: [CommittedBlock]
 }
 
-const inlineVerifier: BatchVerifier = {
-  verifyBatch: async (jobs) => jobs.map((j) => verify(j.publicKey, j.message, j.signature))
+/** A read-only StateBackend over the committed values `values()` returns at each read. */
+function readOnlyState (values: () => ReadonlyMap<string, Uint8Array>): StateBackend {
+  const readOnly = (): never => { throw new TypeError('the committed state is read-only; write through importBlock') }
+  return { get: (key) => values().get(key), set: readOnly, delete: readOnly, appendAudit: readOnly }
 }
 
 export class Chain extends EventEmitter<ChainEvents> {
   readonly chainId: string
-  private headHeightValue = 0
-  private headHashValue: Uint8Array = ZERO_HASH
-  private headTimestamp: number
-  private committed: CommittedState
-  private validatorSetValue: ValidatorSet
-  private headValidatorSet: ValidatorSet
-  private closed = false
-  /** The last block validated by checkBlock, kept so that importing it does not execute it again. */
-  private prepared: PreparedBlock | undefined
-  /** Serialises imports: one block at a time. */
-  private importQueue: Promise<unknown> = Promise.resolve()
+  /** The head and the committed state; the executor advances it on each import. */
+  private readonly tip: ChainTip
   /** Blocks, receipts and certificates by height. */
   private readonly store: BlockStore
   /** The query indexes in the state database. */
   private readonly indexes: ChainIndexes
+  /** Builds, checks and imports blocks, one at a time. */
+  private readonly executor: BlockExecutor
 
   private constructor (
-    private readonly db: Db,
-    private readonly blocks: Db,
-    private readonly opts: ChainOptions,
+    private readonly db: ChainDb,
+    private readonly blocks: ChainDb,
+    opts: ChainOptions,
     committed: CommittedState
   ) {
     super()
     this.chainId = opts.genesis.chainId
-    this.headTimestamp = opts.genesis.genesisTime
-    this.committed = committed
-    this.validatorSetValue = opts.app.getValidatorSet(this.stateView)
-    this.headValidatorSet = this.validatorSetValue
-    this.store = new BlockStore(blocks, db, () => this.headHeightValue)
+    const validatorSet = opts.app.getValidatorSet(readOnlyState(() => committed.values))
+    this.tip = { height: 0, hash: ZERO_HASH, timestamp: opts.genesis.genesisTime, committed, validatorSet, headValidatorSet: validatorSet }
+    this.store = new BlockStore(blocks, db, () => this.tip.height)
     this.indexes = new ChainIndexes(db)
+    this.executor = new BlockExecutor({
+      chainId: this.chainId,
+      tip: this.tip,
+      opts,
+      db,
+      blocksDb: blocks,
+      blockStore: this.store,
+      onBlock: (event) => { this.emit('block', event) }
+    })
   }
 
   /**
@@ -156,10 +100,10 @@ export class Chain extends EventEmitter<ChainEvents> {
    * existing one the genesis must match and the recomputed state root must equal the head's.
    */
   static async open (opts: ChainOptions): Promise<Chain> {
-    const db: Db = opts.db ?? createLevelDb(opts.dir)
+    const db: ChainDb = opts.db ?? createLevelDb(opts.dir)
     if (db.status !== 'open') await db.open()
     // the block store opens inside the state database's directory, which exists once that is open
-    let blocks: Db = db
+    let blocks: ChainDb = db
     try {
       blocks = opts.blocksDb ?? opts.db ?? createLevelDb(join(opts.dir, BLOCK_STORE_DIR))
       if (blocks.status !== 'open') await blocks.open()
@@ -187,7 +131,7 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
   }
 
-  private static async writeGenesis (db: Db, app: Application, genesis: Genesis, gHash: Uint8Array): Promise<void> {
+  private static async writeGenesis (db: ChainDb, app: Application, genesis: Genesis, gHash: Uint8Array): Promise<void> {
     const base = buildCommittedState(new Map(), EMPTY_ACCUMULATOR)
     const overlay = new StateOverlay(base)
     app.initGenesisState(overlay, genesis)
@@ -218,15 +162,15 @@ export class Chain extends EventEmitter<ChainEvents> {
         throw new ChainError({ code: 'STORE_CORRUPT', reason: 'head block missing' }, `The head block ${height} is missing or does not match the head hash; move the data directory away and resync.`)
       }
       expectedRoot = block.header.stateRoot
-      this.headTimestamp = block.header.timestamp
+      this.tip.timestamp = block.header.timestamp
     }
-    const root = computeStateRoot(this.chainId, this.committed.tree, this.committed.audit)
+    const root = computeStateRoot(this.chainId, this.tip.committed.tree, this.tip.committed.audit)
     if (expectedRoot === undefined || !equalBytes(root, expectedRoot)) {
       throw new ChainError({ code: 'STORE_STATE_MISMATCH', height }, `The stored state does not match the state root of block ${height}: the database is damaged; restore the data directory from a backup or move it away and resync from peers.`)
     }
-    this.headHeightValue = height
-    this.headHashValue = hash
-    this.headValidatorSet = (await this.validatorSetAt(height)) ?? this.validatorSetValue
+    this.tip.height = height
+    this.tip.hash = hash
+    this.tip.headValidatorSet = (await this.validatorSetAt(height)) ?? this.tip.validatorSet
   }
 
   /** The validator set that validated block `height` (the latest change at or below it). */
@@ -252,49 +196,36 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   get head (): { height: number, hash: Uint8Array, timestamp: number } {
-    return { height: this.headHeightValue, hash: this.headHashValue, timestamp: this.headTimestamp }
+    return { height: this.tip.height, hash: this.tip.hash, timestamp: this.tip.timestamp }
   }
 
   get stateRoot (): Uint8Array {
-    return computeStateRoot(this.chainId, this.committed.tree, this.committed.audit)
+    return computeStateRoot(this.chainId, this.tip.committed.tree, this.tip.committed.audit)
   }
 
   /** The validator set that validated the head block (its certificate's signers). */
   get headValidators (): ValidatorSet {
-    return this.headValidatorSet
+    return this.tip.headValidatorSet
   }
 
   /** The validator set that validates the next block. */
   get validatorSet (): ValidatorSet {
-    return this.validatorSetValue
+    return this.tip.validatorSet
   }
 
   /** Read-only view of the committed state (for the mempool's nonce lookups and queries). */
   get stateView (): StateBackend {
-    const values = (): ReadonlyMap<string, Uint8Array> => this.committed.values
-    const readOnly = (): never => { throw new TypeError('the committed state is read-only; write through importBlock') }
-    return { get: (key) => values().get(key), set: readOnly, delete: readOnly, appendAudit: readOnly }
+    return readOnlyState(() => this.tip.committed.values)
   }
 
   /** The committed state tree, for state proofs. */
   get stateTree (): CommittedState['tree'] {
-    return this.committed.tree
+    return this.tip.committed.tree
   }
 
   /** The audit accumulator's root as of the head (the second half of stateRoot's preimage), for state proofs. */
   get auditRoot (): Uint8Array {
-    return accumulatorRoot(this.committed.audit)
-  }
-
-  private view (): ChainView {
-    return {
-      chainId: this.chainId,
-      headHeight: this.headHeightValue,
-      headHash: this.headHashValue,
-      headTimestamp: this.headTimestamp,
-      validatorSet: this.validatorSetValue,
-      headValidatorSet: this.headValidatorSet
-    }
+    return accumulatorRoot(this.tip.committed.audit)
   }
 
   /**
@@ -302,31 +233,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * overlay, leaves out those that are not includable, and fills in every root. Persists nothing.
    */
   buildBlock (args: { txs: readonly Tx[], timestamp: number, proposer: Uint8Array, lastCommit?: CommitCertificate }): BuiltBlock {
-    const lastCommit = args.lastCommit ?? EMPTY_COMMIT
-    const height = this.headHeightValue + 1
-    const overlay = new StateOverlay(this.committed)
-    const out = executeBlockTxs(this.opts.app, overlay, args.txs.slice(0, MAX_BLOCK_TXS), { chainId: this.chainId, height, timestamp: args.timestamp, lastCommitSigners: lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'skip-tx' })
-    const commitment = overlay.commitment(this.chainId)
-    const header: BlockHeader = {
-      version: BLOCK_VERSION,
-      chainId: this.chainId,
-      height,
-      timestamp: args.timestamp,
-      prevHash: this.headHashValue,
-      txRoot: computeTxRoot(out.included),
-      stateRoot: commitment.stateRoot,
-      resultsRoot: computeResultsRoot(out.receipts),
-      validatorsHash: validatorSetHash(this.chainId, this.validatorSetValue),
-      nextValidatorsHash: validatorSetHash(this.chainId, out.nextValidatorSet),
-      proposer: args.proposer,
-      lastCommitHash: certificateHash(this.chainId, lastCommit)
-    }
-    const block = { header, txs: out.included, lastCommit }
-    // the proposer validates its own proposal next (checkBlock): keep this execution for it, but
-    // only when every signature was verified before (mempool admission), or checkBlock would skip one
-    const cache = this.opts.verifiedTxs
-    if (cache !== undefined && out.included.every((tx) => cache.has(tx.hash))) this.prepared = { hash: blockHash(header), parentHash: this.headHashValue, out, overlay, commitment, timings: { checksMs: 0, executeMs: 0, rootsMs: 0, verifyWaitMs: 0 } }
-    return { block, receipts: out.receipts, skipped: out.skipped }
+    return this.executor.buildBlock(args)
   }
 
   /**
@@ -347,15 +254,17 @@ export class Chain extends EventEmitter<ChainEvents> {
    *  8. write two atomic LevelDB batches, each synced: first the block store's (block,
    *     certificates, receipts), then the state database's (tx index, state changes, audit
    *     entries and their patient index, the records-by-patient index, validator set change,
-   *     audit accumulator and the new head), which alone moves the head (see BLOCK_STORE_DIR;
-   *     both are built in memory before step 5, and written only after step 7);
+   *     audit accumulator and the new head), which alone moves the head (see writeBlockBatch in
+   *     src/chain/store/db.ts; both are built in memory before step 5, and written only after
+   *     step 7);
    *  9. adopt the overlay as the committed in-memory state;
    * 10. emit the 'block' event, last.
+   *
+   * Imports and checks run one at a time, in call order; the steps are carried out by the
+   * BlockExecutor (src/chain/blockExecutor.ts).
    */
   async importBlock (block: Block, opts: { commit?: CommitCertificate } = {}): Promise<ImportResult> {
-    const run = this.importQueue.then(async () => await this.importBlockNow(block, opts))
-    this.importQueue = run.catch(() => undefined)
-    return await run
+    return await this.executor.importBlock(block, opts)
   }
 
   /**
@@ -364,124 +273,7 @@ export class Chain extends EventEmitter<ChainEvents> {
    * so importing the same block next does not execute it again. Throws ChainError/CodecError.
    */
   async checkBlock (block: Block): Promise<void> {
-    const run = this.importQueue.then(async () => { this.prepared = await this.prepareBlock(block) })
-    this.importQueue = run.catch(() => undefined)
-    await run
-  }
-
-  /**
-   * Steps 1-6 of importBlock: everything short of writing. With `forImport`, step 8's batch is
-   * also built (in memory), while the workers still verify.
-   */
-  private async prepareBlock (block: Block, forImport?: { commit?: CommitCertificate }): Promise<PreparedBlock> {
-    if (this.closed) throw new ChainError({ code: 'STORE_CLOSED' }, 'The chain database is closed.')
-    const h = block.header
-    const hash = blockHash(h)
-    const cached = this.prepared
-    if (cached !== undefined && equalBytes(cached.hash, hash) && equalBytes(cached.parentHash, this.headHashValue)) return cached
-    const t0 = performance.now()
-    // 3 first: the worker threads verify while this thread runs the checks (the tx root alone is
-    // 2 hashes per tx); a block refused by the checks costs only the verification work wasted
-    const cache = this.opts.verifiedTxs
-    const toVerify = cache === undefined ? block.txs : block.txs.filter((tx) => !cache.has(tx.hash))
-    const verdicts = (this.opts.verifier ?? inlineVerifier).verifyBatch(toVerify.map(txSignatureJob))
-    // 1-2
-    try {
-      validateBlockBasic(block, { chainId: this.chainId })
-      validateBlock(this.view(), block, (this.opts.now ?? Date.now)(), { maxClockDriftMs: this.opts.maxClockDriftMs ?? 10_000 })
-    } catch (err) {
-      await verdicts.catch(() => undefined) // no verification is left running unobserved
-      throw err
-    }
-    const t1 = performance.now()
-    // 4, then 6 and step 8's batch, all while the workers verify
-    const overlay = new StateOverlay(this.committed)
-    let executed: { out: ExecutionOutput, commitment: StateCommitment, ops?: BlockBatch } | { error: unknown }
-    let tRoots = t1
-    try {
-      const out = executeBlockTxs(this.opts.app, overlay, block.txs, { chainId: this.chainId, height: h.height, timestamp: h.timestamp, lastCommitSigners: block.lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'reject-block' })
-      tRoots = performance.now()
-      const commitment = overlay.commitment(this.chainId)
-      this.compareRoots(h, out, commitment)
-      executed = { out, commitment, ...(forImport !== undefined ? { ops: this.batchFor(block, hash, out, overlay, commitment, forImport.commit) } : {}) }
-    } catch (error) {
-      executed = { error }
-    }
-    const t2 = performance.now()
-    // 5 (awaited even when execution failed, so no verification is left running unobserved)
-    const bad = (await verdicts).indexOf(false)
-    const t3 = performance.now()
-    if (bad >= 0) {
-      const index = block.txs.indexOf(toVerify[bad] as Tx)
-      throw new ChainError({ code: 'BLOCK_INVALID_TX', index, txCode: 'TX_BAD_SIGNATURE', reason: 'bad signature' }, `Transaction ${index} has a bad signature; the block is refused.`)
-    }
-    if ('error' in executed) throw executed.error
-    const { out, commitment, ops } = executed
-    if (cache !== undefined) for (const tx of toVerify) cache.add(tx.hash)
-    return {
-      hash,
-      parentHash: this.headHashValue,
-      out,
-      overlay,
-      commitment,
-      ...(ops !== undefined ? { ops } : {}),
-      timings: { checksMs: t1 - t0, executeMs: tRoots - t1, rootsMs: t2 - tRoots, verifyWaitMs: t3 - t2 }
-    }
-  }
-
-  /** Step 6: the header's state root, results root and next validator set against the execution's. */
-  private compareRoots (h: BlockHeader, out: ExecutionOutput, commitment: StateCommitment): void {
-    if (!equalBytes(commitment.stateRoot, h.stateRoot)) throw new ChainError({ code: 'BLOCK_BAD_STATE_ROOT' }, `Block ${h.height}'s stateRoot differs from the state its transactions produce here.`)
-    if (!equalBytes(computeResultsRoot(out.receipts), h.resultsRoot)) throw new ChainError({ code: 'BLOCK_BAD_RESULTS_ROOT' }, `Block ${h.height}'s resultsRoot differs from the receipts its transactions produce here.`)
-    const nextSetHash = validatorSetHash(this.chainId, out.nextValidatorSet)
-    if (!equalBytes(nextSetHash, h.nextValidatorsHash)) throw new ChainError({ code: 'BLOCK_BAD_NEXT_VALIDATORS_HASH' }, `Block ${h.height}'s nextValidatorsHash differs from the validator set its transactions produce.`)
-  }
-
-  private async importBlockNow (block: Block, opts: { commit?: CommitCertificate }): Promise<ImportResult> {
-    const h = block.header
-    const prepared = await this.prepareBlock(block, opts)
-    this.prepared = undefined
-    const { hash, out, overlay, commitment } = prepared
-    const t3 = performance.now()
-    // 7
-    if (opts.commit !== undefined) {
-      verifyCommit(this.chainId, this.validatorSetValue, hash, h.height, opts.commit)
-    }
-    // 8
-    const batch = prepared.ops ?? this.batchFor(block, hash, out, overlay, commitment, opts.commit)
-    // the block store first: a crash in between leaves a block above the head, which is never
-    // read (readCommitted) and is written again when the block is imported again
-    await writeBlockBatch(this.db, this.blocks, batch, this.opts.syncWrites ?? true)
-    // 9
-    this.committed = overlay.applyTo(this.committed.values as Map<string, Uint8Array>, commitment)
-    this.headValidatorSet = this.validatorSetValue
-    this.validatorSetValue = out.nextValidatorSet
-    this.headHeightValue = h.height
-    this.headHashValue = hash
-    this.headTimestamp = h.timestamp
-    this.store.remember(block)
-    // 10
-    this.emit('block', { block, hash, receipts: out.receipts })
-    const timings = { ...prepared.timings, commitMs: performance.now() - t3 }
-    return { height: h.height, hash, receipts: out.receipts, stateRoot: commitment.stateRoot, timings }
-  }
-
-  private batchFor (block: Block, hash: Uint8Array, out: ExecutionOutput, overlay: StateOverlay, commitment: StateCommitment, commit?: CommitCertificate): BlockBatch {
-    const height = block.header.height
-    const blockOps = blockStoreOps(block, out.receipts, commit)
-    const ops: BatchOp[] = []
-    addBlockIndexOps(ops, block, hash, out.receipts)
-    for (const [key, value] of overlay.writes) {
-      ops.push(value === null ? { type: 'del', key: stateKey(key) } : { type: 'put', key: stateKey(key), value })
-    }
-    addAuditIndexOps(ops, overlay.firstAuditSeq, overlay.appendedAudit)
-    // the header's hashes were checked against both sets (validateBlock, step 6)
-    if (!equalBytes(block.header.nextValidatorsHash, block.header.validatorsHash)) {
-      ops.push({ type: 'put', key: heightKey(Bucket.validatorSetFrom, height + 1), value: encodeValidatorSet(out.nextValidatorSet) })
-    }
-    ops.push({ type: 'put', key: metaKey(Meta.auditAccumulator), value: encodeAccumulator(commitment.audit) })
-    ops.push({ type: 'put', key: metaKey(Meta.head), value: encodeCanonical([u64(height), hash]) })
-    return { blockOps, stateOps: ops }
+    await this.executor.checkBlock(block)
   }
 
   // ------------------------------------------------------------------------------------------
@@ -543,9 +335,8 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   async close (): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    await this.importQueue
+    if (this.executor.closed) return
+    await this.executor.close()
     if (this.blocks !== this.db) await this.blocks.close()
     await this.db.close()
   }

@@ -87,14 +87,10 @@ export class StateOverlay implements StateBackend {
    *
    * A value that is a view of a larger buffer is committed as a copy of its own (a value that owns
    * its buffer is kept as it is, so caches keyed by it, like the contract's decoded identities,
-   * stay valid): encodeCanonical returns views of msgpackr's
-   * shared output buffers (each up to 4× the largest value it has packed, 0.5 MiB after a 130 KB
-   * block), and a 200-byte view kept in this map for as long as its key lives pinned the whole
-   * buffer. bench:network at 1,500 tx/s, two interleaved pairs: the validators' page faults fell
-   * 12–17%, their resident memory by 50–100 MB in all, CPU per transaction by ~3% (measured
-   * copying every value; one that owns its buffer pins nothing). bench:validate
-   * --warm could not resolve the cost of the copies. (Copying every encoding instead, in
-   * encodeCanonical, cut faults by 20% but made a 10,000-tx import ~7% slower.)
+   * stay valid): encodeCanonical returns views of msgpackr's shared output buffers, which grow with
+   * the largest value packed, and a small view kept in this map for as long as its key lives would
+   * pin the whole buffer. The copy is made here, once per committed value, rather than in
+   * encodeCanonical for every encoding (figures for both in bench/RESULTS.md).
    */
   applyTo (values: Map<string, Uint8Array>, commitment: StateCommitment): CommittedState {
     for (const [key, value] of this.writes) {

@@ -10,7 +10,7 @@
  * [state bytes, sha256(state bytes)], are still read and rewritten in slots by the next save.
  */
 import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs'
-import { replaceFileAtomic as writeFileAtomic } from '../util/atomicFile.js'
+import { replaceFileAtomic } from '../util/atomicFile.js'
 import { equalBytes } from '../crypto/bytes.js'
 import { HASH_LENGTH, sha256 } from '../crypto/hash.js'
 import {
@@ -169,7 +169,7 @@ export class SignStateFile {
       // first save of a new file, or of a file in the earlier format: create it whole
       const file = new Uint8Array(SIGN_STATE_FILE_BYTES)
       file.set(encodeSignStateSlot(1, s), signStateSlotOffset(1))
-      writeFileAtomic(this.path, file, { mode: 0o600 })
+      replaceFileAtomic(this.path, file, { mode: 0o600 })
       this.seq = 1
       return
     }

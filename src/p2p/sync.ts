@@ -21,9 +21,10 @@
  *    whole answer to drain; the client waits `responseTimeoutMs` for the whole answer.
  * A violation ends the stream with a typed P2pError (SYNC_*); nothing crashes and nothing is imported.
  *
- * `syncFrom` is the client loop: status, then block ranges, each block checked against its
- * certificate with `verifyCommit` (cheap, before execution) and imported with
- * `chain.importBlock(block, { commit })`, which executes it and verifies the certificate again.
+ * `syncFrom` is the client loop: status, then block ranges, imported by `importCertifiedBlocks`
+ * (also the simulator's import step): each block checked against its certificate with
+ * `verifyCommit` (cheap, before execution) and imported with `chain.importBlock(block, { commit })`,
+ * which executes it and verifies the certificate again.
  * The first invalid block ends the sync with SYNC_INVALID_BLOCK: that block and everything after
  * it from this peer are discarded (blocks before it were certified by 2f+1 validators and are final).
  */
@@ -462,6 +463,48 @@ function isLocalFailure (err: unknown): boolean {
   return err instanceof MedchainError && String(err.code).startsWith('STORE_')
 }
 
+/** A block offered for import with the certificate that commits it. */
+export interface CertifiedBlock { block: Block, certificate: CommitCertificate }
+
+/** Where `importCertifiedBlocks` stopped: a block that did not follow the head ('gap'), or one that failed its checks ('invalid'). */
+export interface ImportStop { height: number, reason: 'gap' | 'invalid', error: unknown }
+
+export interface ImportCertifiedOptions {
+  /** Errors that are ours, not the blocks' (e.g. the store failing): thrown as they are instead of stopping. */
+  rethrow?: (err: unknown) => boolean
+  /** Called after each imported block, with its hash. */
+  onImported?: (block: Block, hash: Uint8Array) => void
+}
+
+/**
+ * Block sync's import step, shared by `syncFrom` and the simulator's block sync: imports `blocks`
+ * in order onto `chain`. A block at or below the head is skipped (imported meanwhile, e.g. by
+ * consensus); the first block that does not follow the head, or whose certificate does not verify
+ * against the validator set in force for it, or that importBlock refuses, ends the import: blocks
+ * before it stay imported (certified by 2f+1 validators, so final), it and the rest are not. A
+ * failure after which the head has reached that height anyway (a race with another import) is no
+ * failure. Resolves with where it stopped, or undefined when every block is in.
+ */
+export async function importCertifiedBlocks (chain: SyncTarget, blocks: Iterable<CertifiedBlock>, opts: ImportCertifiedOptions = {}): Promise<ImportStop | undefined> {
+  for (const { block, certificate } of blocks) {
+    const height = block.header.height
+    if (chain.head.height >= height) continue
+    if (height !== chain.head.height + 1) return { height, reason: 'gap', error: `block at height ${height} where ${chain.head.height + 1} was due` }
+    let hash: Uint8Array
+    try {
+      hash = blockHash(block.header)
+      verifyCommit(chain.chainId, chain.validatorSet, hash, height, certificate)
+      await chain.importBlock(block, { commit: certificate })
+    } catch (error) {
+      if (opts.rethrow?.(error) === true) throw error
+      if (chain.head.height >= height) continue
+      return { height, reason: 'invalid', error }
+    }
+    opts.onImported?.(block, hash)
+  }
+  return undefined
+}
+
 export interface SyncFromOptions extends SyncClientOptions {
   protocols: { status: string, blocks: string }
   /** Byte budget per request; default 16 MiB. */
@@ -502,20 +545,8 @@ export async function syncFrom (peer: PeerId, chain: SyncTarget, opts: SyncFromO
     if (blocks.length === 0) {
       throw new P2pError({ code: 'SYNC_NO_PROGRESS', height: fromHeight }, `The peer claims height ${peerHead.height} but served no block at ${fromHeight}.`)
     }
-    for (const item of blocks) {
-      if (chain.head.height >= item.height) continue // imported meanwhile (e.g. by consensus)
-      try {
-        const hash = blockHash(item.block.header)
-        verifyCommit(chain.chainId, chain.validatorSet, hash, item.height, item.certificate)
-        await chain.importBlock(item.block, { commit: item.certificate })
-      } catch (err) {
-        if (isLocalFailure(err)) throw err
-        if (chain.head.height >= item.height) continue // lost a race with another import of the same height
-        throw invalidBlock(item.height, err)
-      }
-      imported++
-      opts.onImported?.(item.height)
-    }
+    const stop = await importCertifiedBlocks(chain, blocks, { rethrow: isLocalFailure, onImported: (block) => { imported++; opts.onImported?.(block.header.height) } })
+    if (stop !== undefined) throw invalidBlock(stop.height, stop.error)
   }
   return { peerHead, imported, height: chain.head.height }
 }

@@ -1,6 +1,10 @@
 /**
  * One simulated validator: the real ConsensusEngine, a real Chain on a MemoryLevel (real block
- * execution and certificate checks) and a Mempool, wired the way the node will wire them.
+ * execution and certificate checks) and a Mempool, whose actions are performed by the node's own
+ * action executor (src/node/actions.ts: the same persistence order, proposal building, validation,
+ * commit and evidence code as a MedchainNode) through simulated ports: the "disk" below, the
+ * simulated network, the virtual clock's scheduler and the run's observer. Block sync imports
+ * through the node's import step (src/node/syncImport.ts) over a simulated request/response.
  *
  * Its "disk" (the MemoryLevel and the last sign-state) survives a crash; a wipe replaces the
  * store with an empty one but keeps the sign-state file. Every event is processed to the end,
@@ -9,19 +13,19 @@
  */
 import { MemoryLevel } from 'memory-level'
 import { Chain } from '../chain/chain.js'
-import { blockHash, decodeBlock, decodeCertificate, EMPTY_COMMIT, encodeBlock, encodeCertificate, type Block, type CommitCertificate } from '../types/block.js'
+import { blockHash, decodeBlock, decodeCertificate, encodeBlock, encodeCertificate, type Block } from '../types/block.js'
 import type { Genesis } from '../types/genesis.js'
 import { Mempool } from '../chain/mempool.js'
-import { TxType, type Tx } from '../types/tx.js'
-import { getEvidence, getSenderNonce, accessControlApp } from '../contracts/index.js'
+import type { Tx } from '../types/tx.js'
+import { getSenderNonce, accessControlApp } from '../contracts/index.js'
 import type { Signer } from '../crypto/ed25519.js'
 import { equalBytes, toHex } from '../crypto/bytes.js'
-import { signTx } from '../types/tx.js'
 import { ConsensusEngine, type EngineOptions } from '../consensus/engine.js'
-import { keepOwnMessages } from '../consensus/wal.js'
 import { Step, type EngineAction, type EngineEvent, type SignState, type TimeoutConfig } from '../consensus/types.js'
 import { type ConsensusMessage } from '../types/consensusMessage.js'
-import { encodeVote, VoteType, type Vote } from '../types/vote.js'
+import { VoteType, type Vote } from '../types/vote.js'
+import { ActionExecutor, type ActionDisk } from '../node/actions.js'
+import { importCertifiedBlocks, type CertifiedBlock } from '../node/syncImport.js'
 import type { Network } from './network.js'
 import type { Rng } from './random.js'
 import type { Scheduler } from './scheduler.js'
@@ -109,17 +113,16 @@ export class SimNode {
   readonly honest: boolean
   private readonly env: SimEnv
   private readonly disk: Disk = { db: newDb(), signState: undefined, lastSignedBlock: undefined, ownMessages: [] }
-  /** Blocks of proposals seen at heights above the head, by hash hex (to store the last signed block). */
-  private readonly knownBlocks = new Map<string, Block>()
   private up = false
   /** Bumped on every start: timeouts and replies of an earlier life are dropped. */
   private incarnation = 0
   private engineValue: SimEngine | undefined
   private chainValue: Chain | undefined
   private mempoolValue: Mempool | undefined
+  /** The node's action executor for this life (a start makes a new one: its memory is not on the disk). */
+  private executor: ActionExecutor | undefined
   private syncToken = 0
   private syncing = false
-  private evidenceSeen = new Set<string>()
   /** Crash right after broadcasting the first precommit at or above this height (a scripted fault). */
   crashAfterPrecommit: { height: number, downMs: number, onCrash: () => void } | undefined
   /** Byzantine behaviour attached by faults.ts. */
@@ -170,13 +173,14 @@ export class SimNode {
       ...(this.disk.ownMessages.length > 0 ? { ownMessages: [...this.disk.ownMessages] } : {}),
       timeouts: this.env.timeouts
     })
+    // memory of the previous life (known blocks, reported evidence) is gone; only the disk survived
+    this.executor = this.newExecutor(chain, this.engineValue, this.mempoolValue)
+    // as the node: an imported block at the WAL's height or above empties the own-messages WAL
+    chain.on('block', ({ block }) => { if (chain === this.chainValue) this.executor?.clearOwnMessages(block.header.height) })
     this.up = true
     this.syncing = false
-    // memory of the previous life is gone; only the disk survived
     this.ownMessages = []
     this.seenMessages = new Map()
-    this.knownBlocks.clear()
-    this.evidenceSeen = new Set()
     this.scheduleRebroadcast()
     this.env.observer.onLog(this.id, `started at height ${chain.head.height + 1}${this.disk.signState !== undefined ? ` with sign-state h${this.disk.signState.height}/r${this.disk.signState.round}/s${this.disk.signState.step}` : ''}`)
     await this.handle({ type: 'start' })
@@ -204,10 +208,8 @@ export class SimNode {
   /** A consensus message arrived from the network (already decoded). */
   async deliver (from: number, message: ConsensusMessage): Promise<void> {
     if (!this.up) return
-    if (message.kind === 'proposal' && message.proposal.height > this.headHeight) {
-      if (this.knownBlocks.size > 64) this.knownBlocks.clear()
-      this.knownBlocks.set(toHex(blockHash(message.proposal.block.header)), message.proposal.block)
-    }
+    // a proposal for a height still open may be signed for: the executor then stores its block
+    if (message.kind === 'proposal' && message.proposal.height > this.headHeight) this.executor?.rememberBlock(message.proposal.block)
     if (this.env.rebroadcastScope === 'seen') {
       this.rememberSeen(message)
       await this.catchUpPeer(from, message)
@@ -230,109 +232,102 @@ export class SimNode {
     }
   }
 
-  /** Feeds one event to the engine and performs every action it causes, to the end. */
+  /** Feeds one event to the engine and performs every action it causes, to the end (the node's executor). */
   async handle (event: EngineEvent): Promise<void> {
-    const queue: EngineEvent[] = [event]
-    const life = this.incarnation
-    while (queue.length > 0) {
-      const next = queue.shift() as EngineEvent
-      if (!this.up || life !== this.incarnation || this.engineValue === undefined) return
-      let actions: EngineAction[]
-      try {
-        actions = this.engineValue.handle(next)
-      } catch (err) {
-        this.env.observer.onError(this.id, `the engine threw on a '${next.type}' event: ${describe(err)}`)
-        continue
-      }
-      for (const action of actions) {
-        if (!this.up || life !== this.incarnation) return
-        await this.perform(action, queue)
-      }
-    }
+    if (!this.up) return
+    await this.executor?.handle(event)
   }
 
-  private async perform (action: EngineAction, queue: EngineEvent[]): Promise<void> {
-    const chain = this.chainValue as Chain
-    switch (action.type) {
-      case 'broadcast': {
-        // the sign-state reaches the disk BEFORE the message leaves
-        if (action.signState !== undefined) {
-          const hash = action.signState.blockHash
-          const block = action.message.kind === 'proposal' ? action.message.proposal.block : hash !== undefined ? this.knownBlocks.get(toHex(hash)) : undefined
-          this.disk.signState = { ...action.signState }
-          this.disk.lastSignedBlock = hash !== undefined && block !== undefined && equalBytes(blockHash(block.header), hash) ? block : undefined
-        }
-        // a broadcast without sign-state may relay others' votes (the engine's last-commit catch-up)
-        const own = signerOf(action.message) !== undefined && equalBytes(signerOf(action.message) as Uint8Array, this.signer.publicKey)
-        this.env.observer.onBroadcast(this.id, action.message, this.now)
-        if (own) this.rememberOwn(action.message)
-        const suppress = (await this.broadcastHook?.(action.message)) ?? false
-        if (!suppress) this.env.network.broadcast(this.id, action.message)
-        const trigger = this.crashAfterPrecommit
-        if (trigger !== undefined && own && action.message.kind === 'vote' && action.message.vote.type === VoteType.Precommit && action.message.vote.height >= trigger.height) {
-          // as the node can: the message has left, but the crash comes before the own-messages WAL has it
-          this.crashAfterPrecommit = undefined
-          this.crash()
-          trigger.onCrash()
-          return
-        }
-        // the own-messages WAL is written once the message has left, as the node does
-        if (action.signState !== undefined) this.disk.ownMessages = keepOwnMessages(this.disk.ownMessages, action.message, action.signState.height)
-        return
-      }
-      case 'scheduleTimeout': {
-        const life = this.incarnation
-        const { height, round, step } = action
-        this.env.scheduler.after(action.delayMs, `timeout n${this.id} h${height}/r${round}/${String(step)}`, async () => {
-          if (this.up && life === this.incarnation) await this.handle({ type: 'timeout', height, round, step })
+  /** The node's action executor on this life's chain, engine and mempool, through the simulated ports. */
+  private newExecutor (chain: Chain, engine: SimEngine, mempool: Mempool): ActionExecutor {
+    const life = this.incarnation
+    const observer = this.env.observer
+    const disk = this.disk
+    const simDisk: ActionDisk = {
+      // the sign-state "reaches the disk" at once; with it the block it names when this node had
+      // that block, else none (the node's file keeps the previous block: the engine ignores a block
+      // that is not the sign-state's)
+      saveLastSignedBlock: (block) => { disk.lastSignedBlock = block },
+      saveSignState: (signState) => { disk.signState = { ...signState } },
+      saveOwnMessages: (messages) => { disk.ownMessages = [...messages] }
+    }
+    return new ActionExecutor({
+      signer: this.signer,
+      chain,
+      engine,
+      disk: simDisk,
+      publish: async (message) => await this.publish(message),
+      // the simulated network delivers a node's own broadcasts to it
+      loopback: false,
+      scheduleTimeout: (delayMs, event) => {
+        this.env.scheduler.after(delayMs, `timeout n${this.id} h${event.height}/r${event.round}/${String(event.step)}`, async () => {
+          if (this.up && life === this.incarnation) await this.handle(event)
         })
-        return
-      }
-      case 'buildProposal': {
-        if (action.height !== chain.head.height + 1) { this.env.observer.onLog(this.id, `buildProposal for height ${action.height} ignored: the chain is at ${chain.head.height}`); return }
-        const built = await this.buildBlock()
-        queue.push({ type: 'proposalBuilt', height: action.height, round: action.round, block: built })
-        return
-      }
-      case 'validateBlock': {
-        try {
-          await chain.checkBlock(action.block)
-          queue.push({ type: 'blockValidated', height: action.height, hash: action.hash, valid: true })
-        } catch (err) {
-          this.env.observer.onRejected(this.id, `INVALID_BLOCK_${errorCode(err)}`)
-          queue.push({ type: 'blockValidated', height: action.height, hash: action.hash, valid: false, reason: errorCode(err) })
-        }
-        return
-      }
-      case 'commitBlock': {
-        const head = chain.head
-        if (action.height <= head.height) {
+      },
+      proposals: {
+        reap: () => mempool.reap(REAP_MAX_BYTES, REAP_MAX_TXS),
+        now: () => this.env.genesis.genesisTime + this.now
+      },
+      startSync: (fromHeight) => { this.requestSync(fromHeight) },
+      evidence: {
+        pendingOwnTxs: () => this.pendingOwnTxs(),
+        submit: (tx) => { if (!this.submitTx(tx)) throw new Error('evidence transaction refused by the own mempool') }
+      },
+      // virtual time stands still while an event is handled: a decided block imports in 0 ms
+      monotonicMs: () => this.now,
+      errorCode,
+      session: () => {
+        const current = this.incarnation
+        const live = (): boolean => this.up && current === this.incarnation
+        return { event: live, action: live }
+      },
+      hooks: {
+        engineThrew: (event, err) => { observer.onError(this.id, `the engine threw on a '${event.type}' event: ${describe(err)}`) },
+        blockRefused: (_height, reason) => { observer.onRejected(this.id, `INVALID_BLOCK_${reason}`) },
+        alreadyCommitted: async (action) => {
           const have = await chain.getBlock(action.height)
           if (have === undefined || !equalBytes(blockHash(have.header), action.certificate.blockHash)) {
-            this.env.observer.onError(this.id, `the engine decided block ${toHex(action.certificate.blockHash).slice(0, 12)} at height ${action.height}, but the chain already holds another block there`)
+            observer.onError(this.id, `the engine decided block ${toHex(action.certificate.blockHash).slice(0, 12)} at height ${action.height}, but the chain already holds another block there`)
           }
-          queue.push({ type: 'blockCommitted', height: head.height, hash: head.hash, validatorSet: chain.validatorSet, timestamp: head.timestamp })
-          return
-        }
-        try {
-          const result = await chain.importBlock(action.block, { commit: action.certificate })
-          this.mempoolValue?.update(result.height, action.block.txs)
-          this.env.observer.onCommit(this.id, result.height, result.hash, action.block.txs.length, this.now, 'consensus')
-          queue.push({ type: 'blockCommitted', height: result.height, hash: result.hash, validatorSet: chain.validatorSet, timestamp: action.block.header.timestamp })
-        } catch (err) {
-          this.env.observer.onError(this.id, `the engine decided height ${action.height}, but importBlock refused it: ${errorCode(err)}`)
-        }
-        return
+        },
+        committed: ({ height, hash, block }) => {
+          mempool.update(height, block.txs)
+          observer.onCommit(this.id, height, hash, block.txs.length, this.now, 'consensus')
+        },
+        importFailed: (action, err) => { observer.onError(this.id, `the engine decided height ${action.height}, but importBlock refused it: ${errorCode(err)}`) },
+        proposalIgnored: (height, headHeight) => { observer.onLog(this.id, `buildProposal for height ${height} ignored: the chain is at ${headHeight}`) },
+        evidenceWithoutAccount: () => { observer.onLog(this.id, 'evidence not submitted: this validator is not a registered identity') },
+        evidenceFailed: () => { observer.onLog(this.id, 'evidence transaction refused by the own mempool') },
+        evidenceSubmitted: (tx) => {
+          observer.onEvidence(this.id, tx)
+          for (const peer of this.env.nodes) {
+            if (peer.id !== this.id) this.env.network.transmit(this.id, peer.id, 'tx', () => { peer.submitTx(tx) })
+          }
+        },
+        rejected: (reason) => { observer.onRejected(this.id, reason) }
       }
-      case 'requestSync':
-        this.requestSync(action.fromHeight)
-        return
-      case 'evidence':
-        this.submitEvidence(action.voteA, action.voteB)
-        return
-      case 'rejected':
-        this.env.observer.onRejected(this.id, action.reason)
+    }, { ownMessages: disk.ownMessages })
+  }
+
+  /**
+   * The publish port: the observer sees the message, the byzantine hook may replace it, the
+   * simulated network carries it; false when the scripted crash-after-precommit fault fired (the
+   * message has left, but the crash comes before the own-messages WAL has it).
+   */
+  private async publish (message: ConsensusMessage): Promise<boolean> {
+    const own = signerOf(message) !== undefined && equalBytes(signerOf(message) as Uint8Array, this.signer.publicKey)
+    this.env.observer.onBroadcast(this.id, message, this.now)
+    if (own) this.rememberOwn(message)
+    const suppress = (await this.broadcastHook?.(message)) ?? false
+    if (!suppress) this.env.network.broadcast(this.id, message)
+    const trigger = this.crashAfterPrecommit
+    if (trigger !== undefined && own && message.kind === 'vote' && message.vote.type === VoteType.Precommit && message.vote.height >= trigger.height) {
+      this.crashAfterPrecommit = undefined
+      this.crash()
+      trigger.onCrash()
+      return false
     }
+    return true
   }
 
   private rememberOwn (message: ConsensusMessage): void {
@@ -406,14 +401,9 @@ export class SimNode {
     })
   }
 
-  /** The proposer's block: mempool transactions on top of the head, carrying the head's certificate. */
+  /** The proposer's block: mempool transactions on top of the head, carrying the head's certificate (the node's executor builds it). */
   async buildBlock (timestampBump = 0): Promise<Block> {
-    const chain = this.chainValue as Chain
-    const head = chain.head
-    const lastCommit: CommitCertificate = head.height === 0 ? EMPTY_COMMIT : ((await chain.getCertificate(head.height)) ?? EMPTY_COMMIT)
-    const txs = this.mempoolValue?.reap(REAP_MAX_BYTES, REAP_MAX_TXS) ?? []
-    const timestamp = Math.max(this.env.genesis.genesisTime + this.now, head.timestamp + 1) + timestampBump
-    return chain.buildBlock({ txs, timestamp, proposer: this.signer.publicKey, lastCommit }).block
+    return await (this.executor as ActionExecutor).buildBlock(timestampBump)
   }
 
   /**
@@ -469,52 +459,33 @@ export class SimNode {
     return { head: chain.head.height, items: out }
   }
 
+  /** Imports a sync reply with the node's import step; the engine hears of the new head once. */
   private async applySync (items: Array<{ block: Uint8Array, certificate: Uint8Array }>): Promise<void> {
     const chain = this.chainValue as Chain
-    let last: { height: number, hash: Uint8Array, timestamp: number } | undefined
+    // the transport's part: decode the reply, up to the first item that does not decode
+    const blocks: CertifiedBlock[] = []
+    let undecodable: unknown
     for (const item of items) {
-      let block: Block
-      let certificate: CommitCertificate
       try {
-        block = decodeBlock(item.block)
-        certificate = decodeCertificate(item.certificate)
+        blocks.push({ block: decodeBlock(item.block), certificate: decodeCertificate(item.certificate) })
       } catch (err) {
-        this.env.observer.onRejected(this.id, `SYNC_${errorCode(err)}`)
-        break
-      }
-      if (block.header.height <= chain.head.height) continue
-      if (block.header.height !== chain.head.height + 1) break
-      try {
-        const result = await chain.importBlock(block, { commit: certificate })
-        this.mempoolValue?.update(result.height, block.txs)
-        this.env.observer.onCommit(this.id, result.height, result.hash, block.txs.length, this.now, 'sync')
-        last = { height: result.height, hash: result.hash, timestamp: block.header.timestamp }
-      } catch (err) {
-        this.env.observer.onRejected(this.id, `SYNC_${errorCode(err)}`)
+        undecodable = err
         break
       }
     }
+    let last: { height: number, hash: Uint8Array, timestamp: number } | undefined
+    const stop = await importCertifiedBlocks(chain, blocks, {
+      onImported: (block, hash) => {
+        this.mempoolValue?.update(block.header.height, block.txs)
+        this.env.observer.onCommit(this.id, block.header.height, hash, block.txs.length, this.now, 'sync')
+        last = { height: block.header.height, hash, timestamp: block.header.timestamp }
+      }
+    })
+    if (stop?.reason === 'invalid') this.env.observer.onRejected(this.id, `SYNC_${errorCode(stop.error)}`)
+    else if (stop === undefined && undecodable !== undefined) this.env.observer.onRejected(this.id, `SYNC_${errorCode(undecodable)}`)
     if (last !== undefined) {
       this.env.observer.onLog(this.id, `synced to height ${last.height}`)
       await this.handle({ type: 'blockCommitted', height: last.height, hash: last.hash, validatorSet: chain.validatorSet, timestamp: last.timestamp })
-    }
-  }
-
-  /** An Evidence transaction signed by this validator (a registered identity), into its mempool and gossiped. */
-  private submitEvidence (voteA: Vote, voteB: Vote): void {
-    const chain = this.chainValue as Chain
-    const key = `${toHex(voteA.validator)}/${voteA.height}/${voteA.round}/${voteA.type}`
-    if (this.evidenceSeen.has(key)) return
-    this.evidenceSeen.add(key)
-    if (getEvidence(chain.stateView, voteA.validator, voteA.height, voteA.round, voteA.type) !== undefined) return // already on chain
-    const accountNonce = getSenderNonce(chain.stateView, this.signer.publicKey)
-    if (accountNonce === undefined) { this.env.observer.onLog(this.id, 'evidence not submitted: this validator is not a registered identity'); return }
-    const nonce = accountNonce + this.pendingOwnTxs()
-    const tx = signTx({ chainId: chain.chainId, from: this.signer.publicKey, nonce, payload: { type: TxType.Evidence, voteA: encodeVote(voteA), voteB: encodeVote(voteB) } }, this.signer)
-    if (!this.submitTx(tx)) { this.env.observer.onLog(this.id, 'evidence transaction refused by the own mempool'); return }
-    this.env.observer.onEvidence(this.id, tx)
-    for (const peer of this.env.nodes) {
-      if (peer.id !== this.id) this.env.network.transmit(this.id, peer.id, 'tx', () => { peer.submitTx(tx) })
     }
   }
 

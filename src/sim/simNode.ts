@@ -151,6 +151,8 @@ export class SimNode {
   get mempool (): Mempool | undefined { return this.mempoolValue }
   /** The sign-state on the node's simulated disk. */
   get storedSignState (): SignState | undefined { return this.disk.signState }
+  /** The own-messages WAL on the node's simulated disk. */
+  get storedOwnMessages (): readonly ConsensusMessage[] { return this.disk.ownMessages }
   get headHeight (): number { return this.chainValue?.head.height ?? 0 }
 
   private get now (): number { return this.env.scheduler.now }
@@ -241,7 +243,6 @@ export class SimNode {
   /** The node's action executor on this life's chain, engine and mempool, through the simulated ports. */
   private newExecutor (chain: Chain, engine: SimEngine, mempool: Mempool): ActionExecutor {
     const life = this.incarnation
-    const observer = this.env.observer
     const disk = this.disk
     const simDisk: ActionDisk = {
       // the sign-state "reaches the disk" at once; with it the block it names when this node had
@@ -282,29 +283,29 @@ export class SimNode {
         return { event: live, action: live }
       },
       hooks: {
-        engineThrew: (event, err) => { observer.onError(this.id, `the engine threw on a '${event.type}' event: ${describe(err)}`) },
-        blockRefused: (_height, reason) => { observer.onRejected(this.id, `INVALID_BLOCK_${reason}`) },
+        engineThrew: (event, err) => { this.env.observer.onError(this.id, `the engine threw on a '${event.type}' event: ${describe(err)}`) },
+        blockRefused: (_height, reason) => { this.env.observer.onRejected(this.id, `INVALID_BLOCK_${reason}`) },
         alreadyCommitted: async (action) => {
           const have = await chain.getBlock(action.height)
           if (have === undefined || !equalBytes(blockHash(have.header), action.certificate.blockHash)) {
-            observer.onError(this.id, `the engine decided block ${toHex(action.certificate.blockHash).slice(0, 12)} at height ${action.height}, but the chain already holds another block there`)
+            this.env.observer.onError(this.id, `the engine decided block ${toHex(action.certificate.blockHash).slice(0, 12)} at height ${action.height}, but the chain already holds another block there`)
           }
         },
         committed: ({ height, hash, block }) => {
           mempool.update(height, block.txs)
-          observer.onCommit(this.id, height, hash, block.txs.length, this.now, 'consensus')
+          this.env.observer.onCommit(this.id, height, hash, block.txs.length, this.now, 'consensus')
         },
-        importFailed: (action, err) => { observer.onError(this.id, `the engine decided height ${action.height}, but importBlock refused it: ${errorCode(err)}`) },
-        proposalIgnored: (height, headHeight) => { observer.onLog(this.id, `buildProposal for height ${height} ignored: the chain is at ${headHeight}`) },
-        evidenceWithoutAccount: () => { observer.onLog(this.id, 'evidence not submitted: this validator is not a registered identity') },
-        evidenceFailed: () => { observer.onLog(this.id, 'evidence transaction refused by the own mempool') },
+        importFailed: (action, err) => { this.env.observer.onError(this.id, `the engine decided height ${action.height}, but importBlock refused it: ${errorCode(err)}`) },
+        proposalIgnored: (height, headHeight) => { this.env.observer.onLog(this.id, `buildProposal for height ${height} ignored: the chain is at ${headHeight}`) },
+        evidenceWithoutAccount: () => { this.env.observer.onLog(this.id, 'evidence not submitted: this validator is not a registered identity') },
+        evidenceFailed: () => { this.env.observer.onLog(this.id, 'evidence transaction refused by the own mempool') },
         evidenceSubmitted: (tx) => {
-          observer.onEvidence(this.id, tx)
+          this.env.observer.onEvidence(this.id, tx)
           for (const peer of this.env.nodes) {
             if (peer.id !== this.id) this.env.network.transmit(this.id, peer.id, 'tx', () => { peer.submitTx(tx) })
           }
         },
-        rejected: (reason) => { observer.onRejected(this.id, reason) }
+        rejected: (reason) => { this.env.observer.onRejected(this.id, reason) }
       }
     }, { ownMessages: disk.ownMessages })
   }

@@ -20,11 +20,11 @@
  * transactions its mempool admitted: the figure is everything BUT the signatures (decode,
  * execute, roots, commit), on one thread with no workers competing, so it is far steadier than
  * the cold figure on a shared machine and is the one to compare when changing that work. Its
- * ratio column is not the one the target ratio (README, "Benchmarks") is set for.
+ * ratio column compares a different window from the cold one's, so the two do not compare.
  *
  * --no-sync writes the block's batches without fsync: what the import would cost if a validator
  * relied on re-syncing lost blocks from its peers after a crash. A node always syncs; this flag
- * only measures the price of that choice. Its ratio column is not the target's either.
+ * only measures the price of that choice.
  */
 import { spawnSync } from 'node:child_process'
 import { cpSync, mkdtempSync, rmSync } from 'node:fs'

@@ -8,7 +8,7 @@
  *
  * The committed state is held in memory (values, state tree, audit accumulator) and LevelDB is
  * its durable copy: on open the node loads every state value, rebuilds the tree and refuses to
- * start if the recomputed state root differs from the head block's. See README "State and storage".
+ * start if the recomputed state root differs from the head block's. See docs/OPERATIONS.md, "State and storage".
  */
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'

@@ -1,7 +1,7 @@
 /**
  * The JSON-RPC methods: one table from method name to its params, whether it needs a signed query
  * (auth.ts), and what it answers. Bytes are lower-case hex, times milliseconds since the epoch.
- * The README's RPC section lists the same shapes.
+ * src/rpc/README.md lists the same shapes.
  *
  * | method                 | params                                   | result                                      |
  * | ---------------------- | ---------------------------------------- | ------------------------------------------- |
@@ -450,7 +450,7 @@ export const METHOD_NAMES: readonly string[] = Object.keys(METHODS)
  */
 export async function callMethod (name: string, rawParams: unknown, ctx: CallContext): Promise<unknown> {
   const spec = Object.hasOwn(METHODS, name) ? METHODS[name] : undefined
-  if (spec === undefined) throw new RpcError({ code: 'RPC_METHOD_NOT_FOUND', method: name.slice(0, 64) }, `Method "${name.slice(0, 64)}" does not exist; see the README for the list of methods.`)
+  if (spec === undefined) throw new RpcError({ code: 'RPC_METHOD_NOT_FOUND', method: name.slice(0, 64) }, `Method "${name.slice(0, 64)}" does not exist; see src/rpc/README.md for the list of methods.`)
   if (spec.wsOnly === true && ctx.session === undefined) {
     throw new RpcError({ code: 'RPC_WEBSOCKET_ONLY', method: name }, `Method "${name}" needs a WebSocket connection; connect to /ws.`)
   }

@@ -28,7 +28,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   p2p: ['util', 'crypto', 'types', 'blobs'],
   rpc: ['util', 'crypto', 'types', 'contracts', 'chain', 'proof', 'blobs'],
   node: ['util', 'crypto', 'types', 'keystore', 'contracts', 'chain', 'consensus', 'blobs', 'p2p', 'rpc'],
-  sim: ['util', 'crypto', 'types', 'contracts', 'chain', 'consensus', 'node'],
+  sim: ['util', 'crypto', 'types', 'contracts', 'chain', 'consensus', 'p2p', 'node'],
   cli: ['util', 'crypto', 'types', 'keystore', 'contracts', 'chain', 'consensus', 'blobs', 'records', 'proof', 'rpc', 'node']
 }
 

@@ -15,7 +15,7 @@
  * fault), more bytes than announced, an empty data frame, a missing end frame, and bytes that do
  * not hash to the requested hash: the data goes through `BlobStore.put` with `expectedHash`, so a
  * wrong blob is never stored, and the peer is penalised for BLOB_INVALID_DATA like a peer serving
- * an invalid block (host.ts PENALTY). The end frame lets an honest server whose disk copy turned
+ * an invalid block (PENALTY, scoring.ts). The end frame lets an honest server whose disk copy turned
  * out corrupt say so before the client hashes the last byte (SYNC_PEER_ERROR, no penalty).
  * Deadlines: the server waits `requestTimeoutMs` for the request; the whole transfer (both sides)
  * must finish within `transferTimeoutMs`.

@@ -52,7 +52,6 @@ export const MAX_CERTIFICATE_BYTES = MAX_VALIDATORS * 110 + 64
 export const MAX_BLOCK_ITEM_FRAME_BYTES = MAX_BLOCK_BYTES + MAX_CERTIFICATE_BYTES + 16
 export const MAX_REQUEST_FRAME_BYTES = 64
 export const MAX_STATUS_FRAME_BYTES = 64
-export const MAX_END_FRAME_BYTES = 16
 /** The server answers at most this many bytes per request, whatever `maxBytes` asked. */
 export const SERVER_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 /** Default byte budget a client asks for per request. */

@@ -4,7 +4,8 @@
  * action executor (src/node/actions.ts: the same persistence order, proposal building, validation,
  * commit and evidence code as a MedchainNode) through simulated ports: the "disk" below, the
  * simulated network, the virtual clock's scheduler and the run's observer. Block sync imports
- * through the node's import step (src/node/syncImport.ts) over a simulated request/response.
+ * through block sync's import step (`importCertifiedBlocks`, src/p2p/sync.ts) over a simulated
+ * request/response.
  *
  * Its "disk" (the MemoryLevel and the last sign-state) survives a crash; a wipe replaces the
  * store with an empty one but keeps the sign-state file. Every event is processed to the end,
@@ -25,7 +26,7 @@ import { Step, type EngineAction, type EngineEvent, type SignState, type Timeout
 import { type ConsensusMessage } from '../types/consensusMessage.js'
 import { VoteType, type Vote } from '../types/vote.js'
 import { ActionExecutor, type ActionDisk } from '../node/actions.js'
-import { importCertifiedBlocks, type CertifiedBlock } from '../node/syncImport.js'
+import { importCertifiedBlocks, type CertifiedBlock } from '../p2p/sync.js'
 import type { Network } from './network.js'
 import type { Rng } from './random.js'
 import type { Scheduler } from './scheduler.js'

@@ -61,7 +61,8 @@ Example:
       const { home } = globalOptions(cmd, io)
       const network = await loadNetwork()
       // The node (consensus, RPC server, libp2p, metrics) loads only here, so the commands that
-      // only talk to a node start in ~0.3 s instead of ~0.8 s (with FHIR validation lazy too).
+      // only talk to a node never load it and start faster (FHIR validation is lazy too); a test
+      // (test/e2e/install.test.ts) pins which modules a query loads.
       const { MedchainNode } = await import('../node/node.js')
       const node = await MedchainNode.start({ home, ...(network !== undefined ? { network } : {}) })
       const missing = missingRuntimeFlags()

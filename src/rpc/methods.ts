@@ -26,7 +26,7 @@
 import type { Chain } from '../chain/chain.js'
 import { blockHash, type Block, type BlockHeader } from '../types/block.js'
 import type { Receipt } from '../types/receipt.js'
-import { Purpose, TX_TYPE_NAMES, TxType, type Tx } from '../types/tx.js'
+import { Purpose, TX_TYPE_NAMES, TxType, type Tx, type ClinicianRole, type OrganizationKind } from '../types/tx.js'
 import { toHex } from '../crypto/bytes.js'
 import { MedchainError } from '../util/errors.js'
 import {
@@ -36,7 +36,6 @@ import {
 } from '../contracts/index.js'
 import { isEffectivelyActive } from '../contracts/registry.js'
 import { StateView } from '../contracts/stateView.js'
-import type { ClinicianRole, OrganizationKind } from '../types/tx.js'
 import { authoriseReader, readerPurposes, readQueryAuth, verifySignedQuery, type ReaderScope } from './auth.js'
 import { auditVisibleTo, method, type CallContext, type MethodSpec, type SubscriptionHost } from './methodSpec.js'
 import { PROOF_METHODS } from './proofMethods.js'

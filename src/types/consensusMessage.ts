@@ -12,16 +12,15 @@
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, type Signer } from '../crypto/ed25519.js'
 import { concatBytes } from '../crypto/bytes.js'
 import { Domain, domainBytes } from '../crypto/hash.js'
-import { blockHash, decodeBlock, encodeBlock } from './block.js'
+import { blockHash, decodeBlock, encodeBlock, type Block } from './block.js'
 import {
-  CodecError, decodeCanonical, encodeCanonical, readBytes, readBytesMax, readString, readTuple, readU32, readU64, u64, wrongShape
+  CodecError, decodeCanonical, encodeCanonical, readBytes, readBytesMax, readString, readTuple, readU32, readU64, u64,
+  wrongShape
 } from './codec.js'
 import { MAX_BLOCK_BYTES, MAX_CHAIN_ID_LENGTH, MAX_VOTE_BYTES } from './limits.js'
 import { MedchainError } from '../util/errors.js'
-import { decodeVote, encodeVote, verifyConsensusSignature } from './vote.js'
+import { decodeVote, encodeVote, verifyConsensusSignature, type Vote } from './vote.js'
 import { ConsensusError } from './consensusErrors.js'
-import type { Block } from './block.js'
-import type { Vote } from './vote.js'
 
 /** A signed block proposal for (height, round). polRound = -1 when the proposer has no polka for it. */
 export interface Proposal {

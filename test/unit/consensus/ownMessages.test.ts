@@ -1,9 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { EMPTY_COMMIT, ZERO_HASH, type Block } from '../../../src/types/block.js'
-import { signProposal } from '../../../src/types/consensusMessage.js'
+import { signProposal, type ConsensusMessage } from '../../../src/types/consensusMessage.js'
 import { keepOwnMessages } from '../../../src/consensus/wal.js'
-import type { ConsensusMessage } from '../../../src/types/consensusMessage.js'
 import { signVote, VoteType } from '../../../src/types/vote.js'
 import { bytes32, GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
 

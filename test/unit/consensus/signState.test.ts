@@ -4,12 +4,12 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path'
 import { withTempDir } from '../../utils/tempDir.js'
 import fc from 'fast-check'
-import { CodecError } from '../../../src/types/codec.js'
+import { CodecError, encodeCanonical } from '../../../src/types/codec.js'
 import { ConsensusError } from '../../../src/types/consensusErrors.js'
 import {
-  checkCanSign, decodeSignState, encodeSignState, encodeSignStateSlot, SIGN_STATE_FILE_BYTES, SIGN_STATE_SLOT_BYTES, SignStateFile, signStateSlotOffset
+  checkCanSign, decodeSignState, encodeSignState, encodeSignStateSlot, SIGN_STATE_FILE_BYTES, SIGN_STATE_SLOT_BYTES,
+  SignStateFile, signStateSlotOffset
 } from '../../../src/consensus/signState.js'
-import { encodeCanonical } from '../../../src/types/codec.js'
 import { sha256 } from '../../../src/crypto/hash.js'
 import { Step, type SignState } from '../../../src/consensus/types.js'
 import { bytes32 } from '../../utils/factories.js'

@@ -8,10 +8,10 @@ import { toHex } from '../../../src/crypto/bytes.js'
 import { Domain, domainBytes } from '../../../src/crypto/hash.js'
 import { ConsensusError } from '../../../src/types/consensusErrors.js'
 import {
-  decodeConsensusMessage, decodeProposal, encodeConsensusMessage, encodeProposal, MAX_CONSENSUS_MESSAGE_BYTES, MessageKind,
-  proposalSigningBytes, PROPOSAL_VERSION, signProposal, verifyProposalSignature, type UnsignedProposal
+  decodeConsensusMessage, decodeProposal, encodeConsensusMessage, encodeProposal, MAX_CONSENSUS_MESSAGE_BYTES,
+  MessageKind, proposalSigningBytes, PROPOSAL_VERSION, signProposal, verifyProposalSignature, type UnsignedProposal,
+  type ConsensusMessage, type Proposal
 } from '../../../src/types/consensusMessage.js'
-import type { ConsensusMessage, Proposal } from '../../../src/types/consensusMessage.js'
 import { encodeVote, signVote, VoteType } from '../../../src/types/vote.js'
 import { bytes32, GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
 

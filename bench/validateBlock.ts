@@ -35,16 +35,16 @@ import { Session } from 'node:inspector/promises'
 import { writeFileSync } from 'node:fs'
 import { Chain } from '../src/chain/chain.js'
 import { decodeBlock, encodeBlock, type CommitCertificate } from '../src/types/block.js'
-import { ClinicianRole, OrganizationKind, Purpose, TxType, recordIdOf, txSignatureJob, type Tx } from '../src/types/tx.js'
-import { getSenderNonce, accessControlApp } from '../src/contracts/index.js'
+import { txSignatureJob } from '../src/types/tx.js'
+import { accessControlApp } from '../src/contracts/index.js'
 import { toHex } from '../src/crypto/bytes.js'
 import { VerifyPool } from '../src/crypto/verifyPool.js'
-import type { Signer } from '../src/crypto/ed25519.js'
 import { ChainHarness, certify } from '../test/utils/chainHarness.js'
-import { bytes32, makeGenesis, makeKeys, makeTx } from '../test/utils/factories.js'
+import { makeGenesis } from '../test/utils/factories.js'
 import { childNodeArgs, missingRuntimeFlags } from '../src/node/runtimeFlags.js'
 import { benchArgs } from './args.js'
 import { areaTable, asCpuProfile, summarizeProfiles, type AreaShare } from './profileSummary.js'
+import { DOCTORS, HOSPITALS, PATIENTS, buildPreState, makeMix, median } from './fixtures.js'
 
 const { json, runs, sizes, profile: profileFile, warm, 'no-sync': noSync } = benchArgs({
   command: 'npm run bench:validate --',
@@ -65,104 +65,6 @@ const log = (msg: string): void => { if (!json) process.stderr.write(msg + '\n')
 if (missingRuntimeFlags().length > 0) {
   const again = spawnSync(process.execPath, [...childNodeArgs(), process.argv[1] as string, ...process.argv.slice(2)], { stdio: 'inherit' })
   process.exit(again.status ?? 1)
-}
-
-const HOSPITALS = ['hospital-a', 'hospital-b', 'hospital-c', 'hospital-d']
-const DOCTORS = 100
-const PATIENTS = 2000
-const hospital = makeKeys('hospital-a')
-const doctors = Array.from({ length: DOCTORS }, (_, i) => makeKeys(`bench/doctor/${i}`))
-const patients = Array.from({ length: PATIENTS }, (_, i) => makeKeys(`bench/patient/${i}`))
-const pharmacy = makeKeys('bench/pharmacy')
-const lab = makeKeys('bench/lab')
-const RX_TYPES = ['MedicationRequest', 'Observation', 'DiagnosticReport', 'MedicationDispense']
-
-function anchorTx (doctor: Signer, nonce: number, patient: Signer, label: string, resourceType: string): Tx {
-  return makeTx(doctor, nonce, {
-    type: TxType.AnchorRecord,
-    patient: patient.publicKey,
-    resourceType,
-    contentHash: bytes32(label),
-    size: 4096 + label.length,
-    blobRef: `sha256:${label}`,
-    envelopes: [
-      { recipient: patient.publicKey, wrappedKey: bytes32(`${label}/p`).subarray(0, 32) },
-      { recipient: doctor.publicKey, wrappedKey: bytes32(`${label}/d`).subarray(0, 32) }
-    ]
-  })
-}
-
-/** Builds the shared pre-state in `dir`; returns the record ids anchored there (by patient index). */
-async function buildPreState (dir: string): Promise<{ recordIds: Uint8Array[], recordTypes: string[] }> {
-  const h = await ChainHarness.open({ dir, hospitals: HOSPITALS, syncWrites: false })
-  let hn = 0
-  await h.commit([
-    ...doctors.map((d, i) => makeTx(hospital, hn++, { type: TxType.RegisterClinician, publicKey: d.publicKey, name: `Doctor ${i}`, role: ClinicianRole.Doctor })),
-    makeTx(hospital, hn++, { type: TxType.RegisterOrganization, publicKey: pharmacy.publicKey, name: 'City Pharmacy', kind: OrganizationKind.Pharmacy }),
-    makeTx(hospital, hn++, { type: TxType.RegisterOrganization, publicKey: lab.publicKey, name: 'Central Lab', kind: OrganizationKind.Lab })
-  ])
-  const dn = new Array<number>(DOCTORS).fill(0)
-  const nextDoctorNonce = (i: number): number => { const n = dn[i % DOCTORS] as number; dn[i % DOCTORS] = n + 1; return n }
-  await h.commit(patients.map((p, i) => makeTx(doctors[i % DOCTORS] as Signer, nextDoctorNonce(i), { type: TxType.EnrolPatient, publicKey: p.publicKey })))
-  const recordTypes = patients.map((_, i) => RX_TYPES[i % RX_TYPES.length] as string)
-  const anchors = patients.map((p, i) => anchorTx(doctors[i % DOCTORS] as Signer, nextDoctorNonce(i), p, `pre/${i}`, recordTypes[i] as string))
-  const r = await h.commit(anchors)
-  const bad = r.receipts.find((x) => x.code !== 'OK')
-  if (bad !== undefined) throw new Error(`pre-state anchor refused: ${bad.code} ${bad.log}`)
-  const recordIds = anchors.map((a) => recordIdOf(h.chain.chainId, a.hash))
-  await h.close()
-  return { recordIds, recordTypes }
-}
-
-/** The measured block's transactions: a deterministic realistic mix of `size` txs. */
-function makeMix (chain: Chain, size: number, pre: { recordIds: Uint8Array[], recordTypes: string[] }, timestamp: number): Tx[] {
-  const nonce = new Map<Signer, number>()
-  const next = (s: Signer): number => {
-    const n = nonce.get(s) ?? getSenderNonce(chain.stateView, s.publicKey) ?? 0
-    nonce.set(s, n + 1)
-    return n
-  }
-  const enrol = Math.round(size * 0.25)
-  const anchor = Math.round(size * 0.35)
-  const grant = Math.round(size * 0.20)
-  const access = size - enrol - anchor - grant
-  const txs: Tx[] = []
-  for (let i = 0; i < enrol; i++) {
-    const d = doctors[i % DOCTORS] as Signer
-    txs.push(makeTx(d, next(d), { type: TxType.EnrolPatient, publicKey: makeKeys(`bench/new-patient/${size}/${i}`).publicKey }))
-  }
-  for (let i = 0; i < anchor; i++) {
-    const p = i % PATIENTS
-    const d = doctors[p % DOCTORS] as Signer
-    txs.push(anchorTx(d, next(d), patients[p] as Signer, `mix/${size}/${i}`, RX_TYPES[i % RX_TYPES.length] as string))
-  }
-  for (let i = 0; i < grant; i++) {
-    const p = i % PATIENTS
-    const toPharmacy = i % 2 === 0
-    txs.push(makeTx(patients[p] as Signer, next(patients[p] as Signer), {
-      type: TxType.Grant,
-      grantee: toPharmacy ? pharmacy.publicKey : lab.publicKey,
-      recordTypes: toPharmacy ? ['MedicationRequest', 'MedicationDispense'] : ['Observation', 'DiagnosticReport'],
-      recordIds: [],
-      purpose: toPharmacy ? Purpose.Pharmacy : Purpose.Treatment,
-      expiresAt: timestamp + 30 * 24 * 3600 * 1000,
-      envelopes: [{ recordId: pre.recordIds[p] as Uint8Array, wrappedKey: bytes32(`grant/${i}`) }]
-    }))
-  }
-  for (let i = 0; i < access; i++) {
-    const p = i % PATIENTS
-    // a third by the patient, the rest by the pharmacy or the lab (granted or refused by consent)
-    const who = i % 3 === 0 ? patients[p] as Signer : (i % 3 === 1 ? pharmacy : lab)
-    const purpose = who === pharmacy ? Purpose.Pharmacy : Purpose.Treatment
-    txs.push(makeTx(who, next(who), { type: TxType.AccessRecord, recordId: pre.recordIds[p] as Uint8Array, purpose }))
-  }
-  return txs
-}
-
-function median (xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m] as number : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
 async function main (): Promise<void> {

@@ -1,6 +1,10 @@
+/**
+ * The error codes of transaction and block validity (TX_*, BLOCK_*: a transaction or block that
+ * cannot be included, as opposed to a contract refusal, which is a receipt) and of the chain's
+ * store (STORE_*). Thrown by the formats here and by src/chain as `ChainError`.
+ */
 import { MedchainError } from '../util/errors.js'
 
-/** Errors of the chain layer: transaction and block validity (not contract refusals). */
 export type ChainErrorType =
   | { code: 'TX_TOO_LARGE', size: number, limit: number }
   | { code: 'TX_BAD_VERSION', version: number }

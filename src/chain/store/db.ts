@@ -2,6 +2,8 @@
  * The chain's databases: the slice of the abstract-level API the chain uses (`ChainDb`), opening
  * LevelDB with the chain's settings, and writing batches, one atomic batch at a time.
  */
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { Level } from 'level'
 
 export interface RangeOptions { gte?: Uint8Array, lt?: Uint8Array, lte?: Uint8Array, reverse?: boolean, limit?: number }
@@ -72,4 +74,61 @@ export async function writeBlockBatch (state: ChainDb, blocks: ChainDb, batch: B
     await writeBatch(blocks, batch.blockOps, sync)
     await writeBatch(state, batch.stateOps, sync)
   }
+}
+
+/**
+ * True when `dir` holds a LevelDB database (its CURRENT file). Asked to open a directory that
+ * holds none, LevelDB creates the directory, a LOCK and a LOG file in it even with
+ * createIfMissing false: a reader that must leave such a directory as it is checks this first.
+ */
+export function levelDbExists (dir: string): boolean {
+  return existsSync(join(dir, 'CURRENT'))
+}
+
+/**
+ * Whether a process (this one included) holds LevelDB's lock on the database at `dir`, read from
+ * Linux's /proc/locks (LevelDB locks its LOCK file with fcntl) without opening the database, so
+ * asking changes nothing; undefined where it cannot be told that way (no /proc/locks, no LOCK file).
+ */
+export function levelDbLockHeld (dir: string): boolean | undefined {
+  let locks: string
+  let dev: bigint
+  let ino: bigint
+  try {
+    const st = statSync(join(dir, 'LOCK'), { bigint: true })
+    dev = st.dev
+    ino = st.ino
+    locks = readFileSync('/proc/locks', 'utf8')
+  } catch {
+    return undefined
+  }
+  // Linux's dev_t: major in bits 8-19 and 32-43, minor in bits 0-7 and 20-31; /proc/locks prints MAJ:MIN:INODE in hex, hex, decimal
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn)
+  for (const line of locks.split('\n')) {
+    for (const field of line.split(/\s+/)) {
+      const m = /^([0-9a-f]+):([0-9a-f]+):(\d+)$/.exec(field)
+      if (m !== null && BigInt(`0x${m[1] as string}`) === major && BigInt(`0x${m[2] as string}`) === minor && BigInt(m[3] as string) === ino) return true
+    }
+  }
+  return false
+}
+
+/**
+ * Opens the existing LevelDB database at `dir` with the chain's settings, creating nothing when
+ * it is missing (call `levelDbExists` first: LevelDB would still create the directory). Opening
+ * writes no key, but LevelDB keeps its own files as at every open: it starts a new LOG (its text
+ * log) and may fold its write-ahead log into a table file. A lock held by another handle rejects
+ * with an error `isLevelDbLockError` recognises.
+ */
+export async function openExistingLevelDb (dir: string): Promise<ChainDb> {
+  const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', writeBufferSize: LEVELDB_WRITE_BUFFER_BYTES, createIfMissing: false })
+  await db.open({ createIfMissing: false })
+  return db
+}
+
+/** True when `err` is LevelDB's refusal to open a database whose lock another handle holds. */
+export function isLevelDbLockError (err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause
+  return (err as { code?: unknown } | undefined)?.code === 'LEVEL_LOCKED' || cause?.code === 'LEVEL_LOCKED'
 }

@@ -97,3 +97,15 @@ export class ChainIndexes {
     return out
   }
 }
+
+/**
+ * Every validator set the state database stores, oldest first, with the height it is in force
+ * from (the genesis set from 1; a block that changes the set stores the new one from its height
+ * + 1), as encoded bytes. The set that validated block h is the last one from at most max(h, 1).
+ */
+export async function * storedValidatorSets (db: ChainDb): AsyncGenerator<{ fromHeight: number, encodedSet: Uint8Array }> {
+  for await (const [key, value] of db.iterator(prefixRange(new Uint8Array([Bucket.validatorSetFrom])))) {
+    if (key.length !== 9) continue
+    yield { fromHeight: Number(new DataView(key.buffer, key.byteOffset + 1, 8).getBigUint64(0)), encodedSet: value }
+  }
+}

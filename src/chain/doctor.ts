@@ -155,6 +155,13 @@ function reason (err: unknown): string {
   return err instanceof Error ? err.message.replace(/\.$/, '') : String(err)
 }
 
+/** Throws DoctorError DOCTOR_NO_DATA, touching nothing, unless `dir` holds a LevelDB database. */
+export function assertNodeData (dir: string): void {
+  if (!levelDbExists(dir)) {
+    throw new DoctorError({ code: 'DOCTOR_NO_DATA', dir }, `${dir} holds no chain data yet; start the node once to create it, or point --home at the home of a node that has run.`)
+  }
+}
+
 /**
  * Checks the node data in `opts.dir` against `opts.genesis` and reports what it finds; writes
  * nothing. Throws DoctorError DOCTOR_NO_DATA when `dir` holds no database (and creates none), and
@@ -162,9 +169,7 @@ function reason (err: unknown): string {
  */
 export async function checkNodeData (opts: DoctorOptions): Promise<DoctorReport> {
   const { dir } = opts
-  if (!levelDbExists(dir)) {
-    throw new DoctorError({ code: 'DOCTOR_NO_DATA', dir }, `${dir} holds no chain data yet; start the node once to create it, or point --home at the home of a node that has run.`)
-  }
+  assertNodeData(dir)
   const blocksDir = join(dir, BLOCK_STORE_DIR)
   const blocksSeparate = levelDbExists(blocksDir)
   if (blocksSeparate && levelDbLockHeld(blocksDir) === true) throw lockedError(dir)

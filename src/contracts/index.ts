@@ -69,6 +69,7 @@ import {
 import { EntityKind } from './roles.js'
 import type { AnchoredRecord, EmergencyWindow, Entity, EvidenceRecord, Grant, Proposal } from './schema.js'
 import { StateView } from './stateView.js'
+import { blockTouchedKeys } from './touchedKeys.js'
 
 export { CONTRACT_ERROR_CODES, CONTRACT_ERROR_MESSAGES, ContractError, type ContractErrorCode } from './errors.js'
 export { decodeAuditEntry, encodeAuditEntry, type AuditEntry } from './audit.js'
@@ -76,6 +77,7 @@ export { EMERGENCY_WINDOW_MS } from './emergency.js'
 export { grantCoversType, MAX_LIVE_GRANTS_PER_GRANTEE } from './consent.js'
 export { LIVENESS_WINDOW, MAX_VALIDATOR_POWER, VALIDATOR_CHANGE_DELAY, tallyProposal } from './governance.js'
 export { StateKeys } from './keys.js'
+export { blockTouchedKeys, endBlockKeys, MAX_PREFETCH_ROUNDS, prefetchBlockKeys, prefetchBlockKeysSync, touchedKeys } from './touchedKeys.js'
 export * from './roles.js'
 export {
   ProposalKind, ProposalStatus, type AnchoredRecord, type EmergencyWindow, type Entity, type EvidenceRecord, type Grant, type Proposal,
@@ -272,7 +274,9 @@ export function initGenesisState (state: StateBackend, genesis: Genesis): void {
 }
 
 /** The contract as the chain runs it: the entry points above, handed to Chain.open by the node. */
-export const accessControlApp: Application = { getSenderNonce, setSenderNonce, executeTx, endBlock, getValidatorSet, initGenesisState }
+export const accessControlApp: Application = {
+  getSenderNonce, setSenderNonce, executeTx, endBlock, getValidatorSet, initGenesisState, touchedKeys: blockTouchedKeys
+}
 
 // ------------------------------------------------------------------------------------------------
 // read helpers (RPC, CLI, tests). They throw CodecError only on a corrupt state value.

@@ -7,7 +7,7 @@
  */
 import type { Genesis } from './genesis.js'
 import type { Receipt } from './receipt.js'
-import type { StateBackend } from './state.js'
+import type { StateBackend, StateRead, TouchedKeys } from './state.js'
 import type { Tx } from './tx.js'
 import type { ValidatorSet } from './validatorSet.js'
 
@@ -41,4 +41,12 @@ export interface Application {
   getValidatorSet: (state: StateBackend) => ValidatorSet
   /** Writes the genesis state (hospitals, validators) into an empty state. */
   initGenesisState: (state: StateBackend, genesis: Genesis) => void
+  /**
+   * The state keys executing `txs` as one block may read (the sender checks, every transaction,
+   * `endBlock` and `getValidatorSet`), given the values loaded so far; incomplete while a key
+   * depends on a value not loaded yet. `loadTouchedKeys` (state.ts) runs it to its fixed point,
+   * and the block then executes against a StrictState over what it loaded. Optional: an
+   * application without it can only run over a state that holds every value.
+   */
+  touchedKeys?: (txs: readonly Tx[], ctx: BlockContext, read: StateRead) => TouchedKeys
 }

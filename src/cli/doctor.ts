@@ -3,10 +3,11 @@
  * the home's data/ against its genesis.json, writing nothing, with progress on stderr and a
  * verdict on stdout: OK (exit 0), or DAMAGED with the first problem of each kind and what to do
  * (exit 1). A running node (LevelDB's lock) or a home without data is refused (exit 1, the error's
- * code and sentence). Loads no node code: no libp2p, no RPC server.
+ * code and sentence). Loads no node code (no libp2p, no RPC server), and the chain's code and
+ * LevelDB only when it runs.
  */
 import type { Command } from 'commander'
-import { assertNodeData, checkNodeData, type DoctorProgress, type DoctorReport } from '../chain/doctor.js'
+import type { DoctorProgress, DoctorReport } from '../chain/doctor.js'
 import { HomePaths, loadGenesis } from '../node/config.js'
 import { ExitCode, printNote, printResult, type CliIo, type CommandResult } from './output.js'
 import { globalOptions } from './options.js'
@@ -76,6 +77,8 @@ export function doctorText (home: string, report: DoctorReport): string {
  */
 export async function runDoctor (io: CliIo, home: string, opts: { now?: () => number } = {}): Promise<DoctorOutcome> {
   const dir = HomePaths.data(home)
+  // the chain's code and LevelDB load only here, so the other commands do not load them
+  const { assertNodeData, checkNodeData } = await import('../chain/doctor.js')
   assertNodeData(dir)
   const genesis = loadGenesis(home)
   const report = await checkNodeData({ dir, genesis, onProgress: progressPrinter(io, opts.now) })

@@ -1,8 +1,9 @@
 /**
  * Crash safety of importBlock: a child process importing blocks is killed with SIGKILL at random
  * moments, 24 times. After each kill the database must open (which recomputes the state root from
- * every stored value and compares it with the head block's), the head must be a whole block, and
- * no block the child reported as imported may be lost.
+ * every stored value and compares it with the head block's), the head must be a whole block, no
+ * block the child reported as imported may be lost, and the full consistency check (`medchain
+ * doctor`'s, src/chain/doctor.ts) must find the data consistent.
  */
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Chain } from '../../src/chain/chain.js'
+import { checkNodeData } from '../../src/chain/doctor.js'
 import { blockHash } from '../../src/types/block.js'
 import { makeGenesis } from '../utils/factories.js'
 import { accessControlApp } from '../../src/contracts/index.js'
@@ -77,6 +79,10 @@ describe('crash safety of block import', () => {
         } finally {
           await chain.close()
         }
+        const report = await checkNodeData({ dir, genesis })
+        assert.deepEqual(report.problems, [], `after kill ${i + 1} the doctor finds the data consistent`)
+        assert.equal(report.ok, true)
+        assert.ok(report.height !== null && report.height >= highestReported && report.blocksChecked === report.height)
       }
       assert.ok(progressed >= KILLS / 4, `blocks were imported between kills (${progressed} of ${KILLS} runs)`)
     } finally {

@@ -26,12 +26,12 @@
  * | Evidence             | when both votes decode: `entity/<validator>`, `evidence/<validator>/<height>/<round>/<type>` of the first vote |
  * | (end of the block)   | `validators`; `validators/liveness` when the block carries a lastCommit; `validators/pending/<h+1>` → per change: `proposal/<proposalId>`, `entity/<validator>`, `entity/<hospital>` (add) |
  *
- * A sender's kind never changes, so the keys only one kind of sender reaches are left out for the
+ * A sender's kind never changes, so keys only one kind of sender reaches are left out for the
  * others; a sender the store does not hold yet (enrolled or admitted earlier in the block) counts
- * as any kind. Other refused transactions read a prefix of these (their checks stop early, the
- * list does not follow them: a key too many costs a read, one too few a refused block); the audit entry reads
- * only keys already listed (the patient's identity, the grant of a Revoke, the record of an
- * AccessRecord or the first record of a ShareKeys).
+ * as any kind. Other refusals read a prefix of their row (their checks stop early) and the list
+ * does not follow them that far: a key too many costs one read, a key too few is a
+ * STATE_KEY_NOT_LOADED. The audit entry reads only keys already listed (the patient's identity,
+ * the grant of a Revoke, the record of an AccessRecord or the first record of a ShareKeys).
  *
  * Values written earlier in the same block: execution reads them from the block's own writes, not
  * the store, but a key derived from such a value must still be listed. Of the values a key is

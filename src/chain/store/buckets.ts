@@ -14,6 +14,10 @@
  * | 0x09   | patient (32 B) + audit sequence u64be | encoded audit entry (a patient's trail)     |
  * | 0x0a   | patient (32 B) + height u64be + index | record id (index: records by patient)       |
  * | 0x0b   | height u64be                          | validator set in force from that height     |
+ * | 0x0c   | version u64be + depth u16be + path    | state tree node (see store/treeNodes.ts)    |
+ * | 0x0d   | version u64be                         | state tree root of that version             |
+ * | 0x0e   | staleSince u64be + node key           | empty: a tree node left the tree then       |
+ * | 0x0f   | name (utf8)                           | state tree metadata (pruning watermark)     |
  */
 import { concatBytes, utf8, writeU32be, writeU64be } from '../../crypto/bytes.js'
 
@@ -27,7 +31,11 @@ export const Bucket = {
   state: 0x07,
   auditByPatient: 0x09,
   recordsByPatient: 0x0a,
-  validatorSetFrom: 0x0b
+  validatorSetFrom: 0x0b,
+  treeNode: 0x0c,
+  treeRoot: 0x0d,
+  treeStale: 0x0e,
+  treeMeta: 0x0f
 } as const
 
 export const Meta = {

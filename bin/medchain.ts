@@ -5,7 +5,6 @@
  * Each command group registers itself here; its implementation lives in src/cli/<group>.ts.
  */
 import { createProgram, processIo, runProgram } from '../src/cli/program.js'
-import { ExitCode } from '../src/cli/output.js'
 import { addKeysCommands } from '../src/cli/keys.js'
 import { addNodeCommands } from '../src/cli/node.js'
 import { addStartCommands } from '../src/cli/start.js'
@@ -19,8 +18,6 @@ const program = createProgram(io)
 addKeysCommands(program, io)
 addNodeCommands(program, io)
 addTxCommands(program, io); addQueryCommands(program, io); addRecordCommands(program, io)
-const doctor = addDoctorCommand(program, io)
+addDoctorCommand(program, io)
 addStartCommands(program, io, async () => (await import('../src/node/network.js')).libp2pNetwork)
-const code = await runProgram(program, process.argv, io)
-// doctor prints its verdict on damaged data as its result and ends with exit 1 through its holder
-process.exitCode = code !== ExitCode.ok ? code : doctor.exitCode
+process.exitCode = await runProgram(program, process.argv, io)

@@ -9,7 +9,7 @@
 import type { Command } from 'commander'
 import type { DoctorProgress, DoctorReport } from '../chain/doctor.js'
 import { HomePaths, loadGenesis } from '../node/config.js'
-import { ExitCode, printNote, printResult, type CliIo, type CommandResult } from './output.js'
+import { ExitCode, printNote, printResult, ReportedFailure, type CliIo, type CommandResult } from './output.js'
 import { globalOptions } from './options.js'
 
 /** What `medchain doctor` prints and the exit code it ends with. */
@@ -86,12 +86,10 @@ export async function runDoctor (io: CliIo, home: string, opts: { now?: () => nu
 }
 
 /**
- * Registers `medchain doctor`. Its verdict is its output, also when the data is damaged, so it
- * ends with exit 1 without an error document: the returned holder carries that code for the
- * caller to set once the program finished (bin/medchain.ts).
+ * Registers `medchain doctor`. Its verdict is its output, also when the data is damaged: then it
+ * ends with exit 1 without an error document (ReportedFailure).
  */
-export function addDoctorCommand (program: Command, io: CliIo): { exitCode: number } {
-  const outcome: { exitCode: number } = { exitCode: ExitCode.ok }
+export function addDoctorCommand (program: Command, io: CliIo): void {
   program.command('doctor')
     .description('check a stopped node\'s data for consistency (state root, blocks, certificates, receipts, indexes); changes nothing')
     .addHelpText('after', `
@@ -111,7 +109,6 @@ Examples:
       const { home, json } = globalOptions(cmd, io)
       const { result, exitCode } = await runDoctor(io, home)
       printResult(io, json, result)
-      outcome.exitCode = exitCode
+      if (exitCode !== ExitCode.ok) throw new ReportedFailure('the data is damaged')
     })
-  return outcome
 }

@@ -63,6 +63,18 @@ export function printError (io: CliIo, json: boolean, err: unknown): number {
   return ExitCode.failed
 }
 
+/**
+ * Thrown by a command that has already printed its outcome and must still exit 1: `doctor`'s
+ * verdict on damaged data (its report is the output, not an error document), or `start` after the
+ * node stopped itself on a failure it logged. `runProgram` exits 1 and prints nothing more.
+ */
+export class ReportedFailure extends Error {
+  constructor (what: string) {
+    super(what)
+    this.name = 'ReportedFailure'
+  }
+}
+
 /** Reports bad usage (commander already printed its message) and returns exit code 2. */
 export function printUsageError (io: CliIo, json: boolean, message: string): number {
   if (json) writeJson(io, { error: { code: 'CLI_USAGE', message } })

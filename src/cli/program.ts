@@ -8,7 +8,7 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError } from 'commander'
-import { ExitCode, printError, printUsageError, type CliIo } from './output.js'
+import { ExitCode, printError, printUsageError, ReportedFailure, type CliIo } from './output.js'
 import { HOME_ENV } from './options.js'
 import { addVerifyCommand } from './verify.js'
 
@@ -82,13 +82,15 @@ function wantsJson (program: Command, argv: readonly string[]): boolean {
 
 /**
  * Parses `argv` (as process.argv: node, script, args...), runs the command and returns the exit
- * code; never throws. Errors are reported through output.ts.
+ * code; never throws. Errors are reported through output.ts; a `ReportedFailure` (the command
+ * printed its outcome already) exits 1 with nothing more.
  */
 export async function runProgram (program: Command, argv: readonly string[], io: CliIo): Promise<number> {
   try {
     await program.parseAsync([...argv])
     return ExitCode.ok
   } catch (err) {
+    if (err instanceof ReportedFailure) return ExitCode.failed
     const json = wantsJson(program, argv)
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return ExitCode.ok // --help, --version

@@ -9,7 +9,7 @@ import { InvalidArgumentError, type Command } from 'commander'
 import type { NetworkFactory } from '../node/node.js'
 import { createTestnet, type HomeSummary } from '../node/home.js'
 import { loadConfig } from '../node/config.js'
-import { printNote, writeJson, type CliIo } from './output.js'
+import { printNote, ReportedFailure, writeJson, type CliIo } from './output.js'
 import { PASSPHRASE_ENV } from './passphrase.js'
 import { globalOptions } from './options.js'
 import { childNodeArgs, missingRuntimeFlags } from '../node/runtimeFlags.js'
@@ -71,10 +71,8 @@ Example:
       }
       const failed = new Promise<'failed'>((resolve) => { node.emitFailure = () => { resolve('failed') } })
       const reason = await Promise.race([untilSignal(), failed])
-      if (reason === 'failed') {
-        process.exitCode = 1
-        return
-      }
+      // the node logged why it stopped itself; the process exits 1
+      if (reason === 'failed') throw new ReportedFailure('the node stopped itself on a failure')
       node.logger.info({ signal: reason }, 'shutting down')
       await node.stop()
     })

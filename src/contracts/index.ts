@@ -46,7 +46,7 @@
 import { toHex } from '../crypto/bytes.js'
 import { validateGenesis, type Genesis } from '../types/genesis.js'
 import { RESULT_OK, type Receipt } from '../types/receipt.js'
-import type { StateBackend } from '../types/state.js'
+import { StateError, type StateBackend } from '../types/state.js'
 import { TxType, type Purpose, type Tx } from '../types/tx.js'
 import { makeValidatorSet, type ValidatorSet } from '../types/validatorSet.js'
 import { decideAccess, executeAccessRecord, verifyAccessRecord, type AccessDecision } from './access.js'
@@ -193,7 +193,8 @@ function receipt (code: 'OK' | ContractErrorCode, type: TxType, events: Effects[
 
 /**
  * Executes one transaction whose nonce the chain layer has already checked and bumped. Returns
- * its receipt; refusals are receipts, never exceptions.
+ * its receipt; refusals are receipts, never exceptions. A StateError (a read of a key the state
+ * backend did not load, src/types/state.ts) is rethrown: it is not the transaction's fault.
  */
 export function executeTx (state: StateBackend, tx: Tx, ctx: ExecContext): Receipt {
   const type = tx.payload.type
@@ -215,8 +216,11 @@ export function executeTx (state: StateBackend, tx: Tx, ctx: ExecContext): Recei
     }
     if (code !== 'OK') view.discard()
     subject = auditSubjectOf(view, tx, sender)
-  } catch {
+  } catch (err) {
     view.discard()
+    // a key the block's prefetch did not load is the node's bug, not the transaction's: it must
+    // stop the block loudly, never turn into a receipt that changes the results root
+    if (err instanceof StateError) throw err
     return receipt('CONTRACT_INTERNAL_ERROR', type)
   }
   view.commit()

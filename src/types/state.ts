@@ -91,9 +91,9 @@ function keyNotLoaded (key: string): StateError {
  * when `mirror` is given, also passed on to it, so the strict backend can stand in front of the
  * chain's overlay.
  *
- * The contract turns an exception inside one transaction into a CONTRACT_INTERNAL_ERROR receipt,
- * so a miss there does not stop the block: every miss is also recorded in `misses`, and the caller
- * must call `assertNoMisses()` after executing the block.
+ * The contract rethrows a StateError from inside a transaction (it turns other exceptions into a
+ * CONTRACT_INTERNAL_ERROR receipt), so a miss stops the block. Every miss is also recorded in
+ * `misses`; `assertNoMisses()` rethrows the first, for a caller that catches errors on the way.
  */
 export class StrictState implements StateBackend {
   /** key → new value, or null for a deletion. */

@@ -261,15 +261,16 @@ describe('StrictState', () => {
 })
 
 describe('the guard bites', () => {
-  it('a grant key left out of the list fails the block with STATE_KEY_NOT_LOADED naming it, where the contract alone would have answered CONTRACT_INTERNAL_ERROR', () => {
+  it('a grant key left out of the list stops the block with STATE_KEY_NOT_LOADED naming it, instead of a CONTRACT_INTERNAL_ERROR receipt', () => {
     const w = world.clone()
     const t = txOf(w, 'doctor-b', { type: TxType.AccessRecord, recordId: w.id('obs'), purpose: Purpose.Treatment })
     const grantKey = StateKeys.grant(w.id('grant-b'))
     const loaded = prefetchBlockKeysSync([t], blockCtx(w), (keys) => new Map(keys.map((k) => [k, w.state.get(k)])))
     assert.ok(loaded.delete(grantKey))
     const strict = new StrictState(loaded)
-    const out = executeBlockTxs(accessControlApp, strict, [t], blockCtx(w), { onInvalidTx: 'reject-block' })
-    assert.equal(out.receipts[0]?.code, 'CONTRACT_INTERNAL_ERROR', 'the contract turns the throw into a receipt')
+    assert.throws(() => executeBlockTxs(accessControlApp, strict, [t], blockCtx(w), { onInvalidTx: 'reject-block' }), isNotLoaded(grantKey),
+      'executeTx rethrows the StateError instead of turning it into a receipt that would change the results root')
+    assert.deepEqual(strict.writes, new Map(), 'nothing of the transaction was written')
     assert.throws(() => { strict.assertNoMisses() }, isNotLoaded(grantKey))
   })
 

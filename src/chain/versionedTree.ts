@@ -337,7 +337,12 @@ export class VersionedTree {
     return decodeRoot(version, bytes)
   }
 
-  /** The root of `version` as stored (32 bytes; the empty tree's is 32 zero bytes): one read. */
+  /**
+   * The root of `version` as its root pointer stores it (32 bytes; the empty tree's is 32 zero
+   * bytes): one read, no node loaded. A damaged pointer that still decodes gives another root,
+   * which the caller's comparison with the block header catches; every walk from it (get, prove,
+   * prepareUpdate) checks the root node against it.
+   */
   async rootOf (version: number): Promise<Uint8Array> {
     return bytesOfLatin1((await this.rootRef(version))?.hash ?? EMPTY_HASH)
   }
@@ -377,6 +382,10 @@ export class VersionedTree {
    * lifts, or leaves as the only child of a node. Writes nothing and changes no cache until
    * `commit`. Throws TreeError (bad input, a missing or pruned base, a damaged node) before
    * returning any root.
+   *
+   * Versions form one line: of the updates prepared on one base, at most one is committed, and
+   * the base of a committed update is the newest committed version (the chain's head). The stale
+   * index, and so pruning, relies on it: a node an update replaces is used by no later version.
    */
   async prepareUpdate (version: number, changes: readonly TreeChange[], base: number | null = version === 0 ? null : version - 1): Promise<TreeUpdate> {
     checkVersion(version, 'version')

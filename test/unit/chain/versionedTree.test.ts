@@ -368,6 +368,22 @@ describe('versioned state tree on disk', () => {
     await assert.rejects(m.prepareUpdate(2, [{ keyHash: damagedLeaf.keyHash, valueHash: null }]), errorCode('TREE_NODE_MISSING'))
   })
 
+  it('refuses a damaged root pointer: TREE_ROOT_CORRUPT when it does not decode, TREE_NODE_CORRUPT on the walk when its hash is off', async () => {
+    const store = new MapStore()
+    const tree = new VersionedTree(store, { cacheBytes: 0 })
+    await commit(tree, store, 0, changesOf([[1, 0], [2, 0], [3, 0]]))
+    const key = byteKey(rootKey(0))
+    const ptr = store.map.get(key) as Uint8Array
+    store.map.set(key, Uint8Array.of(0x94, ...ptr.subarray(1)))
+    await assert.rejects(tree.rootOf(0), errorCode('TREE_ROOT_CORRUPT'))
+    const flipped = new Uint8Array(ptr)
+    flipped[10] = (flipped[10] as number) ^ 1
+    store.map.set(key, flipped)
+    await assert.rejects(tree.get(0, kh(1)), errorCode('TREE_NODE_CORRUPT'))
+    await assert.rejects(tree.prove(0, kh(1)), errorCode('TREE_NODE_CORRUPT'))
+    await assert.rejects(tree.prepareUpdate(1, changesOf([[4, 0]])), errorCode('TREE_NODE_CORRUPT'))
+  })
+
   it('keeps its cache within cacheBytes, and a cold cache answers the same', async () => {
     const store = new MapStore()
     const limit = 20_000

@@ -50,7 +50,7 @@ describe('bench:state', () => {
     assert.deepEqual(rows.map((r) => r.txs), [10000, 20000])
     const [small, large] = rows as [Record<string, number>, Record<string, number>]
     for (const r of rows) {
-      for (const key of ['stateKeys', 'openMs', 'openRssMB', 'openHeapMB', 'importTxPerSec', 'recordProofMs', 'diskMB', 'blockStoreMB']) {
+      for (const key of ['stateKeys', 'openMs', 'openRssMB', 'openHeapMB', 'importTxPerSec', 'importTxPerSecGrowing', 'recordProofMs', 'diskMB', 'blockStoreMB']) {
         assert.ok(Number.isFinite(r[key]) && (r[key] as number) > 0, `${key} of the ${r.txs ?? '?'} row is a positive number: ${String(r[key])}`)
       }
       assert.ok((r.openRssMB as number) > (r.openHeapMB as number), 'the RSS holds the heap')

@@ -82,7 +82,7 @@ async function main (): Promise<void> {
       // the block to validate, built by a proposer on the same pre-state
       const h = await ChainHarness.open({ dir: template, hospitals: HOSPITALS })
       const timestamp = h.nextTimestamp()
-      const built = h.build(makeMix(h.chain, size, pre, timestamp), timestamp)
+      const built = await h.build(makeMix(h.chain, size, pre, timestamp), timestamp)
       if (built.skipped.length > 0) throw new Error(`fixture error: ${built.skipped.length} txs not includable: ${built.skipped[0]?.error.message}`)
       const cert: CommitCertificate = certify(h.chain.chainId, built.block, h.validators)
       const blockBytes = encodeBlock(built.block)

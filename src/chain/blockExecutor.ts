@@ -172,22 +172,25 @@ export class BlockExecutor {
    * Builds the next block from candidate transactions (the proposer's side): executes them in an
    * overlay, leaves out those that are not includable, and fills in every root. Persists nothing.
    */
-  buildBlock (args: { txs: readonly Tx[], timestamp: number, proposer: Uint8Array, lastCommit?: CommitCertificate }): BuiltBlock {
+  async buildBlock (args: { txs: readonly Tx[], timestamp: number, proposer: Uint8Array, lastCommit?: CommitCertificate }): Promise<BuiltBlock> {
     const lastCommit = args.lastCommit ?? EMPTY_COMMIT
     const height = this.tip.height + 1
+    const parentHash = this.tip.hash
+    const validatorSet = this.tip.validatorSet
     const overlay = new StateOverlay(this.tip.committed)
     const out = executeBlockTxs(this.opts.app, overlay, args.txs.slice(0, MAX_BLOCK_TXS), { chainId: this.chainId, height, timestamp: args.timestamp, lastCommitSigners: lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'skip-tx' })
-    const commitment = overlay.commitment(this.chainId)
+    // reads tree nodes: the head may move meanwhile, the block is built on the one it started from
+    const commitment = await overlay.commitment(this.chainId, height)
     const header: BlockHeader = {
       version: BLOCK_VERSION,
       chainId: this.chainId,
       height,
       timestamp: args.timestamp,
-      prevHash: this.tip.hash,
+      prevHash: parentHash,
       txRoot: computeTxRoot(out.included),
       stateRoot: commitment.stateRoot,
       resultsRoot: computeResultsRoot(out.receipts),
-      validatorsHash: validatorSetHash(this.chainId, this.tip.validatorSet),
+      validatorsHash: validatorSetHash(this.chainId, validatorSet),
       nextValidatorsHash: validatorSetHash(this.chainId, out.nextValidatorSet),
       proposer: args.proposer,
       lastCommitHash: certificateHash(this.chainId, lastCommit)
@@ -196,7 +199,7 @@ export class BlockExecutor {
     // the proposer validates its own proposal next (checkBlock): keep this execution for it, but
     // only when every signature was verified before (mempool admission), or checkBlock would skip one
     const cache = this.opts.verifiedTxs
-    if (cache !== undefined && out.included.every((tx) => cache.has(tx.hash))) this.prepared = { hash: blockHash(header), parentHash: this.tip.hash, out, overlay, commitment, timings: { checksMs: 0, executeMs: 0, rootsMs: 0, verifyWaitMs: 0 } }
+    if (cache !== undefined && out.included.every((tx) => cache.has(tx.hash))) this.prepared = { hash: blockHash(header), parentHash, out, overlay, commitment, timings: { checksMs: 0, executeMs: 0, rootsMs: 0, verifyWaitMs: 0 } }
     return { block, receipts: out.receipts, skipped: out.skipped }
   }
 
@@ -250,7 +253,7 @@ export class BlockExecutor {
     try {
       const out = executeBlockTxs(this.opts.app, overlay, block.txs, { chainId: this.chainId, height: h.height, timestamp: h.timestamp, lastCommitSigners: block.lastCommit.signatures.map((sig) => sig.validator) }, { onInvalidTx: 'reject-block' })
       tRoots = performance.now()
-      const commitment = overlay.commitment(this.chainId)
+      const commitment = await overlay.commitment(this.chainId, h.height)
       this.compareRoots(h, out, commitment)
       executed = { out, commitment, ...(forImport !== undefined ? { ops: blockBatch(block, hash, out, overlay, commitment, forImport.commit) } : {}) }
     } catch (error) {
@@ -317,7 +320,8 @@ export class BlockExecutor {
 
 /**
  * Step 8's batch for a block: the block store's writes (blockStoreOps), and the state database's
- * in this order: the block's indexes, the state changes, the audit entries under their patients,
+ * in this order: the block's indexes, the state changes, the state tree's new version (its nodes,
+ * root pointer and stale-index entries), the audit entries under their patients,
  * the validator set the block changes to (if it does), the audit accumulator, the new head.
  */
 export function blockBatch (block: Block, hash: Uint8Array, out: ExecutionOutput, overlay: StateOverlay, commitment: StateCommitment, commit?: CommitCertificate): BlockBatch {
@@ -328,6 +332,7 @@ export function blockBatch (block: Block, hash: Uint8Array, out: ExecutionOutput
   for (const [key, value] of overlay.writes) {
     ops.push(value === null ? { type: 'del', key: stateKey(key) } : { type: 'put', key: stateKey(key), value })
   }
+  for (const [key, value] of commitment.tree.puts) ops.push({ type: 'put', key, value })
   addAuditIndexOps(ops, overlay.firstAuditSeq, overlay.appendedAudit)
   // the header's hashes were checked against both sets (validateBlock, step 6)
   if (!equalBytes(block.header.nextValidatorsHash, block.header.validatorsHash)) {

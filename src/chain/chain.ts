@@ -6,9 +6,14 @@
  * `importBlock`, the one function that changes the chain) and queries to the block store and
  * the indexes; the RPC serves those queries.
  *
- * The committed state is held in memory (values, state tree, audit accumulator) and LevelDB is
- * its durable copy: on open the node loads every state value, rebuilds the tree and refuses to
- * start if the recomputed state root differs from the head block's. See docs/OPERATIONS.md, "State and storage".
+ * The committed state's values and audit accumulator are held in memory, LevelDB being their
+ * durable copy; the state tree lives in the state database (src/chain/versionedTree.ts), one
+ * version per block height (genesis = version 0), written in each block's batch. On open the node
+ * loads every state value and reads the tree's root at the head (no leaf is hashed), and refuses
+ * to start if the state root it gives differs from the head block's. A data directory without a
+ * tree root at its head (written before the tree moved to disk) has its tree built once, from the
+ * stored values (src/chain/treeMigration.ts). After each import, tree versions older than the
+ * last `keepVersions` are pruned in the background. See docs/OPERATIONS.md, "State and storage".
  */
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
@@ -26,11 +31,15 @@ import { accumulatorRoot, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATO
 import {
   BlockExecutor, type BatchVerifier, type BuiltBlock, type ChainTip, type CommittedBlock, type ImportResult, type VerifiedTxCache
 } from './blockExecutor.js'
-import { buildCommittedState, computeStateRoot, StateOverlay, type CommittedState } from './stateOverlay.js'
+import { computeStateRoot, StateOverlay, type CommittedState } from './stateOverlay.js'
 import { BLOCK_STORE_DIR, BlockStore } from './store/blockStore.js'
 import { Bucket, heightKey, Meta, metaKey, prefixRange, stateKey } from './store/buckets.js'
 import { createLevelDb, writeBatch, type BatchOp, type ChainDb } from './store/db.js'
 import { ChainIndexes, type TxLocation } from './store/indexes.js'
+import { EMPTY_TREE_ROOT, type BinaryHash } from './smt.js'
+import { buildTreeFromValues, hasTreeVersion, type TreeBuildProgress } from './treeMigration.js'
+import { DEFAULT_TREE_CACHE_BYTES, TreeError, treeStoreOf, VersionedTree } from './versionedTree.js'
+import type { SmtProof } from '../types/smtProof.js'
 
 export interface ChainOptions {
   /** Directory of the LevelDB database (created if missing). */
@@ -49,7 +58,26 @@ export interface ChainOptions {
   maxClockDriftMs?: number
   /** fsync each block's batch (default true). Off only for benchmarks of other costs. */
   syncWrites?: boolean
+  /**
+   * State tree versions kept readable: after importing block h, versions up to h - keepVersions
+   * are pruned in the background. Default DEFAULT_KEEP_VERSIONS; at least 1.
+   */
+  keepVersions?: number
+  /** Bound of the state tree's node cache in bytes (approximate). Default DEFAULT_TREE_CACHE_BYTES. */
+  treeCacheBytes?: number
+  /**
+   * Progress of building the state tree on disk at open, which happens only for a data directory
+   * without a tree root at its head (see src/chain/treeMigration.ts). An exception stops the open.
+   */
+  onTreeBuild?: (p: TreeBuildProgress) => void
+  /** Node writes per synced chunk of that build (default 10,000); small values for tests. */
+  treeBuildChunkSize?: number
+  /** Told of a failed background prune of old tree versions (not fatal: the next block retries). */
+  onPruneError?: (err: unknown) => void
 }
+
+/** Tree versions kept readable by default: proofs and reads at the last 100 heights. */
+export const DEFAULT_KEEP_VERSIONS = 100
 
 export interface ChainEvents {
   block: [CommittedBlock]
@@ -75,7 +103,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   private constructor (
     private readonly db: ChainDb,
     private readonly blocks: ChainDb,
-    opts: ChainOptions,
+    private readonly opts: ChainOptions,
     committed: CommittedState
   ) {
     super()
@@ -91,15 +119,29 @@ export class Chain extends EventEmitter<ChainEvents> {
       db,
       blocksDb: blocks,
       blockStore: this.store,
-      onBlock: (event) => { this.emit('block', event) }
+      onBlock: (event) => {
+        this.schedulePrune()
+        this.emit('block', event)
+      }
     })
   }
 
   /**
    * Opens (or creates) the database. On a new database the genesis state is written; on an
-   * existing one the genesis must match and the recomputed state root must equal the head's.
+   * existing one the genesis must match, and the state root given by the stored tree's root at
+   * the head (built first from the stored values if the tree has no root there) must equal the
+   * head's. Refuses a keepVersions below 1 or a negative treeCacheBytes (TREE_BAD_INPUT) before
+   * opening anything.
    */
   static async open (opts: ChainOptions): Promise<Chain> {
+    const keepVersions = opts.keepVersions ?? DEFAULT_KEEP_VERSIONS
+    if (!Number.isSafeInteger(keepVersions) || keepVersions < 1) {
+      throw new TreeError({ code: 'TREE_BAD_INPUT', reason: 'keepVersions' }, `keepVersions ${keepVersions} is not a positive integer; keep at least the head's tree version (1).`)
+    }
+    const treeCacheBytes = opts.treeCacheBytes ?? DEFAULT_TREE_CACHE_BYTES
+    if (!Number.isSafeInteger(treeCacheBytes) || treeCacheBytes < 0) {
+      throw new TreeError({ code: 'TREE_BAD_INPUT', reason: 'treeCacheBytes' }, `treeCacheBytes ${treeCacheBytes} is not a byte count; pass an integer from 0 up.`)
+    }
     const db: ChainDb = opts.db ?? createLevelDb(opts.dir)
     if (db.status !== 'open') await db.open()
     // the block store opens inside the state database's directory, which exists once that is open
@@ -107,10 +149,11 @@ export class Chain extends EventEmitter<ChainEvents> {
     try {
       blocks = opts.blocksDb ?? opts.db ?? createLevelDb(join(opts.dir, BLOCK_STORE_DIR))
       if (blocks.status !== 'open') await blocks.open()
+      const tree = new VersionedTree(treeStoreOf(db), { cacheBytes: treeCacheBytes })
       const gHash = genesisHash(opts.genesis)
       const storedGenesis = await db.get(metaKey(Meta.genesisHash))
       if (storedGenesis === undefined) {
-        await Chain.writeGenesis(db, opts.app, opts.genesis, gHash)
+        await Chain.writeGenesis(db, tree, opts.app, opts.genesis, gHash)
       } else if (!equalBytes(storedGenesis, gHash)) {
         throw new ChainError({ code: 'STORE_GENESIS_MISMATCH' }, `The database in ${opts.dir} belongs to another genesis; point --home at the right node or move the data directory away.`)
       }
@@ -121,7 +164,7 @@ export class Chain extends EventEmitter<ChainEvents> {
       }
       const accBytes = await db.get(metaKey(Meta.auditAccumulator))
       const audit = accBytes === undefined ? EMPTY_ACCUMULATOR : decodeAccumulator(accBytes)
-      const chain = new Chain(db, blocks, opts, buildCommittedState(values, audit))
+      const chain = new Chain(db, blocks, opts, { values, tree, version: null, root: EMPTY_TREE_ROOT, audit })
       await chain.loadHead()
       return chain
     } catch (err) {
@@ -131,13 +174,14 @@ export class Chain extends EventEmitter<ChainEvents> {
     }
   }
 
-  private static async writeGenesis (db: ChainDb, app: Application, genesis: Genesis, gHash: Uint8Array): Promise<void> {
-    const base = buildCommittedState(new Map(), EMPTY_ACCUMULATOR)
-    const overlay = new StateOverlay(base)
+  /** Writes the genesis state, its tree as version 0, and the head at height 0, in one batch. */
+  private static async writeGenesis (db: ChainDb, tree: VersionedTree, app: Application, genesis: Genesis, gHash: Uint8Array): Promise<void> {
+    const overlay = new StateOverlay({ values: new Map(), tree, version: null, root: EMPTY_TREE_ROOT, audit: EMPTY_ACCUMULATOR })
     app.initGenesisState(overlay, genesis)
-    const commitment = overlay.commitment(genesis.chainId)
+    const commitment = await overlay.commitment(genesis.chainId, 0)
     const ops: BatchOp[] = []
     for (const [key, value] of overlay.writes) if (value !== null) ops.push({ type: 'put', key: stateKey(key), value })
+    for (const [key, value] of commitment.tree.puts) ops.push({ type: 'put', key, value })
     ops.push({ type: 'put', key: heightKey(Bucket.validatorSetFrom, 1), value: encodeValidatorSet(app.getValidatorSet(overlay)) })
     ops.push({ type: 'put', key: metaKey(Meta.genesisStateRoot), value: commitment.stateRoot })
     ops.push({ type: 'put', key: metaKey(Meta.auditAccumulator), value: encodeAccumulator(commitment.audit) })
@@ -164,7 +208,16 @@ export class Chain extends EventEmitter<ChainEvents> {
       expectedRoot = block.header.stateRoot
       this.tip.timestamp = block.header.timestamp
     }
-    const root = computeStateRoot(this.chainId, this.tip.committed.tree, this.tip.committed.audit)
+    const committed = this.tip.committed
+    if (!await hasTreeVersion(committed.tree, height)) {
+      await buildTreeFromValues(this.db, height, {
+        ...(this.opts.onTreeBuild !== undefined ? { onProgress: this.opts.onTreeBuild } : {}),
+        ...(this.opts.treeBuildChunkSize !== undefined ? { chunkSize: this.opts.treeBuildChunkSize } : {})
+      })
+    }
+    const treeRoot = await committed.tree.rootOf(height)
+    this.tip.committed = { ...committed, version: height, root: treeRoot }
+    const root = computeStateRoot(this.chainId, treeRoot, committed.audit)
     if (expectedRoot === undefined || !equalBytes(root, expectedRoot)) {
       throw new ChainError({ code: 'STORE_STATE_MISMATCH', height }, `The stored state does not match the state root of block ${height}: the database is damaged; restore the data directory from a backup or move it away and resync from peers.`)
     }
@@ -200,7 +253,7 @@ export class Chain extends EventEmitter<ChainEvents> {
   }
 
   get stateRoot (): Uint8Array {
-    return computeStateRoot(this.chainId, this.tip.committed.tree, this.tip.committed.audit)
+    return computeStateRoot(this.chainId, this.tip.committed.root, this.tip.committed.audit)
   }
 
   /** The validator set that validated the head block (its certificate's signers). */
@@ -218,9 +271,18 @@ export class Chain extends EventEmitter<ChainEvents> {
     return readOnlyState(() => this.tip.committed.values)
   }
 
-  /** The committed state tree, for state proofs. */
-  get stateTree (): CommittedState['tree'] {
-    return this.tip.committed.tree
+  /** The state tree's root at the head (32 bytes; the first half of stateRoot's preimage), for state proofs. */
+  get stateTreeRoot (): Uint8Array {
+    return this.tip.committed.root
+  }
+
+  /**
+   * An inclusion or absence proof of `keyHash` (stateKeyHash of a state key) in the state tree at
+   * `version` (default: the head's), as SparseMerkleTree.prove gives it. A version older than the
+   * last `keepVersions` is pruned (TreeError TREE_VERSION_PRUNED).
+   */
+  async proveState (keyHash: BinaryHash, version: number = this.tip.height): Promise<SmtProof> {
+    return await this.tip.committed.tree.prove(version, keyHash)
   }
 
   /** The audit accumulator's root as of the head (the second half of stateRoot's preimage), for state proofs. */
@@ -232,8 +294,8 @@ export class Chain extends EventEmitter<ChainEvents> {
    * Builds the next block from candidate transactions (the proposer's side): executes them in an
    * overlay, leaves out those that are not includable, and fills in every root. Persists nothing.
    */
-  buildBlock (args: { txs: readonly Tx[], timestamp: number, proposer: Uint8Array, lastCommit?: CommitCertificate }): BuiltBlock {
-    return this.executor.buildBlock(args)
+  async buildBlock (args: { txs: readonly Tx[], timestamp: number, proposer: Uint8Array, lastCommit?: CommitCertificate }): Promise<BuiltBlock> {
+    return await this.executor.buildBlock(args)
   }
 
   /**
@@ -257,8 +319,9 @@ export class Chain extends EventEmitter<ChainEvents> {
    *     audit accumulator and the new head), which alone moves the head (see writeBlockBatch in
    *     src/chain/store/db.ts; both are built in memory before step 5, and written only after
    *     step 7);
-   *  9. adopt the overlay as the committed in-memory state;
-   * 10. emit the 'block' event, last.
+   *  9. adopt the overlay as the committed in-memory state (and its tree version as the head's);
+   * 10. emit the 'block' event, last; then prune tree versions older than the last
+   *     `keepVersions` in the background.
    *
    * Imports and checks run one at a time, in call order; the steps are carried out by the
    * BlockExecutor (src/chain/blockExecutor.ts).
@@ -334,9 +397,34 @@ export class Chain extends EventEmitter<ChainEvents> {
     return await this.indexes.listAuditByPatient(patient, opts)
   }
 
+  /** The background prune under way, if any. */
+  private pruning: Promise<void> | undefined
+  /** The highest version a prune was started for. */
+  private prunedUpto = -1
+
+  /**
+   * Prunes tree versions up to head - keepVersions in the background, unless a prune is still
+   * running (the next block's prune then covers these versions too). Errors go to onPruneError.
+   */
+  private schedulePrune (): void {
+    const upto = this.tip.height - (this.opts.keepVersions ?? DEFAULT_KEEP_VERSIONS)
+    if (upto < 0 || upto <= this.prunedUpto || this.pruning !== undefined || this.executor.closed) return
+    this.prunedUpto = upto
+    this.pruning = this.tip.committed.tree.prune(upto).then(() => undefined, (err: unknown) => {
+      this.prunedUpto = -1
+      this.opts.onPruneError?.(err)
+    }).finally(() => { this.pruning = undefined })
+  }
+
+  /** Resolves once the background prune under way (if any) has finished. */
+  async pruneSettled (): Promise<void> {
+    await this.pruning
+  }
+
   async close (): Promise<void> {
     if (this.executor.closed) return
     await this.executor.close()
+    await this.pruning
     if (this.blocks !== this.db) await this.blocks.close()
     await this.db.close()
   }

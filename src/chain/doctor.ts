@@ -5,9 +5,12 @@
  *
  *  1. the genesis: the stored genesis hash is the given genesis's;
  *  2. the head: present and decodable, and its block is stored with that hash;
- *  3. the state: the state root recomputed from every stored state value and the stored audit
- *     accumulator, as `Chain.open` computes it (buildCommittedState, computeStateRoot), equals the
- *     head block's stateRoot (the genesis state root at height 0);
+ *  3. the state: the state root recomputed from every stored state value (every leaf hashed,
+ *     treeRootOfValues) and the stored audit accumulator (computeStateRoot) equals the head
+ *     block's stateRoot (the genesis state root at height 0); and the state tree stored on disk
+ *     gives, at the head's version, that same state root (what `Chain.open` reads instead of
+ *     hashing the values). A tree with no root at the head (a directory written before the tree moved to
+ *     disk, or whose tree build was interrupted) is a note: the next start builds it;
  *  4. the blocks, heights 1 to the head: each present, decodable, stored under its own height,
  *     linked to its parent by prevHash, passing `validateBlockBasic`, naming the validator set
  *     stored for its height, with one receipt per transaction whose resultsRoot is the header's,
@@ -30,7 +33,9 @@ import { computeResultsRoot, decodeReceipt } from '../types/receipt.js'
 import { decodeValidatorSet, validatorSetHash, type ValidatorSet } from '../types/validatorSet.js'
 import { MedchainError } from '../util/errors.js'
 import { decodeAccumulator, EMPTY_ACCUMULATOR, type AuditAccumulator } from './auditLog.js'
-import { buildCommittedState, computeStateRoot } from './stateOverlay.js'
+import { computeStateRoot, treeRootOfValues } from './stateOverlay.js'
+import { treeStoreOf, VersionedTree } from './versionedTree.js'
+import { hasTreeVersion } from './treeMigration.js'
 import { BLOCK_STORE_DIR, BlockStore } from './store/blockStore.js'
 import { Bucket, Meta, metaKey, prefixRange } from './store/buckets.js'
 import { isLevelDbLockError, levelDbExists, levelDbLockHeld, openExistingLevelDb, type ChainDb } from './store/db.js'
@@ -51,6 +56,8 @@ export class DoctorError extends MedchainError<DoctorErrorType> {}
  *    genesis state root, audit accumulator, stored validator sets);
  *  - DOCTOR_HEAD_CORRUPT: the head record is missing or undecodable, or its hash is not its block's;
  *  - DOCTOR_STATE_ROOT_MISMATCH: the stored state does not hash to the head's state root;
+ *  - DOCTOR_TREE_MISMATCH: the state tree stored on disk gives another state root at the head
+ *    than the head's, or its root pointer there is damaged;
  *  - DOCTOR_BLOCK_MISSING, DOCTOR_BLOCK_CORRUPT: a block is not stored, or its bytes are not the
  *    block certified at its height (undecodable, another height, failing the stateless checks,
  *    or not hashing to what its certificate commits to);
@@ -68,6 +75,7 @@ export type DoctorProblemCode =
   | 'DOCTOR_META_CORRUPT'
   | 'DOCTOR_HEAD_CORRUPT'
   | 'DOCTOR_STATE_ROOT_MISMATCH'
+  | 'DOCTOR_TREE_MISMATCH'
   | 'DOCTOR_BLOCK_MISSING'
   | 'DOCTOR_BLOCK_CORRUPT'
   | 'DOCTOR_BLOCK_UNLINKED'
@@ -335,13 +343,34 @@ class Doctor {
       this.problem('DOCTOR_META_CORRUPT', undefined, `The audit accumulator cannot be decoded (${reason(err)}), so the state root cannot be computed.`)
       return
     }
-    // exactly as Chain.open builds the committed state and the state root
-    const committed = buildCommittedState(values, audit)
-    const root = computeStateRoot(this.chainId, committed.tree, committed.audit)
+    const treeRoot = treeRootOfValues(values)
+    const root = computeStateRoot(this.chainId, treeRoot, audit)
     this.stateRoot = root
+    if (head !== undefined) await this.checkTree(state, head.height, audit, expectedRoot ?? root)
     if (head !== undefined && expectedRoot !== undefined && !equalBytes(root, expectedRoot)) {
       const where = head.height === 0 ? 'the genesis state root' : `the state root of block ${head.height}, the head`
       this.problem('DOCTOR_STATE_ROOT_MISMATCH', head.height, `The ${values.size} stored state values and the audit accumulator hash to ${toHex(root)}, not to ${where} (${toHex(expectedRoot)}).`)
+    }
+  }
+
+  /**
+   * The state root the stored tree gives at the head (with the audit accumulator) against
+   * `expectedRoot` (the head's; the stored values' when the head block is unreadable), so damaged
+   * values and a damaged tree are told apart.
+   */
+  private async checkTree (state: ChainDb, height: number, audit: AuditAccumulator, expectedRoot: Uint8Array): Promise<void> {
+    const tree = new VersionedTree(treeStoreOf(state), { cacheBytes: 0 })
+    try {
+      if (!await hasTreeVersion(tree, height)) {
+        this.notes.push(`The state tree has no version at the head (block ${height}): the node builds it from the stored state values on its next start.`)
+        return
+      }
+      const stored = computeStateRoot(this.chainId, await tree.rootOf(height), audit)
+      if (!equalBytes(stored, expectedRoot)) {
+        this.problem('DOCTOR_TREE_MISMATCH', height, `The state tree stored at the head (block ${height}) gives the state root ${toHex(stored)}, not ${toHex(expectedRoot)}.`)
+      }
+    } catch (err) {
+      this.problem('DOCTOR_TREE_MISMATCH', height, `The state tree's root at the head (block ${height}) cannot be read (${reason(err)}).`)
     }
   }
 

@@ -1,17 +1,25 @@
 /**
- * The committed state held in memory (values, state tree, audit accumulator) and the per-block
- * overlay that execution writes into. Nothing here touches the disk: the store persists an
- * overlay's changes in the block's atomic batch and then adopts the overlay's commitment.
+ * The committed state (the values, held in memory; the state tree on disk at one version, with
+ * its root; the audit accumulator) and the per-block overlay that execution writes into. Nothing
+ * here writes to the disk: an overlay's commitment reads the tree's nodes and returns the new
+ * version's writes, the store persists them with the overlay's changes in the block's atomic
+ * batch and then adopts the overlay's commitment.
  */
 import { concatBytes } from '../crypto/bytes.js'
 import { Domain, hashWithDomain, sha256Binary } from '../crypto/hash.js'
 import { accumulatorRoot, appendEntries, type AuditAccumulator } from './auditLog.js'
 import { SparseMerkleTree, type BinaryHash, type TreeChange } from './smt.js'
 import type { StateBackend } from '../types/state.js'
+import type { TreeUpdate, VersionedTree } from './versionedTree.js'
 
 export interface CommittedState {
   readonly values: ReadonlyMap<string, Uint8Array>
-  readonly tree: SparseMerkleTree
+  /** The state tree on disk; `version` is the one these values are at. */
+  readonly tree: VersionedTree
+  /** The tree version of this state (the head's height), or null for the empty state before genesis. */
+  readonly version: number | null
+  /** The tree's root at `version` (32 bytes), kept so the state root needs no read. */
+  readonly root: Uint8Array
   readonly audit: AuditAccumulator
 }
 
@@ -21,19 +29,24 @@ export function stateKeyHash (key: string): BinaryHash {
 }
 
 /** The state root of a block header: commits to the state tree and the audit accumulator. */
-export function computeStateRoot (chainId: string, tree: SparseMerkleTree, audit: AuditAccumulator): Uint8Array {
-  return hashWithDomain(Domain.state, chainId, concatBytes(tree.root, accumulatorRoot(audit)))
+export function computeStateRoot (chainId: string, treeRoot: Uint8Array, audit: AuditAccumulator): Uint8Array {
+  return hashWithDomain(Domain.state, chainId, concatBytes(treeRoot, accumulatorRoot(audit)))
 }
 
-export function buildCommittedState (values: Map<string, Uint8Array>, audit: AuditAccumulator): CommittedState {
+/**
+ * The tree root of `values` computed from scratch in memory (every leaf hashed): the reference
+ * the doctor checks the stored tree against. The chain never calls it.
+ */
+export function treeRootOfValues (values: Iterable<[string, Uint8Array]>): Uint8Array {
   const leaves = [...values].map(([k, v]) => ({ keyHash: stateKeyHash(k), valueHash: sha256Binary(v) }))
-  return { values, tree: SparseMerkleTree.fromLeaves(leaves), audit }
+  return SparseMerkleTree.fromLeaves(leaves).root
 }
 
 export interface AppendedAudit { patient: Uint8Array, entry: Uint8Array }
 
 export interface StateCommitment {
-  tree: SparseMerkleTree
+  /** The new tree version's writes and root; valid only on the base version it was prepared on. */
+  tree: TreeUpdate
   audit: AuditAccumulator
   stateRoot: Uint8Array
 }
@@ -68,22 +81,26 @@ export class StateOverlay implements StateBackend {
     return this.base.audit.count
   }
 
-  /** The new tree, accumulator and state root if this overlay were committed. Pure. */
-  commitment (chainId: string): StateCommitment {
+  /**
+   * The tree version `version`'s writes (on the base's version), the accumulator and the state
+   * root if this overlay were committed. Reads tree nodes; writes nothing.
+   */
+  async commitment (chainId: string, version: number): Promise<StateCommitment> {
     const changes: TreeChange[] = []
     for (const [key, value] of this.writes) {
       if (value === null && !this.base.values.has(key)) continue
       changes.push({ keyHash: stateKeyHash(key), valueHash: value === null ? null : sha256Binary(value) })
     }
-    const tree = this.base.tree.update(changes)
+    const tree = await this.base.tree.prepareUpdate(version, changes, this.base.version)
     const audit = appendEntries(this.base.audit, this.appendedAudit.map((a) => a.entry))
-    return { tree, audit, stateRoot: computeStateRoot(chainId, tree, audit) }
+    return { tree, audit, stateRoot: computeStateRoot(chainId, tree.root, audit) }
   }
 
   /**
    * Writes this overlay into `values` (the committed map the base reads from, updated in place so
-   * a commit costs O(changes), not O(state)) and returns the committed state after it. Call only
-   * once the block's batch is on disk; the overlay must not be used afterwards.
+   * a commit costs O(changes), not O(state)) and returns the committed state after it, at the
+   * commitment's tree version. Call only once the block's batch (with the tree update's writes)
+   * is on disk; the overlay must not be used afterwards.
    *
    * A value that is a view of a larger buffer is committed as a copy of its own (a value that owns
    * its buffer is kept as it is, so caches keyed by it, like the contract's decoded identities,
@@ -97,6 +114,7 @@ export class StateOverlay implements StateBackend {
       if (value === null) values.delete(key)
       else values.set(key, value.byteLength === value.buffer.byteLength ? value : new Uint8Array(value))
     }
-    return { values, tree: commitment.tree, audit: commitment.audit }
+    this.base.tree.commit(commitment.tree)
+    return { values, tree: this.base.tree, version: commitment.tree.version, root: commitment.tree.root, audit: commitment.audit }
   }
 }

@@ -288,7 +288,7 @@ export class ActionExecutor {
     const lastCommit: CommitCertificate = head.height === 0 ? EMPTY_COMMIT : ((await chain.getCertificate(head.height)) ?? EMPTY_COMMIT)
     const txs = proposals.reap()
     const timestamp = Math.max(proposals.now(), head.timestamp + 1) + timestampBump
-    return chain.buildBlock({ txs, timestamp, proposer: this.ports.signer.publicKey, lastCommit }).block
+    return (await chain.buildBlock({ txs, timestamp, proposer: this.ports.signer.publicKey, lastCommit })).block
   }
 
   /** Remembers a block this validator may sign for (the simulator also remembers the proposals it receives). */

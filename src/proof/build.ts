@@ -2,8 +2,10 @@
  * Building proof bundles (types.ts) on the node, from what a Chain stores: blocks, certificates,
  * receipts, the validator-set changes and the committed state tree. Read-only.
  *
- * A record proof's state part is taken in one synchronous step (tree, audit root, values and head
- * height together), so a block imported while the bundle is built cannot mix two states.
+ * A record proof's state part is taken in one synchronous step (tree root, audit root, values and
+ * head height together), and its tree proofs are read at that head's tree version (kept readable
+ * for the chain's last `keepVersions` heights), so a block imported while the bundle is built
+ * cannot mix two states.
  */
 import { encodeCertificate, encodeHeader } from '../types/block.js'
 import type { Chain } from '../chain/chain.js'
@@ -122,9 +124,10 @@ export async function buildRecordProof (chain: Chain, recordId: Uint8Array, opts
   }
   if (opts.grantee !== undefined) grantees.push(opts.grantee)
 
-  // one synchronous step: the head, its tree, its audit root and the values
+  // one synchronous step: the head, its tree root, its audit root and the values; the proofs are
+  // then read at the head's tree version, which stays readable while newer blocks are imported
   const head = chain.head.height
-  const tree = chain.stateTree
+  const treeRoot = chain.stateTreeRoot
   const auditRoot = chain.auditRoot
   const state = chain.stateView
   const keys: string[] = []
@@ -144,11 +147,12 @@ export async function buildRecordProof (chain: Chain, recordId: Uint8Array, opts
     const grant = getGrant(state, id)
     if (grant !== undefined && (opts.grantees === undefined || seenGrantees.has(byteKey(grant.grantee)))) addKey(StateKeys.grant(id))
   }
-  const entries: StateEntryJson[] = keys.map((key) => {
-    const value = state.get(key)
-    return { key, value: value === undefined ? null : toHex(value), proof: smtJson(tree.prove(stateKeyHash(key))) }
-  })
-  const smtRoot = toHex(tree.root)
+  const read = keys.map((key) => ({ key, value: state.get(key) }))
+  const entries: StateEntryJson[] = []
+  for (const { key, value } of read) {
+    entries.push({ key, value: value === undefined ? null : toHex(value), proof: smtJson(await chain.proveState(stateKeyHash(key), head)) })
+  }
+  const smtRoot = toHex(treeRoot)
   const auditRootHex = toHex(auditRoot)
 
   return {

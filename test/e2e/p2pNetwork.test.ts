@@ -224,7 +224,7 @@ describe('p2p: allowlist, gossip and scoring (3 nodes)', () => {
     // a proposal that big cannot be gossiped: a typed refusal at the publisher, not a silent drop
     const harness = await ChainHarness.open()
     harnesses.push(harness)
-    const block = harness.build([]).block
+    const block = (await harness.build([])).block
     // ~4.5 MB of transactions (roots are not checked by the encoder; size is what matters here)
     const txs = Array.from({ length: 52 }, (_, i) => makeTx(clinician, i, {
       type: TxType.AnchorRecord,

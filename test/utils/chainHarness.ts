@@ -133,12 +133,12 @@ export class ChainHarness {
     return this.chain.head.timestamp + this.blockIntervalMs
   }
 
-  build (txs: readonly Tx[], timestamp = this.nextTimestamp()): BuiltBlock {
-    const build = (): BuiltBlock => this.chain.buildBlock({ txs, timestamp, proposer: this.proposer.publicKey, lastCommit: this.lastCommit })
-    if (this.strict === undefined) return build()
+  async build (txs: readonly Tx[], timestamp = this.nextTimestamp()): Promise<BuiltBlock> {
+    const build = async (): Promise<BuiltBlock> => await this.chain.buildBlock({ txs, timestamp, proposer: this.proposer.publicKey, lastCommit: this.lastCommit })
+    if (this.strict === undefined) return await build()
     this.strict.arm(this.prefetch(txs, timestamp))
     try {
-      return build()
+      return await build()
     } finally {
       this.strict.disarm()
     }
@@ -146,7 +146,7 @@ export class ChainHarness {
 
   /** Builds, certifies and imports one block; returns the import result and the block. */
   async commit (txs: readonly Tx[], timestamp?: number): Promise<ImportResult & { block: Block, skipped: BuiltBlock['skipped'] }> {
-    const built = this.build(txs, timestamp)
+    const built = await this.build(txs, timestamp)
     const cert = certify(this.chain.chainId, built.block, this.validators)
     this.strict?.arm(this.prefetch(built.block.txs, built.block.header.timestamp))
     let result: ImportResult

@@ -69,7 +69,7 @@ export async function makeNodeHome (opts: { blocks?: number, headCertificate?: b
     for (let i = 0; i < count; i++) {
       const txs = (DEMO_BLOCKS[i] as () => Tx[])()
       if (i === count - 1 && opts.headCertificate === false) {
-        const built = h.build(txs)
+        const built = await h.build(txs)
         await h.chain.importBlock(built.block)
         blocks.push(built.block)
       } else {

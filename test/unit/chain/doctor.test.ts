@@ -8,6 +8,7 @@ import { checkNodeData, DoctorError, type DoctorProgress, type DoctorReport } fr
 import { BLOCK_STORE_DIR } from '../../../src/chain/store/blockStore.js'
 import { Bucket, hashKey, heightKey, stateKey } from '../../../src/chain/store/buckets.js'
 import { accessControlApp } from '../../../src/contracts/index.js'
+import { decodeRoot, encodeRoot, rootKey } from '../../../src/chain/store/treeNodes.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { decodeBlock, decodeCertificate, encodeBlock, encodeCertificate } from '../../../src/types/block.js'
 import { makeGenesis } from '../../utils/factories.js'
@@ -109,6 +110,37 @@ void describe('checkNodeData (medchain doctor\'s checks)', () => {
       })
       const report = await expectDamaged(h, [['DOCTOR_STATE_ROOT_MISMATCH', 4]])
       assert.equal(report.stateValues, values - 1)
+    })
+  })
+
+  void it('a state tree whose root at the head was altered: DOCTOR_TREE_MISMATCH at the head, the state values still OK', async () => {
+    await withHome(async (h) => {
+      await withLevel(h.dataDir, async (db) => {
+        const ref = decodeRoot(4, await db.get(rootKey(4)) as Uint8Array)
+        assert.ok(ref !== null)
+        await db.put(rootKey(4), encodeRoot({ ...ref, hash: ref.hash.slice(0, 31) + String.fromCharCode(ref.hash.charCodeAt(31) ^ 1) }))
+      })
+      const report = await expectDamaged(h, [['DOCTOR_TREE_MISMATCH', 4]])
+      assert.equal(report.stateRoot, toHex(h.stateRoot), 'the values still hash to the head\'s root')
+      assert.match(report.problems[0]?.message ?? '', /state tree stored at the head \(block 4\) gives the state root/)
+      await withLevel(h.dataDir, async (db) => { await db.put(rootKey(4), Uint8Array.of(0xc1)) })
+      const unreadable = await expectDamaged(h, [['DOCTOR_TREE_MISMATCH', 4]])
+      assert.match(unreadable.problems[0]?.message ?? '', /cannot be read/)
+    })
+  })
+
+  void it('a data directory without a state tree (written before it moved to disk): OK, with a note that the next start builds it', async () => {
+    await withHome(async (h) => {
+      await withLevel(h.dataDir, async (db) => {
+        const keys: Uint8Array[] = []
+        for await (const key of db.keys({ gte: new Uint8Array([Bucket.treeNode]), lt: new Uint8Array([Bucket.treeMeta + 1]) })) keys.push(key)
+        assert.ok(keys.length > 0)
+        for (const key of keys) await db.del(key)
+      })
+      const report = await doctor(h)
+      assert.equal(report.ok, true, JSON.stringify(report.problems))
+      assert.equal(report.stateRoot, toHex(h.stateRoot))
+      assert.deepEqual(report.notes, ['The state tree has no version at the head (block 4): the node builds it from the stored state values on its next start.'])
     })
   })
 

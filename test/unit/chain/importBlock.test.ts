@@ -15,6 +15,7 @@ import { blockHash, computeTxRoot, certificateHash, encodeBlock, type Block } fr
 import { ClinicianRole, Purpose, TxType, decodeTx, type Tx } from '../../../src/types/tx.js'
 import { heightKey, metaKey, Meta, stateKey, Bucket } from '../../../src/chain/store/buckets.js'
 import { hasErrorCode } from '../../../src/util/errors.js'
+import { decodeRoot, encodeRoot, rootKey } from '../../../src/chain/store/treeNodes.js'
 import { toHex } from '../../../src/crypto/bytes.js'
 import { verify } from '../../../src/crypto/ed25519.js'
 import { getEntity, getRecord, accessControlApp } from '../../../src/contracts/index.js'
@@ -144,7 +145,7 @@ describe('importBlock', () => {
   })
 
   it('refuses a broken block with one code and changes nothing (malleate table)', async (t) => {
-    const good = h.build([anchor(3, 'rec-c')])
+    const good = await h.build([anchor(3, 'rec-c')])
     const other = makeKeys('not-a-validator')
     const cases: Array<[string, Block, string, string?]> = [
       ['height skips', withHeader({ ...good.block, lastCommit: { ...good.block.lastCommit, height: 8 } }, { height: 9, lastCommitHash: certificateHash(TEST_CHAIN_ID, { ...good.block.lastCommit, height: 8 }) }), 'BLOCK_BAD_HEIGHT'],
@@ -183,7 +184,7 @@ describe('importBlock', () => {
   })
 
   it('refuses a block whose own commit certificate is short of 2/3', async () => {
-    const built = h.build([anchor(4, 'rec-d')])
+    const built = await h.build([anchor(4, 'rec-d')])
     const cert = { ...certify(TEST_CHAIN_ID, built.block, h.validators), signatures: [] }
     const before = h.chain.head
     await assert.rejects(h.chain.importBlock(built.block, { commit: cert }), (err: unknown) => hasErrorCode(err, 'COMMIT_INSUFFICIENT_POWER'))
@@ -231,18 +232,14 @@ describe('chain store on disk', () => {
     await h.close()
   })
 
-  it('refuses to start when a stored state value was altered, saying what to do', async () => {
+  it('refuses to start when the stored state tree\'s root at the head was altered, saying what to do', async () => {
     const h = await ChainHarness.open()
     await h.commit([registerDoctor(0)])
     await h.chain.close()
     const db = new Level<Uint8Array, Uint8Array>(h.dir, { keyEncoding: 'view', valueEncoding: 'view' })
-    let changed = 0
-    for await (const [key, value] of db.iterator({ gte: new Uint8Array([Bucket.state]), lt: new Uint8Array([Bucket.state + 1]) })) {
-      if (changed++ > 0) break
-      const altered = new Uint8Array(value)
-      altered[altered.length - 1] = (altered[altered.length - 1] as number) ^ 1
-      await db.put(key, altered)
-    }
+    const ref = decodeRoot(1, await db.get(rootKey(1)) as Uint8Array)
+    assert.ok(ref !== null)
+    await db.put(rootKey(1), encodeRoot({ ...ref, hash: String.fromCharCode(ref.hash.charCodeAt(0) ^ 1) + ref.hash.slice(1) }))
     await db.close()
     await assert.rejects(Chain.open({ app: accessControlApp, dir: h.dir, genesis: h.genesis }), (err: unknown) => {
       assert.ok(hasErrorCode(err, 'STORE_STATE_MISMATCH'))
@@ -334,7 +331,7 @@ describe('chain store on disk', () => {
       const crashable = crashableLevel(dir)
       const h = await ChainHarness.open({ dir, db: crashable.db, blocksDb: openLevel(join(dir, BLOCK_STORE_DIR)) })
       await h.commit([registerDoctor(0)])
-      const built = h.build([enrol(0)])
+      const built = await h.build([enrol(0)])
       const cert = certify(h.chain.chainId, built.block, h.validators)
       crashable.setFailing(true)
       await assert.rejects(h.chain.importBlock(built.block, { commit: cert }), /simulated crash/)
@@ -366,7 +363,7 @@ describe('checkBlock and injected databases', () => {
     let jobs = 0
     const counting: BatchVerifier = { verifyBatch: async (list) => { jobs += list.length; return list.map((j) => verify(j.publicKey, j.message, j.signature)) } }
     const h = await ChainHarness.open({ verifier: counting })
-    const built = h.build([registerDoctor(0)])
+    const built = await h.build([registerDoctor(0)])
     const before = { head: h.chain.head, root: h.chain.stateRoot }
     await h.chain.checkBlock(built.block)
     assert.equal(jobs, 1)
@@ -378,7 +375,7 @@ describe('checkBlock and injected databases', () => {
     assert.equal(result.height, 1)
     assert.equal(jobs, 1, 'the prepared execution was reused')
     // a broken candidate is refused by checkBlock with the same codes as importBlock
-    const next = h.build([enrol(0)])
+    const next = await h.build([enrol(0)])
     await assert.rejects(h.chain.checkBlock(withHeader(next.block, { stateRoot: bytes32('bad') })), (err: unknown) => hasErrorCode(err, 'BLOCK_BAD_STATE_ROOT'))
     await h.close()
   })
@@ -389,12 +386,12 @@ describe('checkBlock and injected databases', () => {
     const verified = new Set<string>([toHex(registerDoctor(0).hash)])
     const cache = { has: (hash: Uint8Array) => verified.has(toHex(hash)), add: (hash: Uint8Array) => { verified.add(toHex(hash)) } }
     const h = await ChainHarness.open({ verifier: counting, verifiedTxs: cache })
-    const built = h.build([registerDoctor(0)])
+    const built = await h.build([registerDoctor(0)])
     await h.chain.checkBlock(built.block)
     assert.equal(jobs, 0, 'buildBlock\'s execution was reused')
     // a block with the same parent but other contents is executed and verified as usual
-    const other = h.build([registerDoctor(0), enrol(0)])
-    await h.chain.checkBlock(h.build([registerDoctor(0)]).block)
+    const other = await h.build([registerDoctor(0), enrol(0)])
+    await h.chain.checkBlock((await h.build([registerDoctor(0)])).block)
     assert.equal(jobs, 0)
     await assert.rejects(h.chain.checkBlock(withHeader(other.block, { stateRoot: bytes32('x') })), (err: unknown) => hasErrorCode(err, 'BLOCK_BAD_STATE_ROOT'))
     assert.equal(jobs, 1, 'another block is executed, and its tx not seen before is verified')
@@ -424,7 +421,7 @@ describe('checkBlock and injected databases', () => {
       type: TxType.Grant, grantee: doctor.publicKey, recordTypes: ['Observation'], recordIds: [], purpose: Purpose.Treatment, expiresAt: h.nextTimestamp() + 3_600_000, envelopes: []
     })
     // the patient sends, hospital B's doctor rewrites the patient's identity (a second enrolment), the patient sends again
-    const built = h.build([grant(0), makeTx(doctorB, 0, { type: TxType.EnrolPatient, publicKey: patient.publicKey }), grant(1), grant(1), anchor(1, 'a'), anchor(2, 'b')])
+    const built = await h.build([grant(0), makeTx(doctorB, 0, { type: TxType.EnrolPatient, publicKey: patient.publicKey }), grant(1), grant(1), anchor(1, 'a'), anchor(2, 'b')])
     assert.deepEqual(built.skipped.map((s) => s.error.code), ['TX_NONCE_TOO_LOW'], 'the repeated nonce 1 is left out')
     const result = await h.chain.importBlock(built.block, { commit: certify(h.chain.chainId, built.block, h.validators) })
     assert.deepEqual(result.receipts.map((r) => r.code), ['OK', 'OK', 'OK', 'OK', 'OK'])

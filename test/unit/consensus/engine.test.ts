@@ -185,7 +185,7 @@ void describe('consensus engine', () => {
           const event = queue.shift() as EngineEvent
           for (const action of engine.handle(event)) {
             if (action.type === 'buildProposal') {
-              const { block } = chain.buildBlock({ txs: [], timestamp: chain.head.timestamp + 1000, proposer: SOLO.publicKey, lastCommit })
+              const { block } = await chain.buildBlock({ txs: [], timestamp: chain.head.timestamp + 1000, proposer: SOLO.publicKey, lastCommit })
               queue.push({ type: 'proposalBuilt', height: action.height, round: action.round, block })
             } else if (action.type === 'validateBlock') {
               const valid = await chain.checkBlock(action.block).then(() => true, () => false)

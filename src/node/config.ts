@@ -67,6 +67,13 @@ export interface NodeConfig {
     /** Fetch the blob of every newly anchored record from peers in the background. Default true. */
     replicate: boolean
   }
+  /** The state tree on disk (src/chain/versionedTree.ts). */
+  state: {
+    /** Tree versions (heights) kept readable for proofs; older ones are pruned. Default 100 (1..1,000,000). */
+    keepVersions: number
+    /** Bound of the tree's node cache in MiB. Default 256 (0..65,536; 0 turns the cache off). */
+    cacheMB: number
+  }
   log: { level: 'debug' | 'info' | 'warn' | 'error' }
 }
 
@@ -77,6 +84,7 @@ export const DEFAULT_CONFIG: NodeConfig = {
   consensus: { timeouts: DEFAULT_TIMEOUTS, createEmptyBlocks: true },
   mempool: { maxTxs: 10_000, maxBytes: 32 * 1024 * 1024 },
   blobs: { maxBytes: 64 * 1024 * 1024, accessTtlMs: 60 * 60 * 1000, replicate: true },
+  state: { keepVersions: 100, cacheMB: 256 },
   log: { level: 'info' }
 }
 
@@ -138,6 +146,7 @@ export function parseConfig (json: unknown, path = 'config.json'): NodeConfig {
   const mempool = section(path, json, 'mempool')
   const log = section(path, json, 'log')
   const blobs = section(path, json, 'blobs')
+  const state = section(path, json, 'state')
   const replicate = blobs.replicate
   if (replicate !== undefined && typeof replicate !== 'boolean') throw invalid(path, 'blobs.replicate', 'must be true or false')
   const peersRaw = p2p.peers ?? []
@@ -181,6 +190,10 @@ export function parseConfig (json: unknown, path = 'config.json'): NodeConfig {
       maxBytes: pickNumber(path, blobs, 'blobs.maxBytes', d.blobs.maxBytes, 1024, 4 * 1024 * 1024 * 1024),
       accessTtlMs: pickNumber(path, blobs, 'blobs.accessTtlMs', d.blobs.accessTtlMs, 1_000, 7 * 24 * 3_600_000),
       replicate: typeof replicate === 'boolean' ? replicate : d.blobs.replicate
+    },
+    state: {
+      keepVersions: pickNumber(path, state, 'state.keepVersions', d.state.keepVersions, 1, 1_000_000),
+      cacheMB: pickNumber(path, state, 'state.cacheMB', d.state.cacheMB, 0, 65_536)
     },
     log: { level }
   }

@@ -193,7 +193,24 @@ export class MedchainNode {
     const signState = disk.loadSignState()
     const pool = new VerifyPool()
     const signatureCache = new SignatureCache()
-    const chain = await Chain.open({ app: accessControlApp, dir: HomePaths.data(home), genesis, verifier: pool, verifiedTxs: signatureCache })
+    let treeLogAt = 0
+    const chain = await Chain.open({
+      app: accessControlApp,
+      dir: HomePaths.data(home),
+      genesis,
+      verifier: pool,
+      verifiedTxs: signatureCache,
+      keepVersions: config.state.keepVersions,
+      treeCacheBytes: config.state.cacheMB * 1024 * 1024,
+      // once per data directory written before the tree moved to disk: a line at the start, the end, and every 5 s
+      onTreeBuild: ({ done, total }) => {
+        const now = Date.now()
+        if (done !== 0 && done !== total && now - treeLogAt < 5000) return
+        treeLogAt = now
+        logger.info({ done, total }, `building the state tree on disk: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} keys`)
+      },
+      onPruneError: (err) => { logger.warn({ code: errorCode(err), err }, 'could not prune old state tree versions; the next block retries') }
+    })
     const blobStore = await FsBlobStore.open(HomePaths.blobs(home))
     const mempool = new Mempool({
       chainId: genesis.chainId,

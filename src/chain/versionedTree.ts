@@ -23,7 +23,7 @@ import { writeBatch, type BatchOp, type ChainDb } from './store/db.js'
 import { Bucket } from './store/buckets.js'
 import {
   PRUNED_UPTO_KEY, TreeError, decodeNode, decodePrunedUpto, decodeRoot, encodeNode, encodePrunedUpto, encodeRoot,
-  nodeHashMismatch, nodeKey, nodeKeyOfStale, nodeMissing, rootKey, staleKey, staleVersionStart,
+  decodeStaleList, encodeStaleList, nodeHashMismatch, nodeKey, nodeMissing, rootKey, staleKey, staleKeyVersion,
   type ChildRef, type StoredNode
 } from './store/treeNodes.js'
 
@@ -60,7 +60,7 @@ export interface TreeUpdate {
   readonly base: number | null
   /** The new version's root (32 bytes). */
   readonly root: Uint8Array
-  /** New nodes, the root pointer of `version`, the stale-index entries: all puts, in no particular order. */
+  /** New nodes, the root pointer of `version`, its stale list (if it replaced any node): all puts, in no particular order. */
   readonly puts: ReadonlyArray<readonly [Uint8Array, Uint8Array]>
   /** The version the replaced nodes are stale since (= version). */
   readonly staleSince: number
@@ -437,8 +437,7 @@ export class VersionedTree {
 
     const newNodes = work.newNodes.length
     work.puts.push([rootKey(version), encodeRoot(rootRef)])
-    const empty = new Uint8Array(0)
-    for (const key of work.stale.values()) work.puts.push([staleKey(version, key), empty])
+    if (work.stale.size > 0) work.puts.push([staleKey(version), encodeStaleList(work.stale.values())])
     const update: TreeUpdate = {
       version,
       base,
@@ -496,11 +495,12 @@ export class VersionedTree {
 
   /**
    * Makes every version up to `uptoVersion` unreadable (TREE_VERSION_PRUNED) and deletes what only
-   * they used: the nodes that left the tree at uptoVersion + 1 or before, their stale-index
-   * entries, and those versions' root pointers. First writes the watermark, then deletes in
-   * atomic batches of `batchSize`, each batch a node with its index entry, so a crash at any
-   * point leaves every later version whole, and running it again finishes the job. Refuses
-   * (TREE_PRUNE_ALL) when no version after `uptoVersion` exists. Needs a TreeStore.
+   * they used: the nodes that left the tree at uptoVersion + 1 or before, their stale lists, and
+   * those versions' root pointers. First writes the watermark, then deletes in atomic batches of
+   * about `batchSize` deletions, each batch whole stale lists with the nodes they name (a list
+   * longer than batchSize is one batch), so a crash at any point leaves every later version
+   * whole, and running it again finishes the job. Refuses (TREE_PRUNE_ALL) when no version after
+   * `uptoVersion` exists. Needs a TreeStore.
    */
   async prune (uptoVersion: number, opts: PruneOptions = {}): Promise<PruneResult> {
     checkVersion(uptoVersion, 'prune version')
@@ -520,13 +520,29 @@ export class VersionedTree {
     const upto = Math.max(prev, uptoVersion)
 
     const result: PruneResult = { nodes: 0, roots: 0 }
-    const staleRange = { gte: staleVersionStart(0), lt: staleVersionStart(upto + 2), limit: batchSize }
+    const staleRange = { gte: staleKey(0), lt: staleKey(upto + 2), limit: batchSize }
     for (;;) {
-      const ops: BatchOp[] = []
-      for await (const k of keys(staleRange)) ops.push({ type: 'del', key: nodeKeyOfStale(k) }, { type: 'del', key: k })
-      if (ops.length === 0) break
-      await write(ops)
-      result.nodes += ops.length / 2
+      const listKeys: Uint8Array[] = []
+      for await (const k of keys(staleRange)) listKeys.push(k)
+      if (listKeys.length === 0) break
+      const lists = await this.store.getMany(listKeys)
+      let ops: BatchOp[] = []
+      let nodeDels = 0
+      for (let i = 0; i < listKeys.length; i++) {
+        const key = listKeys[i] as Uint8Array
+        const bytes = lists[i]
+        for (const nodeKeyBytes of bytes === undefined ? [] : decodeStaleList(staleKeyVersion(key), bytes)) {
+          ops.push({ type: 'del', key: nodeKeyBytes })
+          nodeDels++
+        }
+        ops.push({ type: 'del', key })
+        if (ops.length >= batchSize || i === listKeys.length - 1) {
+          await write(ops)
+          result.nodes += nodeDels
+          ops = []
+          nodeDels = 0
+        }
+      }
     }
     const rootRange = { gte: Uint8Array.of(Bucket.treeRoot), lt: rootKey(upto + 1), limit: batchSize }
     for (;;) {

@@ -4,15 +4,17 @@
  *
  * A node is written once, under the version that created it and its position (path) in the tree,
  * and never changed; a later version that changes the node writes a new one and records the old
- * one as stale since that version. Several versions are therefore readable at once, and the old
- * ones are removed by pruning the stale index.
+ * one in its stale list (the nodes that left the tree at that version). Several versions are
+ * therefore readable at once, and the old ones are removed by pruning the stale lists.
  *
  * | prefix | key                                                  | value                                  |
  * | ------ | ---------------------------------------------------- | -------------------------------------- |
  * | 0x0c   | version u64be + depth u16be + path (ceil(depth/8) B) | node: [0, keyHash, valueHash] (leaf),  |
  * |        |                                                      | or [1, left, right] (internal)         |
  * | 0x0d   | version u64be                                        | root of that version: child ref or []  |
- * | 0x0e   | staleSince u64be + node key without its prefix       | empty (the node left the tree then)    |
+ * | 0x0e   | staleSince u64be                                     | stale list: the node keys, without     |
+ * |        |                                                      | their prefix, of the nodes that left   |
+ * |        |                                                      | the tree then, concatenated            |
  * | 0x0f   | 'pruned-upto' (utf8)                                 | [u64]: versions up to it are pruned    |
  *
  * - The path of a node at depth d is the first d bits of every key hash below it, packed big-end
@@ -25,14 +27,18 @@
  * - The hashes are those of src/chain/smt.ts: leaf = sha256(0x00 || keyHash || valueHash),
  *   internal = sha256(0x01 || left || right), empty = 32 zero bytes. A leaf's hash does not
  *   depend on its position, so a lifted leaf keeps its hash.
- * - Every value is a canonical tuple (src/types/codec.ts).
+ * - Every value but a stale list is a canonical tuple (src/types/codec.ts). A stale list needs no
+ *   framing: a node key without its prefix is its version (8 bytes), its depth (2) and
+ *   ceil(depth/8) bytes of path, so each entry's length follows from its depth. A version that
+ *   replaced no node writes no list. One value per version keeps a block's stale index to one
+ *   write whatever the number of nodes it replaced (figures in bench/RESULTS.md).
  *
  * Why version first in the node key: every read is a point read of a key the parent names
  * exactly (its version is in the ref), so ordering by path would serve no range scan. Version
  * first makes each block's new nodes one contiguous key range above every older one (LevelDB's
  * cheapest write pattern: new tables overlap no old ones), and puts the nodes pruning deletes at
- * the low end of the bucket. The stale index is ordered by the version that replaced a node, so
- * pruning up to a version is one range scan of it from the start.
+ * the low end of the bucket. The stale lists are ordered by the version that replaced the nodes,
+ * so pruning up to a version is one range scan of them from the start.
  */
 import { bytesOfLatin1, latin1String, utf8, writeU64be } from '../../crypto/bytes.js'
 import { CodecError, decodeCanonical, encodeCanonical, type Wire } from '../../types/codec.js'
@@ -58,6 +64,7 @@ export type TreeErrorType =
   | { code: 'TREE_NODE_CORRUPT', version: number, depth: number, path: string, reason: string }
   | { code: 'TREE_NODE_MISSING', version: number, depth: number, path: string }
   | { code: 'TREE_ROOT_CORRUPT', version: number, reason: string }
+  | { code: 'TREE_STALE_CORRUPT', staleSince: number, reason: string }
   | { code: 'TREE_VERSION_MISSING', version: number }
   | { code: 'TREE_VERSION_PRUNED', version: number, prunedUpto: number }
   | { code: 'TREE_PRUNE_ALL', uptoVersion: number }
@@ -120,29 +127,58 @@ export function rootKeyVersion (key: Uint8Array): number {
   return readU64be(key, 1)
 }
 
-/** The stale-index key recording that `nodeKeyBytes` left the tree at `staleSince`. */
-export function staleKey (staleSince: number, nodeKeyBytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(8 + nodeKeyBytes.length)
-  out[0] = Bucket.treeStale
-  writeU64be(out, 1, staleSince)
-  out.set(nodeKeyBytes.subarray(1), 9)
-  return out
-}
-
-/** The node key a stale-index key names. */
-export function nodeKeyOfStale (key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(key.length - 8)
-  out[0] = Bucket.treeNode
-  out.set(key.subarray(9), 1)
-  return out
-}
-
-/** The first stale-index key of `staleSince` (an exclusive upper bound for the versions before it). */
-export function staleVersionStart (staleSince: number): Uint8Array {
+/** The key of the stale list of `staleSince`: the nodes that left the tree at that version. */
+export function staleKey (staleSince: number): Uint8Array {
   const out = new Uint8Array(9)
   out[0] = Bucket.treeStale
   writeU64be(out, 1, staleSince)
   return out
+}
+
+/** The version a stale list key names. */
+export function staleKeyVersion (key: Uint8Array): number {
+  return readU64be(key, 1)
+}
+
+/** The stored value of a stale list: the node keys (each with its 0x0c prefix) without their prefix, concatenated. */
+export function encodeStaleList (nodeKeys: Iterable<Uint8Array>): Uint8Array {
+  const keys = [...nodeKeys]
+  let length = 0
+  for (const k of keys) length += k.length - 1
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const k of keys) {
+    out.set(k.subarray(1), at)
+    at += k.length - 1
+  }
+  return out
+}
+
+/**
+ * The node keys (with their prefix) of the stale list of `staleSince`; TREE_STALE_CORRUPT if an
+ * entry is cut short, names a depth beyond MAX_DEPTH or a version not before `staleSince`.
+ */
+export function decodeStaleList (staleSince: number, bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let at = 0
+  while (at < bytes.length) {
+    if (at + 10 > bytes.length) throw staleCorrupt(staleSince, 'an entry is cut short')
+    const depth = ((bytes[at + 8] as number) << 8) | (bytes[at + 9] as number)
+    if (depth > MAX_DEPTH) throw staleCorrupt(staleSince, 'an entry\'s depth is beyond the deepest level')
+    const length = nodeKeyLength(depth) - 1
+    if (at + length > bytes.length) throw staleCorrupt(staleSince, 'an entry is cut short')
+    if (readU64be(bytes, at) >= staleSince) throw staleCorrupt(staleSince, 'an entry names a node not older than the list')
+    const key = new Uint8Array(length + 1)
+    key[0] = Bucket.treeNode
+    key.set(bytes.subarray(at, at + length), 1)
+    out.push(key)
+    at += length
+  }
+  return out
+}
+
+function staleCorrupt (staleSince: number, reason: string): TreeError {
+  return new TreeError({ code: 'TREE_STALE_CORRUPT', staleSince, reason }, `The state tree's stale list of version ${staleSince} is damaged (${reason}); ${RESTORE}.`)
 }
 
 /** The key of the pruning watermark: versions up to its value are pruned. */

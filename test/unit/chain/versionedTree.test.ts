@@ -5,7 +5,7 @@ import { MemoryLevel } from 'memory-level'
 import { SparseMerkleTree, type BinaryHash, type TreeChange } from '../../../src/chain/smt.js'
 import { VersionedTree, treeStoreOf, type TreeStore, type TreeUpdate } from '../../../src/chain/versionedTree.js'
 import { Bucket } from '../../../src/chain/store/buckets.js'
-import { decodeNode, decodeRoot, encodeNode, nodeKey, parseNodeKey, rootKey, staleKey, nodeKeyOfStale, type StoredNode } from '../../../src/chain/store/treeNodes.js'
+import { decodeNode, decodeRoot, encodeNode, nodeKey, parseNodeKey, rootKey, staleKey, decodeStaleList, encodeStaleList, type StoredNode } from '../../../src/chain/store/treeNodes.js'
 import type { BatchOp } from '../../../src/chain/store/db.js'
 import { verifySmtProof } from '../../../src/types/smtProof.js'
 import { encodeCanonical } from '../../../src/types/codec.js'
@@ -212,19 +212,47 @@ describe('versioned state tree on disk', () => {
     const tree = new VersionedTree(store)
     await commit(tree, store, 1, changesOf([[1, 0], [2, 0]]), null)
     const u = await commit(tree, store, 2, changesOf([[1, 1]]))
-    // version 2 rewrote the root and key 1's leaf: two stale entries, each naming a node of version 1
+    // version 2 rewrote the root and key 1's leaf: one stale list, naming two nodes of version 1
     const stale = [...store.map.keys()].filter((k) => k.charCodeAt(0) === Bucket.treeStale).map((k) => bytesOfLatin1(k))
-    assert.equal(stale.length, 2)
+    assert.deepEqual(stale.map(toHex), ['0e' + '0000000000000002'])
+    assert.deepEqual(stale[0], staleKey(2))
     assert.equal(u.staleNodes, 2)
-    for (const s of stale) {
-      assert.equal(toHex(s.subarray(1, 9)), '0000000000000002')
-      assert.equal(parseNodeKey(nodeKeyOfStale(s)).version, 1)
-      assert.deepEqual(staleKey(2, nodeKeyOfStale(s)), s)
+    const list = store.map.get(byteKey(staleKey(2))) as Uint8Array
+    const named = decodeStaleList(2, list)
+    assert.equal(named.length, 2)
+    for (const k of named) {
+      assert.equal(parseNodeKey(k).version, 1)
+      assert.equal(store.map.has(byteKey(k)), true, 'it names a stored node')
     }
+    assert.deepEqual(encodeStaleList(named), list, 'the list is the node keys without their prefix, concatenated')
+    assert.deepEqual(list.subarray(0, named[0]?.length as number - 1), named[0]?.subarray(1))
+    // version 1 replaced nothing: it wrote no list
+    assert.equal(store.map.has(byteKey(staleKey(1))), false)
     const rootNode = decodeNode(nodeKey(2, 0, path), store.map.get(byteKey(nodeKey(2, 0, path))) as Uint8Array)
     assert.equal(rootNode.leaf, false)
     const ptr = store.map.get(byteKey(rootKey(2))) as Uint8Array
     assert.deepEqual(ptr, encodeCanonical([u.root, 2n, 0]))
+  })
+
+  it('refuses a damaged stale list with TREE_STALE_CORRUPT, naming the version', () => {
+    const good = encodeStaleList([nodeKey(3, 9, '\u00aa'.repeat(32)), nodeKey(4, 0, '')])
+    assert.equal(decodeStaleList(5, good).length, 2)
+    assert.deepEqual(decodeStaleList(5, new Uint8Array(0)), [])
+    for (const [bytes, reason] of [
+      [good.subarray(0, good.length - 1), /cut short/],
+      [good.subarray(0, 5), /cut short/],
+      [Uint8Array.from([...good.subarray(0, 8), 0x01, 0x01, ...good.subarray(10)]), /depth/],
+      [good, /not older/]
+    ] as const) {
+      const since = bytes === good ? 4 : 5
+      assert.throws(() => decodeStaleList(since, bytes), (err: unknown) => {
+        assert.ok(hasErrorCode(err, 'TREE_STALE_CORRUPT'))
+        assert.equal((err as { type: { staleSince: number } }).type.staleSince, since)
+        assert.match((err as Error).message, reason)
+        assert.match((err as Error).message, /backup/)
+        return true
+      })
+    }
   })
 
   it('reads the changed paths one level per batched read, and a warm cache reads less', async () => {

@@ -15,8 +15,9 @@
  * verifier are in src/types/smtProof.ts.
  *
  * Only hashes live here, as binary strings (see BinaryHash); the values themselves are in the
- * state store. Roots and proofs leave the tree as bytes. The tree is rebuilt from
- * the stored values when a node starts (which is also the start-up consistency check).
+ * state store. Roots and proofs leave the tree as bytes. The chain keeps its tree on disk
+ * (src/chain/versionedTree.ts, byte-identical roots and proofs); this one is the reference that
+ * tree is tested against and that `medchain doctor` recomputes the root from every value with.
  */
 import { bytesOfLatin1 } from '../crypto/bytes.js'
 import { sha256Binary } from '../crypto/hash.js'

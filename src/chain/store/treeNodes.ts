@@ -200,10 +200,51 @@ function refWire (ref: ChildRef | null): Wire {
   return ref === null ? [] : [bytesOfLatin1(ref.hash), BigInt(ref.version), ref.leaf ? 1 : 0]
 }
 
-/** The stored value of a node. */
+/** Writes the 32 bytes of binary hash `h` at `at`. */
+function putHash (out: Uint8Array, at: number, h: BinaryHash): void {
+  for (let i = 0; i < 32; i++) out[at + i] = h.charCodeAt(i)
+}
+
+/** Writes the canonical encoding of a child ref at `at` (0x90 for none; else a 3-tuple of bin8 hash, int64 version, fixint flag); returns the end. */
+function putRef (out: Uint8Array, at: number, ref: ChildRef | null): number {
+  if (ref === null) {
+    out[at] = 0x90
+    return at + 1
+  }
+  out[at] = 0x93
+  out[at + 1] = 0xc4
+  out[at + 2] = 32
+  putHash(out, at + 3, ref.hash)
+  out[at + 35] = 0xd3
+  writeU64be(out, at + 36, ref.version)
+  out[at + 44] = ref.leaf ? 1 : 0
+  return at + 45
+}
+
+/**
+ * The stored value of a node: exactly `encodeCanonical([0, keyHash, valueHash])` for a leaf and
+ * `encodeCanonical([1, left, right])` for an internal node (each ref `[hash, u64 version, 0|1]`
+ * or `[]`), written byte by byte because a block writes tens of thousands of nodes; the unit tests
+ * pin it against encodeCanonical.
+ */
 export function encodeNode (node: StoredNode): Uint8Array {
-  if (node.leaf) return encodeCanonical([0, bytesOfLatin1(node.keyHash), bytesOfLatin1(node.valueHash)])
-  return encodeCanonical([1, refWire(node.left), refWire(node.right)])
+  if (node.leaf) {
+    const out = new Uint8Array(70)
+    out[0] = 0x93
+    out[1] = 0
+    out[2] = 0xc4
+    out[3] = 32
+    putHash(out, 4, node.keyHash)
+    out[36] = 0xc4
+    out[37] = 32
+    putHash(out, 38, node.valueHash)
+    return out
+  }
+  const out = new Uint8Array(2 + (node.left === null ? 1 : 45) + (node.right === null ? 1 : 45))
+  out[0] = 0x93
+  out[1] = 1
+  putRef(out, putRef(out, 2, node.left), node.right)
+  return out
 }
 
 /** The stored value of a root pointer: the root's ref, or [] for the empty tree. */

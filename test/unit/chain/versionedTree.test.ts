@@ -8,7 +8,7 @@ import { Bucket } from '../../../src/chain/store/buckets.js'
 import { decodeNode, decodeRoot, encodeNode, nodeKey, parseNodeKey, rootKey, staleKey, decodeStaleList, encodeStaleList, type StoredNode } from '../../../src/chain/store/treeNodes.js'
 import type { BatchOp } from '../../../src/chain/store/db.js'
 import { verifySmtProof } from '../../../src/types/smtProof.js'
-import { encodeCanonical } from '../../../src/types/codec.js'
+import { encodeCanonical, type Wire } from '../../../src/types/codec.js'
 import { sha256Binary } from '../../../src/crypto/hash.js'
 import { bytesOfLatin1, byteKey, toHex } from '../../../src/crypto/bytes.js'
 import { hasErrorCode } from '../../../src/util/errors.js'
@@ -232,6 +232,18 @@ describe('versioned state tree on disk', () => {
     assert.equal(rootNode.leaf, false)
     const ptr = store.map.get(byteKey(rootKey(2))) as Uint8Array
     assert.deepEqual(ptr, encodeCanonical([u.root, 2n, 0]))
+  })
+
+  it('encodes every node exactly as encodeCanonical encodes its tuple (leaf, internal with one or two children, any version)', () => {
+    const hash = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => String.fromCharCode(...b))
+    const ref = fc.option(fc.record({ hash, version: fc.oneof(fc.nat(), fc.constantFrom(0, 255, 2 ** 32, Number.MAX_SAFE_INTEGER)), leaf: fc.boolean() }), { nil: null })
+    const wireRef = (r: { hash: string, version: number, leaf: boolean } | null): Wire => r === null ? [] : [bytesOfLatin1(r.hash), BigInt(r.version), r.leaf ? 1 : 0]
+    fc.assert(fc.property(hash, hash, (keyHash, valueHash) => {
+      assert.deepEqual(encodeNode({ leaf: true, keyHash, valueHash }), encodeCanonical([0, bytesOfLatin1(keyHash), bytesOfLatin1(valueHash)]))
+    }))
+    fc.assert(fc.property(ref, ref, (left, right) => {
+      assert.deepEqual(encodeNode({ leaf: false, left, right }), encodeCanonical([1, wireRef(left), wireRef(right)]))
+    }))
   })
 
   it('refuses a damaged stale list with TREE_STALE_CORRUPT, naming the version', () => {

@@ -88,14 +88,14 @@ export interface ChainTip {
 
 /** The chain options the executor reads (a `ChainOptions` is one), read at each use. */
 export interface ExecutorOptions {
-  /** The state machine the blocks run through. */
+  /** The state machine the blocks run through: the contract (`accessControlApp` of src/contracts). */
   app: Application
   verifier?: BatchVerifier
   verifiedTxs?: VerifiedTxCache
   /** Clock for the block timestamp drift check; defaults to Date.now. */
   now?: () => number
   maxClockDriftMs?: number
-  /** fsync each block's batch (default true). */
+  /** fsync each block's batch (default true). Off only for benchmarks of other costs. */
   syncWrites?: boolean
 }
 

@@ -29,7 +29,7 @@ import type { Tx } from '../types/tx.js'
 import { decodeValidatorSet, encodeValidatorSet, type ValidatorSet } from '../types/validatorSet.js'
 import { accumulatorRoot, decodeAccumulator, encodeAccumulator, EMPTY_ACCUMULATOR } from './auditLog.js'
 import {
-  BlockExecutor, type BatchVerifier, type BuiltBlock, type ChainTip, type CommittedBlock, type ImportResult, type VerifiedTxCache
+  BlockExecutor, type BuiltBlock, type ChainTip, type CommittedBlock, type ExecutorOptions, type ImportResult
 } from './blockExecutor.js'
 import { computeStateRoot, StateOverlay, type CommittedState } from './stateOverlay.js'
 import { BLOCK_STORE_DIR, BlockStore } from './store/blockStore.js'
@@ -41,7 +41,8 @@ import { buildTreeFromValues, hasTreeVersion, type TreeBuildProgress } from './t
 import { DEFAULT_TREE_CACHE_BYTES, TreeError, treeStoreOf, VersionedTree } from './versionedTree.js'
 import type { SmtProof } from '../types/smtProof.js'
 
-export interface ChainOptions {
+/** How to open a chain: where its databases are, its genesis, and the block executor's options (app, verifier, clock, fsync). */
+export interface ChainOptions extends ExecutorOptions {
   /** Directory of the LevelDB database (created if missing). */
   dir: string
   /** Use this database instead of opening LevelDB at `dir` (e.g. a MemoryLevel in the simulator). */
@@ -49,15 +50,6 @@ export interface ChainOptions {
   /** The block store; defaults to LevelDB at `dir`/BLOCK_STORE_DIR, or to `db` itself when `db` is given. */
   blocksDb?: ChainDb
   genesis: Genesis
-  /** The state machine the blocks run through: the contract (`accessControlApp` of src/contracts). */
-  app: Application
-  verifier?: BatchVerifier
-  verifiedTxs?: VerifiedTxCache
-  /** Clock for the block timestamp drift check; defaults to Date.now. */
-  now?: () => number
-  maxClockDriftMs?: number
-  /** fsync each block's batch (default true). Off only for benchmarks of other costs. */
-  syncWrites?: boolean
   /**
    * State tree versions kept readable: after importing block h, versions up to h - keepVersions
    * are pruned in the background. Default DEFAULT_KEEP_VERSIONS; at least 1.

@@ -37,7 +37,8 @@ export { EMPTY_TREE_ROOT }
  */
 export type BinaryHash = string
 
-const EMPTY_HASH: BinaryHash = '\u0000'.repeat(32)
+/** The hash of an empty subtree: 32 zero bytes. */
+export const EMPTY_HASH: BinaryHash = '\u0000'.repeat(32)
 
 interface Leaf { readonly leaf: true, readonly keyHash: BinaryHash, readonly valueHash: BinaryHash, readonly hash: BinaryHash }
 interface Internal { readonly leaf: false, readonly left: TreeNode | null, readonly right: TreeNode | null, readonly hash: BinaryHash }
@@ -53,8 +54,8 @@ function bit (keyHash: BinaryHash, depth: number): number {
 /** The input of a node hash (tag, then two 32-byte hashes), filled and hashed synchronously. */
 const nodeInput = new Uint8Array(65)
 
-/** sha256(tag || a || b) over two binary hashes. */
-function hashNode (tag: 0 | 1, a: BinaryHash, b: BinaryHash): BinaryHash {
+/** sha256(tag || a || b) over two binary hashes: a leaf (tag 0: keyHash, valueHash) or an internal node (tag 1: left, right). */
+export function hashNode (tag: 0 | 1, a: BinaryHash, b: BinaryHash): BinaryHash {
   nodeInput[0] = tag
   for (let i = 0; i < 32; i++) {
     nodeInput[1 + i] = a.charCodeAt(i)

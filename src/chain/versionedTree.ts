@@ -16,9 +16,8 @@
  * (TREE_NODE_CORRUPT, TREE_NODE_MISSING), never a wrong root or a wrong proof.
  */
 import { bytesOfLatin1, byteKey } from '../crypto/bytes.js'
-import { sha256Binary } from '../crypto/hash.js'
 import type { SmtProof } from '../types/smtProof.js'
-import type { BinaryHash, TreeChange } from './smt.js'
+import { EMPTY_HASH, hashNode, type BinaryHash, type TreeChange } from './smt.js'
 import { writeBatch, type BatchOp, type ChainDb } from './store/db.js'
 import { Bucket } from './store/buckets.js'
 import {
@@ -92,17 +91,6 @@ export interface TreeLeaf { keyHash: BinaryHash, valueHash: BinaryHash }
 
 export const DEFAULT_TREE_CACHE_BYTES = 64 * 1024 * 1024
 
-const EMPTY_HASH: BinaryHash = '\u0000'.repeat(32)
-const nodeInput = new Uint8Array(65)
-
-function hashNode (tag: 0 | 1, a: BinaryHash, b: BinaryHash): BinaryHash {
-  nodeInput[0] = tag
-  for (let i = 0; i < 32; i++) {
-    nodeInput[1 + i] = a.charCodeAt(i)
-    nodeInput[33 + i] = b.charCodeAt(i)
-  }
-  return sha256Binary(nodeInput)
-}
 
 function hashOfNode (node: StoredNode): BinaryHash {
   return node.leaf ? hashNode(0, node.keyHash, node.valueHash) : hashNode(1, node.left?.hash ?? EMPTY_HASH, node.right?.hash ?? EMPTY_HASH)

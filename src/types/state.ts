@@ -148,20 +148,10 @@ export async function loadTouchedKeys (
   load: (keys: string[]) => Promise<LoadedValues>,
   maxLoads: number
 ): Promise<Map<string, Uint8Array | undefined>> {
-  const loaded = new Map<string, Uint8Array | undefined>()
-  const read: StateRead = (key) => loaded.has(key) ? loaded.get(key) : NOT_LOADED
-  for (let round = 1; ; round++) {
-    const { keys, complete } = touched(read)
-    const missing = keys.filter((k) => !loaded.has(k))
-    if (missing.length > 0) {
-      if (round > maxLoads) throw tooManyRounds(round)
-      const values = await load(missing)
-      for (const k of missing) loaded.set(k, values.get(k))
-    } else if (!complete) {
-      throw stuck(round)
-    }
-    if (complete) return loaded
-  }
+  const rounds = loadRounds(touched, maxLoads)
+  let step = rounds.next()
+  while (step.done !== true) step = rounds.next(await load(step.value))
+  return step.value
 }
 
 /** `loadTouchedKeys` with a synchronous loader (tests, tools over an in-memory state). */
@@ -170,6 +160,14 @@ export function loadTouchedKeysSync (
   load: (keys: string[]) => LoadedValues,
   maxLoads: number
 ): Map<string, Uint8Array | undefined> {
+  const rounds = loadRounds(touched, maxLoads)
+  let step = rounds.next()
+  while (step.done !== true) step = rounds.next(load(step.value))
+  return step.value
+}
+
+/** The rounds of both loaders: yields the keys to load next, takes their values, returns what was loaded. */
+function * loadRounds (touched: (read: StateRead) => TouchedKeys, maxLoads: number): Generator<string[], Map<string, Uint8Array | undefined>, LoadedValues> {
   const loaded = new Map<string, Uint8Array | undefined>()
   const read: StateRead = (key) => loaded.has(key) ? loaded.get(key) : NOT_LOADED
   for (let round = 1; ; round++) {
@@ -177,7 +175,7 @@ export function loadTouchedKeysSync (
     const missing = keys.filter((k) => !loaded.has(k))
     if (missing.length > 0) {
       if (round > maxLoads) throw tooManyRounds(round)
-      const values = load(missing)
+      const values = yield missing
       for (const k of missing) loaded.set(k, values.get(k))
     } else if (!complete) {
       throw stuck(round)

@@ -130,41 +130,66 @@ function approxBytes (key: string, node: StoredNode): number {
   return 96 + key.length + (node.leaf ? 2 * 56 : (node.left === null ? 0 : 104) + (node.right === null ? 0 : 104))
 }
 
-/** Decoded nodes by node key, least recently used first, bounded by approximate bytes. */
+/**
+ * Decoded nodes by node key, bounded by approximate bytes: two generations, each at most half the
+ * bound. New and re-used nodes go to the young one; when it is full it becomes the old one and the
+ * old one is dropped whole, so the nodes of the last two half-bounds of use stay. Evicting a whole
+ * Map keeps every operation O(1): evicting entry by entry from the front of one Map walks the
+ * deleted entries V8 leaves there, which grows with every eviction (the same trap as the
+ * signature caches' BoundedSet, src/util/boundedSet.ts).
+ */
 class NodeCache {
-  private readonly map = new Map<string, { node: StoredNode, bytes: number }>()
-  bytes = 0
+  private young = new Map<string, { node: StoredNode, bytes: number }>()
+  private old = new Map<string, { node: StoredNode, bytes: number }>()
+  private youngBytes = 0
+  private oldBytes = 0
 
   constructor (readonly limit: number) {}
 
   get size (): number {
-    return this.map.size
+    return this.young.size + this.old.size
+  }
+
+  get bytes (): number {
+    return this.youngBytes + this.oldBytes
   }
 
   get (key: string): StoredNode | undefined {
-    const e = this.map.get(key)
-    if (e === undefined) return undefined
-    this.map.delete(key)
-    this.map.set(key, e)
-    return e.node
+    const y = this.young.get(key)
+    if (y !== undefined) return y.node
+    const o = this.old.get(key)
+    if (o === undefined) return undefined
+    this.old.delete(key)
+    this.oldBytes -= o.bytes
+    this.insert(key, o)
+    return o.node
   }
 
   set (key: string, node: StoredNode): void {
-    const old = this.map.get(key)
-    if (old !== undefined) {
-      this.map.delete(key)
-      this.bytes -= old.bytes
-    }
     const bytes = approxBytes(key, node)
-    if (bytes > this.limit) return
-    this.map.set(key, { node, bytes })
-    this.bytes += bytes
-    if (this.bytes <= this.limit) return
-    for (const [k, e] of this.map) {
-      this.map.delete(k)
-      this.bytes -= e.bytes
-      if (this.bytes <= this.limit) break
+    if (bytes > this.limit / 2) return
+    const y = this.young.get(key)
+    if (y !== undefined) {
+      this.young.delete(key)
+      this.youngBytes -= y.bytes
     }
+    const o = this.old.get(key)
+    if (o !== undefined) {
+      this.old.delete(key)
+      this.oldBytes -= o.bytes
+    }
+    this.insert(key, { node, bytes })
+  }
+
+  private insert (key: string, entry: { node: StoredNode, bytes: number }): void {
+    if (this.youngBytes + entry.bytes > this.limit / 2) {
+      this.old = this.young
+      this.oldBytes = this.youngBytes
+      this.young = new Map()
+      this.youngBytes = 0
+    }
+    this.young.set(key, entry)
+    this.youngBytes += entry.bytes
   }
 }
 

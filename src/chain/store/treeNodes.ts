@@ -43,7 +43,7 @@
 import { bytesOfLatin1, latin1String, utf8, writeU64be } from '../../crypto/bytes.js'
 import { CodecError, decodeCanonical, encodeCanonical, type Wire } from '../../types/codec.js'
 import { MedchainError } from '../../util/errors.js'
-import { Bucket } from './buckets.js'
+import { Bucket, heightKey } from './buckets.js'
 
 /** A 32-byte hash as a 32-character latin1 string (the form of src/chain/smt.ts' BinaryHash). */
 type BinaryHash = string
@@ -116,10 +116,7 @@ export function parseNodeKey (key: Uint8Array): { version: number, depth: number
 
 /** The root pointer key of `version`. */
 export function rootKey (version: number): Uint8Array {
-  const out = new Uint8Array(9)
-  out[0] = Bucket.treeRoot
-  writeU64be(out, 1, version)
-  return out
+  return heightKey(Bucket.treeRoot, version)
 }
 
 /** The version a root pointer key names. */
@@ -129,10 +126,7 @@ export function rootKeyVersion (key: Uint8Array): number {
 
 /** The key of the stale list of `staleSince`: the nodes that left the tree at that version. */
 export function staleKey (staleSince: number): Uint8Array {
-  const out = new Uint8Array(9)
-  out[0] = Bucket.treeStale
-  writeU64be(out, 1, staleSince)
-  return out
+  return heightKey(Bucket.treeStale, staleSince)
 }
 
 /** The version a stale list key names. */

@@ -103,10 +103,12 @@ describe('medchain tx and query against a running node', () => {
     const afterRevoke = await medchain(['tx', 'access-record', '--from', 'pharmacy', '--record', prescription, '--purpose', 'pharmacy'])
     assert.ok(['ACCESS_CONSENT_REVOKED', 'ACCESS_NO_CONSENT'].includes(failedCode(afterRevoke)), afterRevoke.stdout)
 
-    const [audit, auditCsv, printed, strangerAudit, unknownKey, noNode, tx, entity, validators] = await Promise.all([
-      medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient']),
-      medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient', '--format', 'csv'], { json: false }),
-      medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient', '--print-request']),
+    // one after the other: the same query signed by the same key in the same millisecond is the
+    // same signature, which the node refuses the second time (QUERY_REPLAYED), as it should
+    const audit = await medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient'])
+    const auditCsv = await medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient', '--format', 'csv'], { json: false })
+    const printed = await medchain(['query', 'audit', '--patient', 'patient', '--as', 'patient', '--print-request'])
+    const [strangerAudit, unknownKey, noNode, tx, entity, validators] = await Promise.all([
       medchain(['query', 'audit', '--patient', 'patient', '--as', 'stranger']),
       medchain(['tx', 'enrol-patient', '--from', 'nobody', '--patient', 'patient']),
       freePort().then(async (port) => await medchain(['tx', 'enrol-patient', '--from', 'doctor', '--patient', 'stranger', '--rpc', `http://127.0.0.1:${port}`])),

@@ -1,21 +1,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { EMPTY_COMMIT, ZERO_HASH, type Block } from '../../../src/types/block.js'
+import type { Block } from '../../../src/types/block.js'
 import { signProposal, type ConsensusMessage } from '../../../src/types/consensusMessage.js'
 import { keepOwnMessages } from '../../../src/consensus/wal.js'
 import { signVote, VoteType } from '../../../src/types/vote.js'
-import { bytes32, GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
+import { makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
+import { labelledBlock } from '../../utils/blocks.js'
 
 const me = makeKeys('own-messages/validator')
 
-function block (height: number, label: string): Block {
-  const h = bytes32(label)
-  return {
-    header: { version: 1, chainId: TEST_CHAIN_ID, height, timestamp: GENESIS_TIME + height, prevHash: ZERO_HASH, txRoot: h, stateRoot: h, resultsRoot: ZERO_HASH, validatorsHash: ZERO_HASH, nextValidatorsHash: ZERO_HASH, proposer: me.publicKey, lastCommitHash: ZERO_HASH },
-    txs: [],
-    lastCommit: EMPTY_COMMIT
-  }
-}
+const block = (height: number, label: string): Block => labelledBlock(height, label, me.publicKey)
 
 const vote = (height: number, round: number, type: VoteType): ConsensusMessage =>
   ({ kind: 'vote', vote: signVote({ chainId: TEST_CHAIN_ID, type, height, round, validator: me.publicKey }, me) })

@@ -9,22 +9,16 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { ActionExecutor, type ActionPorts, type ExecutorChain } from '../../../src/node/actions.js'
 import { Step, type EngineAction, type EngineEvent, type SignState } from '../../../src/consensus/types.js'
-import { EMPTY_COMMIT, ZERO_HASH, blockHash, type Block } from '../../../src/types/block.js'
+import { ZERO_HASH, blockHash, type Block } from '../../../src/types/block.js'
 import type { ConsensusMessage } from '../../../src/types/consensusMessage.js'
 import { signVote, VoteType } from '../../../src/types/vote.js'
 import { toHex } from '../../../src/crypto/bytes.js'
-import { bytes32, GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
+import { GENESIS_TIME, makeKeys, TEST_CHAIN_ID } from '../../utils/factories.js'
+import { labelledBlock } from '../../utils/blocks.js'
 
 const me = makeKeys('actions/validator')
 
-function block (height: number, label: string): Block {
-  const h = bytes32(label)
-  return {
-    header: { version: 1, chainId: TEST_CHAIN_ID, height, timestamp: GENESIS_TIME + height, prevHash: ZERO_HASH, txRoot: h, stateRoot: h, resultsRoot: ZERO_HASH, validatorsHash: ZERO_HASH, nextValidatorsHash: ZERO_HASH, proposer: me.publicKey, lastCommitHash: ZERO_HASH },
-    txs: [],
-    lastCommit: EMPTY_COMMIT
-  }
-}
+const block = (height: number, label: string): Block => labelledBlock(height, label, me.publicKey)
 
 function vote (height: number, round: number, type: VoteType, hash?: Uint8Array): ConsensusMessage {
   return { kind: 'vote', vote: signVote({ chainId: TEST_CHAIN_ID, type, height, round, ...(hash !== undefined ? { blockHash: hash } : {}), validator: me.publicKey }, me) }

@@ -212,8 +212,7 @@ async function main (): Promise<void> {
       const mix = makeMix(chain, blockTxs, pre, timestamp, `g${seq}`)
       building = true
       let built
-      // awaited whether the harness builds synchronously or not
-      try { built = await Promise.resolve(h.build(mix, timestamp)) } finally { building = false }
+      try { built = await h.build(mix, timestamp) } finally { building = false }
       if (built.skipped.length > 0) throw new Error(`fixture error: ${built.skipped.length} txs not includable: ${built.skipped[0]?.error.message ?? ''}`)
       const cert = certify(chain.chainId, built.block, h.validators)
       verified.clear()

@@ -223,7 +223,7 @@ export function loadGenesis (home: string): Genesis {
  */
 export function writeNewFileAtomic (path: string, text: string, opts: { mode?: number } = {}): void {
   if (existsSync(path)) throw new ConfigError({ code: 'CONFIG_EXISTS', path }, `${path} already exists; move it away or pick another --home.`)
-  replaceFileAtomic(path, text, opts.mode !== undefined ? { mode: opts.mode } : {})
+  replaceFileAtomic(path, text, opts)
 }
 
 export function ensureDir (path: string, mode = 0o700): void {

@@ -57,17 +57,20 @@ import { equalBytes } from '../crypto/bytes.js'
 import { VALIDATOR_CHANGE_DELAY } from './governance.js'
 import { StateKeys } from './keys.js'
 import { EntityKind } from './roles.js'
-import { decodeEntity, decodeIdList, decodeProposal, decodeRecord, decodeValidatorChanges, ProposalKind, type ValidatorChange } from './schema.js'
+import {
+  decodeEntity, decodeIdList, decodeProposal, decodeRecord, decodeValidatorChanges, ProposalKind,
+  type AnchoredRecord, type Entity, type Proposal, type ValidatorChange
+} from './schema.js'
 
 /** Most batched loads `prefetchBlockKeys` needs for any block (see the module comment). */
 export const MAX_PREFETCH_ROUNDS = 3
 
 /** What a key is derived from in an identity. */
-interface EntityFacts { kind: EntityKind, hospital?: Uint8Array, enrolledAt: readonly Uint8Array[] }
+type EntityFacts = Pick<Entity, 'kind' | 'hospital' | 'enrolledAt'>
 /** What a key is derived from in a record. */
-interface RecordFacts { patient: Uint8Array, author: Uint8Array }
+type RecordFacts = Pick<AnchoredRecord, 'patient' | 'author'>
 /** What a key is derived from in a proposal. */
-interface ProposalFacts { kind: ProposalKind, subject: Uint8Array }
+type ProposalFacts = Pick<Proposal, 'kind' | 'subject'>
 
 /** Values that earlier transactions of the block would create, by state key. */
 class BlockNotes {

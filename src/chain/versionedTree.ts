@@ -21,7 +21,7 @@ import { EMPTY_HASH, hashNode, type BinaryHash, type TreeChange } from './smt.js
 import { writeBatch, type BatchOp, type ChainDb } from './store/db.js'
 import { Bucket } from './store/buckets.js'
 import {
-  PRUNED_UPTO_KEY, TreeError, decodeNode, decodePrunedUpto, decodeRoot, encodeNode, encodePrunedUpto, encodeRoot,
+  PRUNED_UPTO_KEY, TreeError, bit, decodeNode, decodePrunedUpto, decodeRoot, encodeNode, encodePrunedUpto, encodeRoot,
   decodeStaleList, encodeStaleList, nodeHashMismatch, nodeKey, nodeMissing, rootKey, staleKey, staleKeyVersion,
   type ChildRef, type StoredNode
 } from './store/treeNodes.js'
@@ -100,10 +100,6 @@ export const DEFAULT_TREE_CACHE_BYTES = 64 * 1024 * 1024
 
 function hashOfNode (node: StoredNode): BinaryHash {
   return node.leaf ? hashNode(0, node.keyHash, node.valueHash) : hashNode(1, node.left?.hash ?? EMPTY_HASH, node.right?.hash ?? EMPTY_HASH)
-}
-
-function bit (h: BinaryHash, depth: number): number {
-  return (h.charCodeAt(depth >> 3) >> (7 - (depth & 7))) & 1
 }
 
 function isBinaryHash (h: unknown): h is BinaryHash {

@@ -40,13 +40,11 @@
  * the low end of the bucket. The stale lists are ordered by the version that replaced the nodes,
  * so pruning up to a version is one range scan of them from the start.
  */
-import { bytesOfLatin1, latin1String, utf8, writeU64be } from '../../crypto/bytes.js'
+import { bytesOfLatin1, concatBytes, latin1String, utf8, writeU64be } from '../../crypto/bytes.js'
 import { CodecError, decodeCanonical, encodeCanonical, type Wire } from '../../types/codec.js'
 import { MedchainError } from '../../util/errors.js'
+import type { BinaryHash } from '../smt.js'
 import { Bucket, heightKey } from './buckets.js'
-
-/** A 32-byte hash as a 32-character latin1 string (the form of src/chain/smt.ts' BinaryHash). */
-type BinaryHash = string
 
 /** A reference to a child node, as its parent (or a root pointer) stores it. */
 export interface ChildRef {
@@ -176,13 +174,7 @@ function staleCorrupt (staleSince: number, reason: string): TreeError {
 }
 
 /** The key of the pruning watermark: versions up to its value are pruned. */
-export const PRUNED_UPTO_KEY = ((): Uint8Array => {
-  const name = utf8('pruned-upto')
-  const out = new Uint8Array(1 + name.length)
-  out[0] = Bucket.treeMeta
-  out.set(name, 1)
-  return out
-})()
+export const PRUNED_UPTO_KEY = concatBytes(Uint8Array.of(Bucket.treeMeta), utf8('pruned-upto'))
 
 function readU64be (bytes: Uint8Array, at: number): number {
   let n = 0
@@ -264,7 +256,8 @@ function readRef (w: Wire | undefined, maxVersion: number): ChildRef | null | st
   return { hash: latin1String(hash, 0, 32), version: Number(version), leaf: leaf === 1 }
 }
 
-function bitOf (h: BinaryHash, depth: number): number {
+/** Bit `depth` (0 = the most significant bit of the first byte) of binary hash `h`: 0 goes left, 1 right. */
+export function bit (h: BinaryHash, depth: number): number {
   return (h.charCodeAt(depth >> 3) >> (7 - (depth & 7))) & 1
 }
 
@@ -294,7 +287,7 @@ export function decodeNode (key: Uint8Array, bytes: Uint8Array): StoredNode {
     if (!(a instanceof Uint8Array) || a.length !== 32 || !(b instanceof Uint8Array) || b.length !== 32) throw corrupt('leaf hashes are not 32 bytes')
     const keyHash = latin1String(a, 0, 32)
     for (let d = 0; d < depth; d++) {
-      if (bitOf(keyHash, d) !== ((key[11 + (d >> 3)] as number) >> (7 - (d & 7)) & 1)) throw corrupt('leaf key hash is off the node\'s path')
+      if (bit(keyHash, d) !== ((key[11 + (d >> 3)] as number) >> (7 - (d & 7)) & 1)) throw corrupt('leaf key hash is off the node\'s path')
     }
     return { leaf: true, keyHash, valueHash: latin1String(b, 0, 32) }
   }

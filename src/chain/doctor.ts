@@ -215,10 +215,10 @@ interface Head { height: number, hash: Uint8Array }
 /** What a checked block leaves for checking the next one and its own certificate. */
 interface CheckedBlock {
   height: number
-  /** The hash its certificate commits to when that verifies, else the stored block's own hash. */
+  /** The stored block's hash (the one its certificate commits to, when that verifies). */
   hash: Uint8Array
-  /** The stored certificate's bytes, when present, and whether it verified. */
-  certificate?: { bytes: Uint8Array, valid: boolean }
+  /** The stored certificate's bytes, when present. */
+  certificate?: Uint8Array
   /** The validator set stored for its height, when it matches the block's validatorsHash. */
   validatorSet?: ValidatorSet
 }
@@ -380,14 +380,15 @@ class Doctor {
     let prev: CheckedBlock | undefined
     for (let h = 1; h <= head.height; h++) {
       const checked = await this.checkBlock(store, indexes, sets, h, prev)
-      if (prev !== undefined && prev.certificate === undefined && prev.height !== head.height) {
+      if (prev !== undefined && prev.certificate === undefined) {
         this.problem('DOCTOR_BAD_CERTIFICATE', prev.height, `The certificate of block ${prev.height} is not stored.`)
       }
       prev = checked
       this.blocksChecked = h
       this.opts.onProgress?.({ phase: 'blocks', done: h, total: head.height })
     }
-    if (head.height > 0 && prev !== undefined && prev.height === head.height && prev.certificate === undefined) {
+    // prev is now the head's block, as checked
+    if (prev !== undefined && prev.certificate === undefined) {
       this.notes.push(`The head's certificate (block ${head.height}) is not stored yet; the next block carries it.`)
     }
   }
@@ -438,7 +439,7 @@ class Doctor {
       this.problem('DOCTOR_BLOCK_CORRUPT', h, `Block ${h} as stored is damaged: ${reason(err)}.`)
       return undefined
     }
-    const ownHash = blockHash(block.header)
+    const hash = blockHash(block.header)
     // the validator set in force at h, as the block names it
     let validatorSet = this.setAt(sets, h)
     if (validatorSet !== undefined && !equalBytes(validatorSetHash(this.chainId, validatorSet), block.header.validatorsHash)) {
@@ -446,18 +447,14 @@ class Doctor {
       validatorSet = undefined
     }
     // the stored certificate: valid on its own, and committing to this block's bytes
-    let hash = ownHash
-    let certificate: CheckedBlock['certificate']
-    const certBytes = await store.read(Bucket.certificateByHeight, h)
-    if (certBytes !== undefined) {
-      const verdict = this.verifyCertificate(certBytes, validatorSet, h)
-      certificate = { bytes: certBytes, valid: verdict.cert !== undefined }
-      if (verdict.cert !== undefined && !equalBytes(verdict.cert.blockHash, ownHash)) {
+    const certificate = await store.read(Bucket.certificateByHeight, h)
+    if (certificate !== undefined) {
+      const verdict = this.verifyCertificate(certificate, validatorSet, h)
+      if (verdict.cert !== undefined && !equalBytes(verdict.cert.blockHash, hash)) {
         this.problem('DOCTOR_BLOCK_CORRUPT', h, `Block ${h} as stored does not hash to the block its certificate commits to (${toHex(verdict.cert.blockHash)}).`)
         return undefined
       }
-      if (verdict.cert !== undefined) hash = verdict.cert.blockHash
-      else if (verdict.error !== undefined) this.problem('DOCTOR_BAD_CERTIFICATE', h, `The certificate of block ${h} does not verify: ${verdict.error}.`)
+      if (verdict.error !== undefined) this.problem('DOCTOR_BAD_CERTIFICATE', h, `The certificate of block ${h} does not verify: ${verdict.error}.`)
     }
     // the links: to the parent, and the parent's certificate this block carries
     if (h === 1) {
@@ -471,7 +468,7 @@ class Doctor {
       }
     }
     await this.checkReceipts(store, block, h)
-    await this.checkIndexes(indexes, block, ownHash, h)
+    await this.checkIndexes(indexes, block, hash, h)
     return { height: h, hash, ...(certificate !== undefined ? { certificate } : {}), ...(validatorSet !== undefined ? { validatorSet } : {}) }
   }
 
@@ -499,7 +496,7 @@ class Doctor {
    */
   private checkCarriedCertificate (lastCommit: CommitCertificate, prev: CheckedBlock): void {
     const carried = encodeCertificate(lastCommit)
-    if (prev.certificate !== undefined && equalBytes(carried, prev.certificate.bytes)) return
+    if (prev.certificate !== undefined && equalBytes(carried, prev.certificate)) return
     if (prev.validatorSet === undefined) return
     try {
       verifyCommit(this.chainId, prev.validatorSet, prev.hash, prev.height, lastCommit)

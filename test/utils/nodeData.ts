@@ -20,7 +20,8 @@ const hospital = makeKeys('hospital-a')
 const doctor = makeKeys('doctor-1')
 const patient = makeKeys('patient-1')
 
-function anchor (nonce: number, label: string): Tx {
+/** doctor-1 anchoring a record labelled `label` for patient-1 (doctor-1 registered and patient-1 enrolled first). */
+export function anchor (nonce: number, label: string): Tx {
   return makeTx(doctor, nonce, {
     type: TxType.AnchorRecord,
     patient: patient.publicKey,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { Level } from 'level'
 import { ChainHarness, certify } from '../../utils/chainHarness.js'
 import { bytes32, makeKeys, makeTx, TEST_CHAIN_ID } from '../../utils/factories.js'
+import { anchor } from '../../utils/nodeData.js'
 import { Chain } from '../../../src/chain/chain.js'
 import type { BatchVerifier } from '../../../src/chain/blockExecutor.js'
 import { BLOCK_STORE_DIR, RECENT_BLOCKS } from '../../../src/chain/store/blockStore.js'
@@ -29,17 +30,6 @@ function registerDoctor (nonce = 0): Tx {
 }
 function enrol (nonce = 0): Tx {
   return makeTx(doctor, nonce, { type: TxType.EnrolPatient, publicKey: patient.publicKey })
-}
-function anchor (nonce: number, label: string): Tx {
-  return makeTx(doctor, nonce, {
-    type: TxType.AnchorRecord,
-    patient: patient.publicKey,
-    resourceType: 'Observation',
-    contentHash: bytes32(label),
-    size: 1234,
-    blobRef: `blob:${label}`,
-    envelopes: [{ recipient: patient.publicKey, wrappedKey: new Uint8Array(48) }]
-  })
 }
 
 async function expectRefused (h: ChainHarness, block: Block, code: string, txCode?: string): Promise<void> {

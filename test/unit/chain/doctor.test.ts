@@ -82,7 +82,7 @@ void describe('checkNodeData (medchain doctor\'s checks)', () => {
   void it('a chain at genesis: OK at height 0 with the genesis state root', async () => {
     await withHome(async (h) => {
       const report = await doctor(h)
-      assert.deepEqual({ ...report, stateValues: 0 }, { ok: true, height: 0, stateRoot: toHex(h.stateRoot), stateValues: 0, blocksChecked: 0, problems: [], notes: [] })
+      assert.deepEqual(report, { ok: true, height: 0, stateRoot: toHex(h.stateRoot), stateValues: await stateValueCount(h.dataDir), blocksChecked: 0, problems: [], notes: [] })
     }, { blocks: 0 })
   })
 

@@ -90,7 +90,7 @@ class StrictGuard {
     this.states = new Map()
     for (const strict of states.values()) {
       this.checked++
-      strict.assertNoMisses() // a miss inside a transaction became its CONTRACT_INTERNAL_ERROR receipt
+      strict.assertNoMisses() // a miss throws out of executeTx already; this also catches one swallowed on the way
     }
   }
 }

@@ -67,8 +67,6 @@ export interface TreeUpdate {
   readonly root: Uint8Array
   /** New nodes, the root pointer of `version`, its stale list (if it replaced any node): all puts, in no particular order. */
   readonly puts: ReadonlyArray<readonly [Uint8Array, Uint8Array]>
-  /** The version the replaced nodes are stale since (= version). */
-  readonly staleSince: number
   /** How many nodes of earlier versions this version replaced. */
   readonly staleNodes: number
   /** How many nodes this version writes. */
@@ -458,7 +456,6 @@ export class VersionedTree {
       base,
       root: bytesOfLatin1(rootRef?.hash ?? EMPTY_HASH),
       puts: work.puts,
-      staleSince: version,
       staleNodes: work.stale.size,
       newNodes
     }

@@ -25,6 +25,7 @@ import { ConsensusEngine, type EngineOptions } from '../consensus/engine.js'
 import { Step, type EngineAction, type EngineEvent, type SignState, type TimeoutConfig } from '../consensus/types.js'
 import { type ConsensusMessage } from '../types/consensusMessage.js'
 import { VoteType, type Vote } from '../types/vote.js'
+import { messageHeight } from '../consensus/wal.js'
 import { ActionExecutor, type ActionDisk } from '../node/actions.js'
 import { importCertifiedBlocks, type CertifiedBlock } from '../p2p/sync.js'
 import type { Network } from './network.js'
@@ -317,7 +318,8 @@ export class SimNode {
    * message has left, but the crash comes before the own-messages WAL has it).
    */
   private async publish (message: ConsensusMessage): Promise<boolean> {
-    const own = signerOf(message) !== undefined && equalBytes(signerOf(message) as Uint8Array, this.signer.publicKey)
+    const signer = signerOf(message)
+    const own = signer !== undefined && equalBytes(signer, this.signer.publicKey)
     this.env.observer.onBroadcast(this.id, message, this.now)
     if (own) this.rememberOwn(message)
     const suppress = (await this.broadcastHook?.(message)) ?? false
@@ -333,9 +335,8 @@ export class SimNode {
   }
 
   private rememberOwn (message: ConsensusMessage): void {
-    const height = message.kind === 'proposal' ? message.proposal.height : message.vote.height
-    const round = message.kind === 'proposal' ? message.proposal.round : message.vote.round
-    const place = (m: ConsensusMessage): [number, number] => m.kind === 'proposal' ? [m.proposal.height, m.proposal.round] : [m.vote.height, m.vote.round]
+    const place = (m: ConsensusMessage): [number, number] => [messageHeight(m), m.kind === 'proposal' ? m.proposal.round : m.vote.round]
+    const [height, round] = place(message)
     this.ownMessages = this.ownMessages.filter((m) => { const [h, r] = place(m); return h === height && r === round })
     this.ownMessages.push(message)
   }
@@ -358,7 +359,7 @@ export class SimNode {
    * rebroadcast interval), so it can decide the block (or ask for it by sync).
    */
   private async catchUpPeer (from: number, message: ConsensusMessage): Promise<void> {
-    const height = message.kind === 'proposal' ? message.proposal.height : message.vote.height
+    const height = messageHeight(message)
     const chain = this.chainValue
     if (from === this.id || chain === undefined || height > chain.head.height || height < 1) return
     const key = `${from}/${height}`
@@ -379,7 +380,7 @@ export class SimNode {
     const engine = this.engineValue
     if (engine === undefined) return []
     const height = engine.height
-    const own = this.ownMessages.filter((m) => (m.kind === 'proposal' ? m.proposal.height : m.vote.height) === height)
+    const own = this.ownMessages.filter((m) => messageHeight(m) === height)
     if (this.env.rebroadcastScope !== 'seen' || this.seenHeight !== height) return own
     const round = engine.round
     const out = [...own]

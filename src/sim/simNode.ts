@@ -273,7 +273,8 @@ export class SimNode {
       },
       startSync: (fromHeight) => { this.requestSync(fromHeight) },
       evidence: {
-        pendingOwnTxs: () => this.pendingOwnTxs(),
+        // as the node: the mempool's count of this sender's transactions, not a reap of the whole pool
+        pendingOwnTxs: () => mempool.pendingCount(this.signer.publicKey),
         submit: (tx) => { if (!this.submitTx(tx)) throw new Error('evidence transaction refused by the own mempool') }
       },
       // virtual time stands still while an event is handled: a decided block imports in 0 ms
@@ -490,13 +491,6 @@ export class SimNode {
       this.env.observer.onLog(this.id, `synced to height ${last.height}`)
       await this.handle({ type: 'blockCommitted', height: last.height, hash: last.hash, validatorSet: chain.validatorSet, timestamp: last.timestamp })
     }
-  }
-
-  /** Own transactions waiting in the mempool (consecutive nonces from the account nonce). */
-  private pendingOwnTxs (): number {
-    const pool = this.mempoolValue
-    if (pool === undefined) return 0
-    return pool.reap(Number.MAX_SAFE_INTEGER).filter((tx) => equalBytes(tx.from, this.signer.publicKey)).length
   }
 
   /** Step name of a sign-state, for logs. */

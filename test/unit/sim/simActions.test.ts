@@ -23,6 +23,8 @@ function place (m: ConsensusMessage): { signer: Uint8Array, height: number, roun
     : { signer: m.vote.validator, height: m.vote.height, round: m.vote.round, step: m.vote.type === VoteType.Prevote ? Step.Prevote : Step.Precommit }
 }
 
+const signatureOf = (m: ConsensusMessage): string => toHex(m.kind === 'proposal' ? m.proposal.signature : m.vote.signature)
+
 const position = (s: { height: number, round: number, step: number }): number => (s.height * 1_000_000 + s.round) * 4 + s.step
 
 void describe('simulator on the node\'s action executor', () => {
@@ -55,10 +57,11 @@ void describe('simulator on the node\'s action executor', () => {
                 broadcasts++
                 const saved = node(id).storedSignState
                 if (saved === undefined || position(saved) < position(p)) problems.push(`n${id} h${p.height}/r${p.round}/s${p.step}: sign-state ${JSON.stringify(saved)} not on disk before the broadcast`)
-                const signature = toHex(message.kind === 'proposal' ? message.proposal.signature : message.vote.signature)
+                const signature = signatureOf(message)
                 const first = !sent.has(signature)
                 sent.add(signature)
-                if (first && node(id).storedOwnMessages.includes(message)) problems.push(`n${id} h${p.height}/r${p.round}/s${p.step}: in the WAL before its first broadcast`)
+                // by signature, not by object: a WAL holding an equal copy is as wrong as one holding this object
+                if (first && node(id).storedOwnMessages.some((m) => signatureOf(m) === signature)) problems.push(`n${id} h${p.height}/r${p.round}/s${p.step}: in the WAL before its first broadcast`)
               }
               observer.onBroadcast(id, message, at)
             },

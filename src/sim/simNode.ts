@@ -179,8 +179,13 @@ export class SimNode {
     })
     // memory of the previous life (known blocks, reported evidence) is gone; only the disk survived
     this.executor = this.newExecutor(chain, this.engineValue, this.mempoolValue)
-    // as the node: an imported block at the WAL's height or above empties the own-messages WAL
-    chain.on('block', ({ block }) => { if (chain === this.chainValue) this.executor?.clearOwnMessages(block.header.height) })
+    // as the node: every imported block, decided here or received by block sync, settles the
+    // mempool, and one at the WAL's height or above empties the own-messages WAL
+    chain.on('block', ({ block }) => {
+      if (chain !== this.chainValue) return
+      this.mempoolValue?.update(block.header.height, block.txs)
+      this.executor?.clearOwnMessages(block.header.height)
+    })
     this.up = true
     this.syncing = false
     this.ownMessages = []
@@ -294,10 +299,7 @@ export class SimNode {
             this.env.observer.onError(this.id, `the engine decided block ${toHex(action.certificate.blockHash).slice(0, 12)} at height ${action.height}, but the chain already holds another block there`)
           }
         },
-        committed: ({ height, hash, block }) => {
-          mempool.update(height, block.txs)
-          this.env.observer.onCommit(this.id, height, hash, block.txs.length, this.now, 'consensus')
-        },
+        committed: ({ height, hash, block }) => { this.env.observer.onCommit(this.id, height, hash, block.txs.length, this.now, 'consensus') },
         importFailed: (action, err) => { this.env.observer.onError(this.id, `the engine decided height ${action.height}, but importBlock refused it: ${errorCode(err)}`) },
         proposalIgnored: (height, headHeight) => { this.env.observer.onLog(this.id, `buildProposal for height ${height} ignored: the chain is at ${headHeight}`) },
         evidenceWithoutAccount: () => { this.env.observer.onLog(this.id, 'evidence not submitted: this validator is not a registered identity') },
@@ -480,7 +482,6 @@ export class SimNode {
     let last: { height: number, hash: Uint8Array, timestamp: number } | undefined
     const stop = await importCertifiedBlocks(chain, blocks, {
       onImported: (block, hash) => {
-        this.mempoolValue?.update(block.header.height, block.txs)
         this.env.observer.onCommit(this.id, block.header.height, hash, block.txs.length, this.now, 'sync')
         last = { height: block.header.height, hash, timestamp: block.header.timestamp }
       }

@@ -92,6 +92,13 @@ export function u64be (n: number): Uint8Array {
 }
 
 /** Writes an integer as 8 big-endian bytes at `at` (modulo 2^64, as setBigUint64 would; no BigInt, no DataView: store keys on hot paths). */
+/** The unsigned big-endian 64-bit integer at `at` (exact up to 2^53). */
+export function readU64be (bytes: Uint8Array, at: number): number {
+  let n = 0
+  for (let i = 0; i < 8; i++) n = n * 256 + (bytes[at + i] as number)
+  return n
+}
+
 export function writeU64be (out: Uint8Array, at: number, n: number): void {
   const hi = Math.floor(n / 0x1_0000_0000)
   const lo = n >>> 0

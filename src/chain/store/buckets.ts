@@ -16,7 +16,7 @@
  * | 0x0b   | height u64be                          | validator set in force from that height     |
  * | 0x0c   | version u64be + depth u16be + path    | state tree node (see store/treeNodes.ts)    |
  * | 0x0d   | version u64be                         | state tree root of that version             |
- * | 0x0e   | staleSince u64be + node key           | empty: a tree node left the tree then       |
+ * | 0x0e   | staleSince u64be                      | keys of the tree nodes that left the tree then, concatenated |
  * | 0x0f   | name (utf8)                           | state tree metadata (pruning watermark)     |
  */
 import { concatBytes, utf8, writeU32be, writeU64be } from '../../crypto/bytes.js'

@@ -40,7 +40,7 @@
  * the low end of the bucket. The stale lists are ordered by the version that replaced the nodes,
  * so pruning up to a version is one range scan of them from the start.
  */
-import { bytesOfLatin1, concatBytes, latin1String, utf8, writeU64be } from '../../crypto/bytes.js'
+import { bytesOfLatin1, concatBytes, latin1String, utf8, readU64be, writeU64be } from '../../crypto/bytes.js'
 import { CodecError, decodeCanonical, encodeCanonical, type Wire } from '../../types/codec.js'
 import { MedchainError } from '../../util/errors.js'
 import type { BinaryHash } from '../smt.js'
@@ -175,12 +175,6 @@ function staleCorrupt (staleSince: number, reason: string): TreeError {
 
 /** The key of the pruning watermark: versions up to its value are pruned. */
 export const PRUNED_UPTO_KEY = concatBytes(Uint8Array.of(Bucket.treeMeta), utf8('pruned-upto'))
-
-function readU64be (bytes: Uint8Array, at: number): number {
-  let n = 0
-  for (let i = 0; i < 8; i++) n = n * 256 + (bytes[at + i] as number)
-  return n
-}
 
 function refWire (ref: ChildRef | null): Wire {
   return ref === null ? [] : [bytesOfLatin1(ref.hash), BigInt(ref.version), ref.leaf ? 1 : 0]

@@ -7,7 +7,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { byteKey, compareBytes, equalBytes, fromHex, latin1String, toHex } from '../../../src/crypto/bytes.js'
+import { byteKey, compareBytes, equalBytes, fromHex, latin1String, readU64be, toHex, u64be, writeU64be } from '../../../src/crypto/bytes.js'
 import { sha256 } from '../../../src/crypto/hash.js'
 
 const SEED = 0xb17e5
@@ -81,5 +81,17 @@ void describe('byte helpers', () => {
     assert.ok(compareBytes(new Uint8Array([1]), new Uint8Array([1, 0])) < 0)
     assert.ok(compareBytes(new Uint8Array([2]), new Uint8Array([1, 9])) > 0)
     assert.equal(compareBytes(new Uint8Array([4, 5]), new Uint8Array([4, 5])), 0)
+  })
+})
+
+describe('readU64be', () => {
+  it('reads back what writeU64be wrote, at an offset, for every safe integer, as u64be encodes it', () => {
+    fc.assert(fc.property(fc.maxSafeNat(), fc.nat(8), (n, at) => {
+      const buf = new Uint8Array(at + 8)
+      writeU64be(buf, at, n)
+      assert.equal(readU64be(buf, at), n)
+      assert.deepEqual(buf.subarray(at), u64be(n))
+    }))
+    assert.equal(readU64be(Uint8Array.of(0, 0, 0, 1, 0, 0, 0, 2), 0), 2 ** 32 + 2)
   })
 })
